@@ -1,0 +1,101 @@
+"""The terminal as the CLI sees it: streams, environment, TTY and colour decisions, the prompt.
+
+Only the CLI and the Action construct a :class:`Console` from the real process (``Console.from_process``);
+tests build one from ``io.StringIO`` objects. Everything written through ``out``/``err`` passes the
+run's :class:`~reconciler.redact.Redactor`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from reconciler.redact import RedactingStream, Redactor
+
+__all__ = ["Console", "wants_color"]
+
+
+def wants_color(environ: Mapping[str, str], is_tty: bool, flag: bool | None = None) -> bool:
+    """Colour only on a TTY, never with ``NO_COLOR`` (any value) or ``TERM=dumb``; ``FORCE_COLOR`` forces it."""
+    if flag is not None:
+        return flag
+    if "NO_COLOR" in environ:
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    if environ.get("TERM") == "dumb":
+        return False
+    return is_tty
+
+
+@dataclass
+class Console:
+    """Streams and facts about the process the CLI runs in."""
+
+    stdout: TextIO
+    stderr: TextIO
+    stdin: TextIO
+    environ: Mapping[str, str]
+    cwd: Path
+    stdout_tty: bool = False
+    stderr_tty: bool = False
+    stdin_tty: bool = False
+    color: bool = False
+    redactor: Redactor = field(default_factory=Redactor)
+
+    @classmethod
+    def from_process(cls) -> Console:
+        redactor = Redactor()
+        environ = dict(os.environ)
+        out_tty = sys.stdout.isatty()
+        return cls(
+            stdout=RedactingStream(sys.stdout, redactor),  # type: ignore[arg-type]
+            stderr=RedactingStream(sys.stderr, redactor),  # type: ignore[arg-type]
+            stdin=sys.stdin,
+            environ=environ,
+            cwd=Path.cwd(),
+            stdout_tty=out_tty,
+            stderr_tty=sys.stderr.isatty(),
+            stdin_tty=sys.stdin.isatty() if sys.stdin else False,
+            color=wants_color(environ, out_tty),
+            redactor=redactor,
+        )
+
+    @property
+    def in_ci(self) -> bool:
+        return bool(self.environ.get("CI")) or bool(self.environ.get("GITHUB_ACTIONS"))
+
+    @property
+    def interactive(self) -> bool:
+        """A person can answer a prompt: stdin and stderr are terminals and we are not in CI."""
+        return self.stdin_tty and self.stderr_tty and not self.in_ci
+
+    def out(self, text: str = "", *, end: str = "\n") -> None:
+        self.stdout.write(text + end)
+        self.stdout.flush()
+
+    def err(self, text: str = "", *, end: str = "\n") -> None:
+        self.stderr.write(text + end)
+        self.stderr.flush()
+
+    def ask(self, question: str) -> str:
+        """Ask on stderr, read a line from stdin."""
+        self.stderr.write(question)
+        self.stderr.flush()
+        line = self.stdin.readline()
+        return line.strip()
+
+    def ask_secret(self, question: str) -> str:
+        """Read a value without echo. Only from a TTY; the value never reaches argv or history."""
+        if self.stdin_tty and self.stdin is sys.stdin:
+            return getpass.getpass(question, stream=sys.stderr)
+        return self.stdin.read().removesuffix("\n")
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.cwd / p
