@@ -1,0 +1,30 @@
+"""A local emulator of the Wix Secrets API: same routes, statuses, envelopes and quirks, plus faults.
+
+It stands beside the dependency graph (stdlib + httpx only; never ``reconciler.wix``, ``model`` or
+``plan``) so that testing the client against it is not testing the client against itself.
+
+- :class:`Emulator` (``core``): the behaviour; ``handle(method, target, headers, body) -> Reply``;
+  ``requests`` is the request log, ``counts()`` the per-route totals.
+- :class:`Faults` (``faults``): latency, jitter, rate limit, 5xx, drops, lost replies, seed.
+- :class:`EmulatorTransport` (``transport``): in-process ``httpx.AsyncBaseTransport`` (``--local``).
+- :class:`EmulatorServer` (``server``): real HTTP on loopback in a background thread; ``.url``.
+"""
+
+from __future__ import annotations
+
+from reconciler.emulator.core import ROUTES, Emulator, Reply, RequestRecord
+from reconciler.emulator.faults import Faults
+from reconciler.emulator.server import EmulatorServer
+from reconciler.emulator.state import EmulatorStateError
+from reconciler.emulator.transport import EmulatorTransport
+
+__all__ = [
+    "ROUTES",
+    "Emulator",
+    "EmulatorServer",
+    "EmulatorStateError",
+    "EmulatorTransport",
+    "Faults",
+    "Reply",
+    "RequestRecord",
+]

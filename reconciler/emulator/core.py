@@ -1,0 +1,339 @@
+"""The emulator core: one request in (method, target, headers, body), one :class:`Reply` out.
+
+Owns routing (the three path prefixes, percent-decoding with ``+`` literal, query strings ignored),
+authentication (API key, tokens from ``POST /oauth2/token`` with expiry), the five Secrets endpoints
+with Wix's status codes and envelopes, the fault layer's ordering, the request log and the
+``/_emulator/*`` control routes. It never sleeps and never touches sockets: the front ends
+(:mod:`.transport`, :mod:`.server`) apply ``Reply.delay`` and ``Reply.drop``. Thread-safe.
+
+Stdlib only; it must not import ``reconciler.wix``, ``reconciler.model`` or ``reconciler.plan``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, unquote
+
+from reconciler.emulator.envelopes import (
+    Violation,
+    application_error,
+    check_id,
+    check_secret,
+    system_error,
+    validation_error,
+)
+from reconciler.emulator.faults import FaultInjector, Faults
+from reconciler.emulator.state import SecretStore
+
+__all__ = ["ROUTES", "Emulator", "Reply", "RequestRecord"]
+
+log = logging.getLogger("reconciler.emulator")
+
+PREFIXES = ("/_api/cloud-secrets-vault-server", "/secrets-service", "")
+SECRETS_PATH = "/api/v1/secrets"
+ROUTES = ("list", "get_value", "create", "update", "delete", "token", "other")
+WRITES = frozenset({"create", "update", "delete"})
+TOKEN_PREFIX = "wxemu."
+DEFAULT_TOKEN_TTL = 14400.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer. ``drop``: close the connection without answering (status is then 0)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    delay: float = 0.0
+    drop: bool = False
+    fault: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class RequestRecord(NamedTuple):
+    """One request as the log keeps it. status is None when the connection was dropped.
+
+    fault: None, "drop", "error", "rate_limit", "lost_drop" or "lost_error".
+    """
+
+    method: str
+    route: str
+    status: int | None
+    fault: str | None
+
+
+def _route(method: str, path: str) -> tuple[str, str | None]:
+    """(route name, the decoded name/id parameter) for a path without query string."""
+    for prefix in PREFIXES:
+        if path.startswith(prefix + SECRETS_PATH):
+            rest = path[len(prefix + SECRETS_PATH):]
+            break
+    else:
+        if path.rstrip("/") == "/oauth2/token":
+            return ("token" if method == "POST" else "other"), None
+        return "other", None
+    if rest in ("", "/"):
+        return {"GET": "list", "POST": "create"}.get(method, "other"), None
+    segments = rest[1:].split("/")
+    if len(segments) == 2 and segments[0] == "name" and method == "GET":
+        return "get_value", unquote(segments[1])
+    if len(segments) == 1:
+        return {"PATCH": "update", "DELETE": "delete"}.get(method, "other"), unquote(segments[0])
+    return "other", None
+
+
+class Emulator:
+    """The Wix Secrets API behaviour over an in-memory or file-backed :class:`SecretStore`."""
+
+    def __init__(
+        self,
+        *,
+        state_file: Path | None = None,
+        faults: Faults | None = None,
+        api_key: str | None = None,
+        app_secret: str | None = None,
+        token_ttl: float = DEFAULT_TOKEN_TTL,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.faults = faults or Faults()
+        self.api_key = api_key
+        self.app_secret = app_secret
+        self.token_ttl = token_ttl
+        self._clock = clock
+        self.store = SecretStore(state_file, wall_ms=wall_ms) if wall_ms else SecretStore(state_file)
+        self._injector = FaultInjector(self.faults, clock=clock)
+        self._tokens: dict[str, float] = {}
+        self._log_lock = threading.Lock()
+        self.requests: list[RequestRecord] = []
+
+    # -- request log ----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Requests per route name (every route present, zero included)."""
+        with self._log_lock:
+            found = Counter(r.route for r in self.requests)
+        return {route: found.get(route, 0) for route in ROUTES}
+
+    def reset(self, *, state: bool = False) -> None:
+        """Clear the request log (in place), the rate window, the fault sequence; state=True: secrets too."""
+        with self._log_lock:
+            self.requests.clear()
+        self._injector.reset()
+        if state:
+            with self.store.transaction(write=True) as store:
+                store.clear()
+
+    def _record(self, method: str, route: str, reply: Reply) -> Reply:
+        with self._log_lock:
+            status = None if reply.drop else reply.status
+            self.requests.append(RequestRecord(method, route, status, reply.fault))
+        log.debug("%s %s -> %s%s", method, route, "dropped" if reply.drop else reply.status,
+                  f" ({reply.fault})" if reply.fault else "")
+        return reply
+
+    # -- entry point ----------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one request. ``target`` is the raw request target (path and query, still encoded)."""
+        method = method.upper()
+        path, _, query = target.partition("?")
+        path = path.partition("#")[0]
+        if path.startswith("/_emulator/"):
+            return self._control(method, path, query)
+        lower = {k.lower(): v for k, v in headers.items()}
+        route, param = _route(method, path)
+        draw = self._injector.draw() if self.faults.active else None
+        delay = draw.delay if draw else 0.0
+        if draw and draw.drop:
+            return self._record(method, route, Reply(0, (), b"", delay, drop=True, fault="drop"))
+        if route != "token":
+            retry_after = self._injector.admit()
+            if retry_after is not None:
+                body429 = application_error("RESOURCE_EXHAUSTED", "Too many requests", "rate limit exceeded")
+                extra = (("retry-after", str(retry_after)),)
+                reply = _json(429, body429, delay, fault="rate_limit", extra=extra)
+                return self._record(method, route, reply)
+        if draw and draw.error_status:
+            return self._record(method, route, _json(draw.error_status, system_error(), delay, fault="error"))
+        status, payload = self._dispatch(method, route, param, lower, body)
+        if draw and draw.lost is not None and route in WRITES and status == 200:
+            if draw.lost == 0:
+                return self._record(method, route, Reply(0, (), b"", delay, drop=True, fault="lost_drop"))
+            return self._record(method, route, _json(draw.lost, system_error(), delay, fault="lost_error"))
+        return self._record(method, route, _json(status, payload, delay))
+
+    # -- control routes (no auth, not logged) ---------------------------------------------------
+
+    def _control(self, method: str, path: str, query: str) -> Reply:
+        if path == "/_emulator/requests" and method == "GET":
+            with self._log_lock:
+                records = list(self.requests)
+            by_status = Counter(str(r.status) for r in records)
+            faults = Counter(r.fault for r in records if r.fault)
+            return _json(200, {
+                "total": len(records),
+                "counts": self.counts(),
+                "byStatus": dict(by_status),
+                "faults": dict(faults),
+                "requests": [r._asdict() for r in records],
+            })
+        if path == "/_emulator/reset" and method == "POST":
+            flag = parse_qs(query).get("state", ["0"])[-1]
+            self.reset(state=flag.lower() in ("1", "true", "yes"))
+            return _json(200, {})
+        return _json(404, application_error("NOT_FOUND", f"no emulator control route {method} {path}"))
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def _dispatch(
+        self, method: str, route: str, param: str | None, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        if route == "token":
+            return self._token(headers, body)
+        if route == "other":
+            return 404, application_error("NOT_FOUND", f"no route for {method} on this path")
+        denied = self._authenticate(headers.get("authorization", ""))
+        if denied:
+            return 401, application_error("UNAUTHENTICATED", denied)
+        if route == "list":
+            with self.store.transaction(write=False) as store:
+                return 200, {"secrets": [s.info() for s in store.all()]}
+        if route == "get_value":
+            assert param is not None
+            with self.store.transaction(write=False) as store:
+                found = store.by_name(param)
+                if found is None:
+                    return 404, application_error("NOT_FOUND", "secret not found", "no secret with this name")
+                return 200, {"value": found.value}
+        if route == "delete":
+            assert param is not None
+            violations = check_id(param)
+            if violations:
+                return 400, validation_error(violations)
+            with self.store.transaction(write=True) as store:
+                record = store.by_id(param)
+                if record is None:
+                    return 404, application_error("NOT_FOUND", "secret not found", "no secret with this id")
+                store.delete(record)
+                return 200, {}
+        parsed = _parse_body(body)
+        if isinstance(parsed, str):
+            return 400, application_error("INVALID_ARGUMENT", parsed)
+        secret = parsed.get("secret")
+        if not isinstance(secret, dict):
+            return 400, validation_error([Violation("secret", "is required", "REQUIRED_FIELD")])
+        if route == "create":
+            return self._create(secret)
+        assert route == "update" and param is not None
+        return self._update(param, secret)
+
+    def _create(self, secret: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        fields, violations = check_secret(secret, partial=False)
+        if violations:
+            return 400, validation_error(violations)
+        with self.store.transaction(write=True) as store:
+            if store.by_name(fields["name"]) is not None:
+                return 409, application_error("ALREADY_EXISTS", "a secret with this name already exists")
+            record = store.create(fields["name"], fields["value"], fields.get("description"))
+            return 200, {"id": record.id}
+
+    def _update(self, secret_id: str, secret: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        fields, violations = check_secret(secret, partial=True)
+        violations = check_id(secret_id) + violations
+        if violations:
+            return 400, validation_error(violations)
+        with self.store.transaction(write=True) as store:
+            record = store.by_id(secret_id)
+            if record is None:
+                return 404, application_error("NOT_FOUND", "secret not found", "no secret with this id")
+            new_name = fields.get("name")
+            if new_name is not None and new_name != record.name and store.by_name(new_name) is not None:
+                return 409, application_error("ALREADY_EXISTS", "a secret with this name already exists")
+            store.update(
+                record, name=new_name, value=fields.get("value"), description=fields.get("description")
+            )
+            return 200, {}
+
+    # -- auth -----------------------------------------------------------------------------------
+
+    def _authenticate(self, authorization: str) -> str | None:
+        """None if allowed, else why not (the message never echoes the credential)."""
+        credential = authorization.strip()
+        if not credential:
+            return "missing Authorization header"
+        if credential.startswith(TOKEN_PREFIX):
+            with self._log_lock:
+                expires = self._tokens.get(credential)
+            if expires is None:
+                return "unknown access token"
+            if self._clock() >= expires:
+                return "access token expired"
+            return None
+        if self.api_key is not None and not hmac.compare_digest(credential.encode(), self.api_key.encode()):
+            return "invalid API key"
+        return None
+
+    def _token(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        """RFC 6749 client_credentials, Wix flavour (JSON body; form-encoded also accepted)."""
+        params: dict[str, Any]
+        if "x-www-form-urlencoded" in headers.get("content-type", ""):
+            params = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        else:
+            parsed = _parse_body(body)
+            if isinstance(parsed, str):
+                return 400, {"error": "invalid_request", "error_description": parsed}
+            params = parsed
+        if params.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type", "error_description": "only client_credentials"}
+        missing = [k for k in ("client_id", "client_secret", "instance_id") if not params.get(k)]
+        if missing:
+            return 400, {"error": "invalid_request", "error_description": f"missing {', '.join(missing)}"}
+        if self.app_secret is not None and not hmac.compare_digest(
+            str(params["client_secret"]).encode(), self.app_secret.encode()
+        ):
+            return 401, {"error": "invalid_client", "error_description": "client authentication failed"}
+        token = TOKEN_PREFIX + secrets.token_hex(24)
+        with self._log_lock:
+            now = self._clock()
+            self._tokens = {t: e for t, e in self._tokens.items() if e > now}
+            self._tokens[token] = now + self.token_ttl
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl)}
+
+
+def _parse_body(body: bytes) -> dict[str, Any] | str:
+    """The JSON object in a request body, or why there is none."""
+    if not body.strip():
+        return "request body is empty"
+    try:
+        parsed = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "request body is not valid JSON"
+    if not isinstance(parsed, dict):
+        return "request body must be a JSON object"
+    return parsed
+
+
+def _json(
+    status: int,
+    payload: Mapping[str, Any],
+    delay: float = 0.0,
+    *,
+    fault: str | None = None,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Reply:
+    headers = (("content-type", "application/json"), ("x-wix-request-id", str(uuid.uuid4())), *extra)
+    return Reply(status, headers, json.dumps(payload, ensure_ascii=False).encode("utf-8"), delay, fault=fault)
