@@ -64,7 +64,7 @@ def test_error_rate_answers_5xx_with_empty_envelope_and_never_applies() -> None:
 def test_lost_replies_apply_the_change_then_fail(mode: str) -> None:
     emulator = Emulator(faults=Faults(lost_reply_rate=1.0, seed=5))
     for api in make_api(emulator, mode):
-        outcomes = []
+        outcomes: list[int | None] = []
         for i in range(10):
             try:
                 outcomes.append(api.create(f"n{i}").status_code)
