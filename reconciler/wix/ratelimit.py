@@ -170,7 +170,7 @@ class RateLimiter:
     def _interval(self) -> float:
         if self._effective is None:
             return 0.0
-        return 60.0 / max(self._effective - (self._burst - 1), self._effective / 2)
+        return 60.0 / max(self._effective - self._burst, self._effective / 2)
 
     async def acquire(self) -> tuple[float, float]:
         """Wait for a slot; return ``(send_time, seconds_waited)``.
@@ -204,7 +204,7 @@ class RateLimiter:
         if until > self._paused_until:
             self._paused_until = until
         self._epoch += 1
-        if self._rate is not None and self._effective is not None and sent_at >= self._last_decrease:
+        if self._rate is not None and self._effective is not None and sent_at > self._last_decrease:
             floor = self._rate * MIN_RATE_FRACTION
             self._effective = max(floor, self._effective / 2)
             self._last_decrease = now
