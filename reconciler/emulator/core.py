@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -101,7 +102,7 @@ class Emulator:
     def __init__(
         self,
         *,
-        state_file: Path | None = None,
+        state_file: str | os.PathLike[str] | None = None,
         faults: Faults | None = None,
         api_key: str | None = None,
         app_secret: str | None = None,
@@ -114,7 +115,8 @@ class Emulator:
         self.app_secret = app_secret
         self.token_ttl = token_ttl
         self._clock = clock
-        self.store = SecretStore(state_file, wall_ms=wall_ms) if wall_ms else SecretStore(state_file)
+        path = Path(state_file) if state_file is not None else None
+        self.store = SecretStore(path, wall_ms=wall_ms) if wall_ms else SecretStore(path)
         self._injector = FaultInjector(self.faults, clock=clock)
         self._tokens: dict[str, float] = {}
         self._log_lock = threading.Lock()
@@ -169,7 +171,11 @@ class Emulator:
                 return self._record(method, route, reply)
         if draw and draw.error_status:
             return self._record(method, route, _json(draw.error_status, system_error(), delay, fault="error"))
-        status, payload = self._dispatch(method, route, param, lower, body)
+        try:
+            status, payload = self._dispatch(method, route, param, lower, body)
+        except Exception as exc:  # a broken state file, a full disk: answer like a server, keep serving
+            log.error("emulator failure on %s %s: %s", method, route, type(exc).__name__)
+            status, payload = 500, system_error()
         if draw and draw.lost is not None and route in WRITES and status == 200:
             if draw.lost == 0:
                 return self._record(method, route, Reply(0, (), b"", delay, drop=True, fault="lost_drop"))

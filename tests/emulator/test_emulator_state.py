@@ -133,3 +133,14 @@ def test_reset_with_state_clears_the_file_too(tmp_path: Path) -> None:
     create(emulator, "x")
     assert emulator.handle("POST", "/_emulator/reset?state=1", {}, b"").status == 200
     assert json.loads(path.read_text())["secrets"] == []
+
+
+def test_state_file_corrupted_while_running_gives_500_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "site.json"
+    emulator = Emulator(state_file=str(path))  # a str path is accepted too
+    create(emulator, "x")
+    path.write_text("{ broken")
+    reply = emulator.handle("GET", PREFIX, AUTH, b"")
+    assert reply.status == 500 and reply.json() == {"message": "", "details": {}}
+    path.unlink()
+    assert emulator.handle("GET", PREFIX, AUTH, b"").status == 200
