@@ -283,7 +283,9 @@ class GuardError(WixSecretsError):
 
     exit_code = ExitCode.GUARD
 
-    def __init__(self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None) -> None:
+    def __init__(
+        self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None
+    ) -> None:
         self.guard = guard
         super().__init__(summary, detail=detail, hint=hint)
 

@@ -78,7 +78,7 @@ class Sensitive:
     def __format__(self, spec: str) -> str:
         return MASK
 
-    def __reduce__(self) -> object:  # pickling would write the value somewhere
+    def __reduce__(self) -> str | tuple[object, ...]:  # pickling would write the value somewhere
         raise TypeError("Sensitive values cannot be pickled")
 
 

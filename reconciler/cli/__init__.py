@@ -53,4 +53,3 @@ def run(argv: list[str], console: Console) -> int:
         return 130
     except BrokenPipeError:
         return ExitCode.ERROR
-

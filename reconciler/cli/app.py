@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cmd_validate",
     "cmd_plan",
     "cmd_apply",
+    "cmd_drift",
     "cmd_sops",
     "cmd_emulator",
 )
@@ -55,15 +56,22 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     default = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("output")
     group.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS if suppress else 0,
         help="say what the tool is doing (requests, timings, retries); never values",
     )
     group.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
         help="log everything, including HTTP traffic metadata; values, keys and tokens stay redacted",
     )
     group.add_argument(
-        "--no-color", action="store_true", default=argparse.SUPPRESS if suppress else default,
+        "--no-color",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else default,
         help="no colour (also: NO_COLOR in the environment)",
     )
 
@@ -73,7 +81,11 @@ def add_subcommand(
 ) -> argparse.ArgumentParser:
     """A subparser that also accepts the global flags after the command name."""
     parser = subparsers.add_parser(
-        name, help=help, description=description, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        name,
+        help=help,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_global_options(parser, suppress=True)
     return parser
@@ -83,23 +95,33 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
     """Where the site is and how to reach it (plan, apply, drift, import)."""
     group = parser.add_argument_group("site")
     group.add_argument(
-        "--local", metavar="PATH",
+        "--local",
+        metavar="PATH",
         help="use the embedded emulated site persisted in PATH (env WIX_LOCAL_SITE); no network, no account",
     )
     group.add_argument(
-        "--api-url", metavar="URL",
+        "--api-url",
+        metavar="URL",
         help="Wix API origin (env WIX_API_URL; default https://www.wixapis.com); e.g. a `wix-secrets emulator`",
     )
     group.add_argument("--site-id", metavar="ID", help="site id for API-key auth (env WIX_SITE_ID)")
     group.add_argument(
-        "--concurrency", type=int, metavar="N", default=None,
+        "--concurrency",
+        type=int,
+        metavar="N",
+        default=None,
         help="requests in flight at once (default 16)",
     )
     group.add_argument(
-        "--rate-limit", type=float, metavar="N", default=None,
+        "--rate-limit",
+        type=float,
+        metavar="N",
+        default=None,
         help="requests per minute per site, shared by all concurrent requests (default 200)",
     )
-    group.add_argument("--timeout", type=float, metavar="SECONDS", default=None, help="per-request timeout (default 30)")
+    group.add_argument(
+        "--timeout", type=float, metavar="SECONDS", default=None, help="per-request timeout (default 30)"
+    )
     group.add_argument("--retries", type=int, metavar="N", default=None, help="retries of a failed request (default 5)")
 
 

@@ -1,0 +1,68 @@
+"""``wix-secrets validate``: check manifests offline; every problem at once, with file and line."""
+
+from __future__ import annotations
+
+import argparse
+
+from reconciler.cli.app import add_subcommand
+from reconciler.cli.console import Console
+from reconciler.errors import Diagnostic, ExitCode, ManifestError
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "validate",
+        help="check manifests (schema and Wix rules); sends no request",
+        description="Decrypt (if encrypted) and validate each manifest against the JSON Schema and the Wix "
+        "rules. Reports every problem at once with file, line and what to do. Exit 1 if any.",
+    )
+    parser.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    parser.add_argument("--json", action="store_true", help="print a JSON document")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from reconciler.operations import load_desired
+    from reconciler.render.json import FORMAT_VERSION, diagnostic_dict
+
+    results: list[dict[str, object]] = []
+    diagnostics: list[Diagnostic] = []
+    for path in args.manifests:
+        try:
+            state = load_desired([path], environ=console.environ, cwd=console.cwd)
+        except ManifestError as exc:
+            diagnostics.extend(exc.diagnostics)
+            results.append({"path": path, "valid": False, "secrets": None})
+            continue
+        for secret in state.present():
+            if secret.value is not None:
+                console.redactor.add(secret.value.reveal())
+        results.append({"path": path, "valid": True, "secrets": len(state.secrets)})
+    if args.json:
+        console.out(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "command": "validate",
+                    "valid": not diagnostics,
+                    "manifests": results,
+                    "diagnostics": [diagnostic_dict(d) for d in diagnostics],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for d in diagnostics:
+            console.err(d.format())
+        for r in results:
+            if r["valid"]:
+                console.out(f"{r['path']}: valid ({r['secrets']} secrets)")
+        if diagnostics:
+            count = sum(1 for d in diagnostics if d.severity == "error")
+            console.err(f"\n{count} problem{'s' if count != 1 else ''} found; nothing was sent to Wix.")
+    return ExitCode.ERROR if diagnostics else ExitCode.OK

@@ -1,0 +1,262 @@
+"""Reading a site's state and applying a plan to it, through a client protocol.
+
+Reading: one ListSecretInfo, then one GetSecretValue for each listed secret that the manifest
+declares (or renames), concurrently. Ignored and undeclared secrets are never read. The client bounds
+concurrency and the request rate; this module only says what to send.
+
+Applying, in three phases so that a failure half way never leaves fewer declared secrets than
+before:
+
+1. renames, in the plan's order (a rename away from a name runs before the rename onto it);
+2. creates and updates, concurrently; a create that reuses a name freed by a rename waits for it and
+   is skipped if that rename failed;
+3. deletes, only if nothing before failed.
+
+A failed operation does not stop independent ones. Afterwards one more ListSecretInfo confirms that
+the site converged (names, ids and descriptions; values cannot be listed). Every outcome is a value in
+:class:`ApplyResult`; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from reconciler.errors import NotFoundError, WixSecretsError
+from reconciler.model import DesiredState, RemoteSecret, RemoteState, Sensitive, Unset
+from reconciler.plan import Action, Change, Plan, matches_any
+
+__all__ = [
+    "ApplyResult",
+    "ItemResult",
+    "SecretsReader",
+    "SecretsWriter",
+    "apply_plan",
+    "names_to_read",
+    "read_remote",
+]
+
+log = logging.getLogger("reconciler.executor")
+
+Status = Literal["applied", "failed", "skipped"]
+Progress = Callable[[str, Change, Status | None], None]
+
+
+class SecretsReader(Protocol):
+    async def list_secrets(self) -> list[RemoteSecret]: ...
+
+    async def get_value(self, name: str) -> Sensitive: ...
+
+
+class SecretsWriter(SecretsReader, Protocol):
+    async def create(self, name: str, value: Sensitive, description: str | None) -> str: ...
+
+    async def update(
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        value: Sensitive | None = None,
+        description: str | None = None,
+    ) -> None: ...
+
+    async def delete(self, id: str) -> None: ...
+
+
+def names_to_read(desired: DesiredState, listed: Sequence[RemoteSecret]) -> list[RemoteSecret]:
+    """The listed secrets whose values the plan needs: declared names, and rename sources."""
+    present = {s.name: s for s in desired.present()}
+    listed_names = {s.name for s in listed}
+    wanted: set[str] = set(present)
+    for secret in present.values():
+        if secret.name not in listed_names:
+            wanted.update(secret.renamed_from)
+    return [s for s in listed if s.name in wanted and not matches_any(s.name, desired.policy.ignore)]
+
+
+async def read_remote(
+    client: SecretsReader,
+    desired: DesiredState,
+    *,
+    on_read: Callable[[int, int], None] | None = None,
+) -> RemoteState:
+    """List the site, then read the values the plan needs. A secret deleted between the list and the
+    read is treated as absent."""
+    listed = await client.list_secrets()
+    targets = names_to_read(desired, listed)
+    values: dict[str, Sensitive] = {}
+    vanished: set[str] = set()
+    done = 0
+
+    async def read(secret: RemoteSecret) -> None:
+        nonlocal done
+        try:
+            values[secret.id] = await client.get_value(secret.name)
+        except NotFoundError:
+            log.info("%s was deleted while the plan was being made; treating it as absent", secret.name)
+            vanished.add(secret.id)
+        done += 1
+        if on_read is not None:
+            on_read(done, len(targets))
+
+    await _gather_all([read(s) for s in targets])
+    secrets = tuple(s for s in listed if s.id not in vanished)
+    return RemoteState(secrets=secrets, values=values)
+
+
+async def _gather_all(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run all; if one raises, cancel the rest and re-raise (after they have stopped)."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    if not tasks:
+        return
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one change. ``error`` is a message without any value."""
+
+    change: Change
+    status: Status
+    error: str | None = None
+    new_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    items: tuple[ItemResult, ...]
+    converged: bool | None = None
+    verification: tuple[str, ...] = ()
+
+    def count(self, status: Status) -> int:
+        return sum(1 for item in self.items if item.status == status)
+
+    @property
+    def status(self) -> Literal["nothing-to-do", "success", "partial", "error"]:
+        if not self.items:
+            return "nothing-to-do"
+        failed = self.count("failed") + self.count("skipped")
+        if failed == 0 and self.converged is not False:
+            return "success"
+        if self.count("applied") == 0:
+            return "error"
+        return "partial"
+
+
+async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | None = None) -> ApplyResult:
+    """Apply every actionable change of ``plan``. Never raises for a failed operation."""
+    results: dict[int, ItemResult] = {}
+    changes = plan.actionable
+
+    def record(index: int, item: ItemResult) -> None:
+        results[index] = item
+        if progress is not None:
+            progress("done", item.change, item.status)
+
+    async def run(index: int, change: Change) -> None:
+        if progress is not None:
+            progress("start", change, None)
+        try:
+            new_id = await _apply_one(client, change)
+        except WixSecretsError as exc:
+            log.info("%s %s failed: %s", change.action.value, change.name, exc.summary)
+            record(index, ItemResult(change, "failed", error=exc.summary))
+        else:
+            record(index, ItemResult(change, "applied", new_id=new_id))
+
+    # 1. renames, in order; a failed rename blocks creates that reuse its old name
+    failed_sources: set[str] = set()
+    for index, change in enumerate(changes):
+        if change.action is Action.RENAME:
+            await run(index, change)
+            if results[index].status == "failed" and change.previous_name:
+                failed_sources.add(change.previous_name)
+
+    # 2. creates and updates, concurrently
+    phase2: list[Coroutine[Any, Any, None]] = []
+    for index, change in enumerate(changes):
+        if change.action not in (Action.CREATE, Action.UPDATE):
+            continue
+        if change.action is Action.CREATE and change.name in failed_sources:
+            record(index, ItemResult(change, "skipped", error=f"the rename away from {change.name} failed"))
+            continue
+        phase2.append(run(index, change))
+    await _gather_all(phase2)
+
+    # 3. deletes, only if nothing failed
+    failures = sum(1 for r in results.values() if r.status != "applied")
+    for index, change in enumerate(changes):
+        if change.action is not Action.DELETE:
+            continue
+        if failures:
+            reason = f"skipped because {failures} other operation{'s' if failures != 1 else ''} failed"
+            record(index, ItemResult(change, "skipped", error=reason))
+        else:
+            await run(index, change)
+
+    items = tuple(results[i] for i in sorted(results))
+    if not items:
+        return ApplyResult(items=())
+    problems = await _verify(client, items)
+    return ApplyResult(items=items, converged=not problems, verification=tuple(problems))
+
+
+async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
+    description = None if isinstance(change.description, Unset) else change.description
+    if change.action is Action.CREATE:
+        assert change.value is not None
+        return await client.create(change.name, change.value, description)
+    assert change.remote is not None
+    if change.action is Action.DELETE:
+        try:
+            await client.delete(change.remote.id)
+        except NotFoundError:
+            log.info("%s was already gone", change.name)
+        return None
+    await client.update(
+        change.remote.id,
+        name=change.name if "name" in change.changed else None,
+        value=change.value if "value" in change.changed else None,
+        description=description if "description" in change.changed else None,
+    )
+    return change.remote.id
+
+
+async def _verify(client: SecretsReader, items: Sequence[ItemResult]) -> list[str]:
+    """One ListSecretInfo: every applied change is visible. Returns the problems found."""
+    try:
+        listed = await client.list_secrets()
+    except WixSecretsError as exc:
+        return [f"could not list the site to verify: {exc.summary}"]
+    by_name = {s.name: s for s in listed}
+    ids = {s.id for s in listed}
+    problems: list[str] = []
+    for item in items:
+        if item.status != "applied":
+            continue
+        change = item.change
+        current = by_name.get(change.name)
+        if change.action is Action.DELETE:
+            if change.remote is not None and change.remote.id in ids:
+                problems.append(f"{change.name} is still on the site after its delete")
+            continue
+        if current is None:
+            problems.append(f"{change.name} is not on the site after its {change.action.value}")
+            continue
+        if item.new_id and current.id != item.new_id:
+            problems.append(f"{change.name} has id {current.id}, expected {item.new_id}")
+        described = isinstance(change.description, str) and "description" in change.changed
+        if described and current.description != change.description:
+            problems.append(f"{change.name} does not have the planned description")
+        if change.action is Action.RENAME and change.previous_name in by_name:
+            problems.append(f"{change.previous_name} still exists after its rename to {change.name}")
+    return problems

@@ -1,0 +1,384 @@
+"""Manifest bytes → a validated :class:`~reconciler.model.DesiredState`, or every problem at once.
+
+A manifest may be plaintext YAML or a SOPS file; :func:`load_manifest` tells them apart and decrypts
+through :mod:`reconciler.sops` (bytes in, verified plaintext tree out). Positions always come from
+the file as the user sees it, so for an encrypted manifest a diagnostic points into the encrypted
+file: sops keeps keys and structure in clear, and the decrypted tree has the same paths.
+
+Checks, all before any request is sent: strict YAML (:mod:`reconciler.yamlstrict`), the published
+JSON Schema (:mod:`reconciler.schema`), then the Wix rules and the rules of this tool: names are
+1-50 characters of ``A-Za-z0-9_+=-@#$`` not starting with ``wix`` in any case; no two declared names
+differ only by case; values are strings of 1-3500 characters that do not still look encrypted
+(``ENC[AES256_GCM,``); plain scalars a YAML 1.1 reader would type differently must be quoted.
+
+This module reads no file and no environment itself: ``value_from`` is resolved through the
+``environ`` mapping and ``read_file`` callable the caller passes in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from reconciler.errors import Diagnostic, ManifestError
+from reconciler.fingerprint import derive_key
+from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
+from reconciler.plan import matches_any
+from reconciler.schema import violations
+from reconciler.yamlstrict import YNode, compose_documents, to_python
+
+__all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states"]
+
+NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9_+=\-@#$]+$")
+ENCRYPTED_MARKER: Final = "ENC[AES256_GCM,"
+MAX_VALUE: Final = 3500
+MAX_DESCRIPTION: Final = 200
+# Plain scalars that go-yaml (and so sops) reads as strings but YAML 1.1 readers read as booleans.
+_YAML11_AMBIGUOUS: Final = frozenset(
+    {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+)
+
+KeyProvider = Callable[[], Any]  # returns a reconciler.sops.KeyRing; called only for encrypted files
+FileReader = Callable[[str], bytes]
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` is not a valid Wix secret name, or None. Names are not secret, so they may be shown."""
+    if not name:
+        return "a secret name must not be empty"
+    if len(name) > 50:
+        return f"name {name!r} is {len(name)} characters long; Wix allows at most 50"
+    if not NAME_PATTERN.match(name):
+        bad = sorted({c for c in name if not NAME_PATTERN.match(c)})
+        shown = ", ".join(repr(c) for c in bad)
+        return f"name {name!r} contains {shown}; Wix allows only letters, digits and _+=-@#$"
+    if name.lower().startswith("wix"):
+        return f"name {name!r} starts with 'wix', which Wix reserves (in any case)"
+    return None
+
+
+@dataclass
+class _Context:
+    file: str
+    root: YNode
+    encrypted: bool
+    diags: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, path: Sequence[str | int], message: str, hint: str | None = None) -> None:
+        line, column = self.root.walk(path)
+        dotted = ".".join(str(p) for p in path) or None
+        self.diags.append(
+            Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint)
+        )
+
+
+def load_manifest(
+    data: bytes,
+    *,
+    file: str,
+    keys: KeyProvider | None = None,
+    environ: Mapping[str, str] | None = None,
+    read_file: FileReader | None = None,
+) -> DesiredState:
+    """Parse, decrypt if needed, and validate one manifest. Raises :class:`ManifestError` with every
+    problem found, or a :class:`~reconciler.errors.SopsError` if an encrypted file cannot be read."""
+    documents, diags = compose_documents(data, file=file)
+    if not documents and not diags:
+        diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
+    if len(documents) > 1:
+        diags.append(
+            Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line)
+        )
+    if diags:
+        raise ManifestError(diags, file=file)
+    root = documents[0]
+    if root.kind != "map":
+        raise ManifestError(
+            [Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
+        )
+
+    from reconciler.sops import is_encrypted
+
+    encrypted = is_encrypted(data)
+    data_key: bytes | None = None
+    recipients: tuple[str, ...] = ()
+    if encrypted:
+        from reconciler.sops import decrypt
+
+        if keys is None:
+            raise ManifestError([Diagnostic("the manifest is encrypted and no keys were given", file=file)])
+        decrypted = decrypt(data, keys=keys())
+        tree = decrypted.documents[0]
+        data_key = decrypted.data_key
+        recipients = tuple(decrypted.recipients)
+    else:
+        tree = to_python(root)
+    if isinstance(tree, dict):
+        tree = {k: v for k, v in tree.items() if k != "sops"}
+
+    ctx = _Context(file, root, encrypted)
+    _check_scalars(ctx, tree)
+    for path, message in violations(tree, "manifest", skip_names=True):
+        if _typed_elsewhere(path):
+            continue
+        ctx.add(path, message)
+    secrets = _build(ctx, tree, environ or {}, read_file)
+    if ctx.diags:
+        raise ManifestError(ctx.diags, file=file)
+    policy = _policy(tree)
+    for s in secrets:
+        pattern = matches_any(s.name, policy.ignore)
+        if pattern:
+            ctx.add(
+                ("secrets", s.name),
+                f"{s.name} is declared but policy.ignore pattern {pattern!r} matches it",
+                hint="remove it from the manifest or narrow the ignore pattern",
+            )
+    if ctx.diags:
+        raise ManifestError(ctx.diags, file=file)
+    if data_key is not None:
+        digest = (
+            "hmac-sha256:"
+            + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
+        )
+    else:
+        digest = ""
+    return DesiredState(
+        secrets=tuple(secrets),
+        policy=policy,
+        source=file,
+        digest=digest,
+        fingerprint_key=derive_key(data_key, "fingerprint") if data_key is not None else None,
+        recipients=recipients,
+    )
+
+
+def _typed_elsewhere(path: tuple[str | int, ...]) -> bool:
+    """Value/description type problems are reported by _check_scalars with a better message."""
+    return len(path) == 3 and path[0] == "secrets" and path[2] in ("value", "description")
+
+
+_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number", type(None): "null (empty)"}
+
+
+def _check_scalars(ctx: _Context, tree: Any) -> None:
+    secrets = tree.get("secrets") if isinstance(tree, dict) else None
+    if not isinstance(secrets, dict):
+        return
+    for name, entry in secrets.items():
+        if not isinstance(entry, dict):
+            continue
+        for key in ("value", "description"):
+            if key not in entry:
+                continue
+            value = entry[key]
+            path = ("secrets", name, key)
+            if not isinstance(value, str):
+                word = _TYPE_WORDS.get(type(value), "a date" if hasattr(value, "isoformat") else "not text")
+                hint = f'quote it ({key}: "...") so YAML reads it as text'
+                if ctx.encrypted:
+                    hint = f'quote it ({key}: "...") in the plaintext and encrypt again'
+                ctx.add(path, f"{key} of {name} is read as {word}, not a string", hint=hint)
+                continue
+            node = ctx.root.get("secrets")
+            scalar = node.get(name) if node else None
+            leaf = scalar.get(key) if scalar else None
+            if (
+                not ctx.encrypted
+                and leaf is not None
+                and leaf.style is None
+                and leaf.raw in _YAML11_AMBIGUOUS
+            ):
+                ctx.add(
+                    path,
+                    f"{key} of {name} is an unquoted word that YAML 1.1 tools read as a boolean",
+                    hint=f'quote it ({key}: "...") so every tool reads the same text',
+                )
+
+
+def _build(
+    ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None
+) -> list[DesiredSecret]:
+    secrets = tree.get("secrets") if isinstance(tree, dict) else None
+    if not isinstance(secrets, dict):
+        return []
+    result: list[DesiredSecret] = []
+    folded: dict[str, str] = {}
+    renamed_by: dict[str, str] = {}
+    for name in secrets:
+        problem = check_name(name)
+        if problem:
+            ctx.add(
+                ("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)"
+            )
+        other = folded.get(name.casefold())
+        if other is not None:
+            ctx.add(
+                ("secrets", name),
+                f"{name} and {other} differ only by case",
+                hint="Wix may treat them as one name; keep one",
+            )
+        folded.setdefault(name.casefold(), name)
+    for name, entry in secrets.items():
+        if not isinstance(entry, dict):
+            if entry is None:
+                ctx.add(
+                    ("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`"
+                )
+            continue
+        result_entry = _secret(ctx, name, entry, environ, read_file)
+        for index, old in enumerate(entry.get("renamed_from") or []):
+            if not isinstance(old, str):
+                continue
+            path = ("secrets", name, "renamed_from", index)
+            problem = check_name(old)
+            if problem:
+                ctx.add(path, problem)
+            elif old == name:
+                ctx.add(path, f"{name} lists itself in renamed_from")
+            elif old in renamed_by:
+                ctx.add(path, f"{old} is in renamed_from of both {renamed_by[old]} and {name}")
+            else:
+                renamed_by[old] = name
+        if result_entry is not None:
+            result.append(result_entry)
+    return result
+
+
+def _secret(
+    ctx: _Context, name: str, entry: dict[str, Any], environ: Mapping[str, str], read_file: FileReader | None
+) -> DesiredSecret | None:
+    line = ctx.root.walk(("secrets", name))[0]
+    state = entry.get("state", "present")
+    description = entry.get("description", UNSET)
+    if not isinstance(description, str | Unset):
+        return None
+    renamed = tuple(x for x in entry.get("renamed_from") or [] if isinstance(x, str))
+    if state == "absent":
+        extra = sorted(k for k in entry if k not in ("state",))
+        if extra:
+            ctx.add(
+                ("secrets", name),
+                f"{name} is `state: absent` but also has {', '.join(extra)}",
+                hint="a tombstone takes no other field",
+            )
+        return DesiredSecret(name, None, state="absent", line=line)
+    has_value, has_from = "value" in entry, "value_from" in entry
+    if has_value and has_from:
+        ctx.add(("secrets", name), f"{name} has both value and value_from; keep one")
+        return None
+    if not has_value and not has_from:
+        ctx.add(
+            ("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)"
+        )
+        return None
+    if has_from:
+        if ctx.encrypted:
+            ctx.add(
+                ("secrets", name, "value_from"),
+                "value_from is only allowed in plaintext manifests",
+                hint="put the value itself in the encrypted manifest",
+            )
+            return None
+        text = _value_from(ctx, name, entry["value_from"], environ, read_file)
+        if text is None:
+            return None
+        path: tuple[str, ...] = ("secrets", name, "value_from")
+    else:
+        text = entry["value"]
+        if not isinstance(text, str):
+            return None
+        path = ("secrets", name, "value")
+    if text.startswith(ENCRYPTED_MARKER):
+        ctx.add(
+            path,
+            f"the value of {name} is still SOPS-encrypted text",
+            hint="decryption did not happen for this value; check the file's sops metadata and rules",
+        )
+        return None
+    if not text:
+        ctx.add(path, f"the value of {name} is empty; Wix requires 1 to {MAX_VALUE} characters")
+        return None
+    if len(text) > MAX_VALUE:
+        ctx.add(path, f"the value of {name} is {len(text)} characters long; Wix allows at most {MAX_VALUE}")
+        return None
+    return DesiredSecret(name, Sensitive(text), description=description, renamed_from=renamed, line=line)
+
+
+def _value_from(
+    ctx: _Context, name: str, spec: Any, environ: Mapping[str, str], read_file: FileReader | None
+) -> str | None:
+    if not isinstance(spec, dict) or len(spec) != 1:
+        return None  # the schema reported it
+    if "env" in spec:
+        var = spec["env"]
+        if not isinstance(var, str):
+            return None
+        if var not in environ:
+            ctx.add(
+                ("secrets", name, "value_from", "env"),
+                f"environment variable {var} is not set",
+                hint=f"export {var}=... before running (in CI, map it from the secret store)",
+            )
+            return None
+        return environ[var]
+    if "file" in spec:
+        target = spec["file"]
+        if not isinstance(target, str) or read_file is None:
+            return None
+        try:
+            raw = read_file(target)
+        except OSError as exc:
+            ctx.add(("secrets", name, "value_from", "file"), f"cannot read {target}: {exc.strerror or exc}")
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            ctx.add(("secrets", name, "value_from", "file"), f"{target} is not UTF-8 text")
+            return None
+        return text.removesuffix("\n").removesuffix("\r")
+    return None
+
+
+def _policy(tree: Any) -> Policy:
+    raw = tree.get("policy") if isinstance(tree, dict) else None
+    if not isinstance(raw, dict):
+        return Policy()
+    return Policy(
+        prune=bool(raw.get("prune", False)),
+        protect=tuple(p for p in raw.get("protect") or [] if isinstance(p, str)),
+        ignore=tuple(p for p in raw.get("ignore") or [] if isinstance(p, str)),
+    )
+
+
+def merge_states(states: Sequence[DesiredState]) -> DesiredState:
+    """Several manifests for one site: later files override earlier ones secret by secret.
+
+    Policy: prune if any file asks for it; protect and ignore are the union. Fingerprints use the
+    first encrypted file's key so that they stay comparable.
+    """
+    if len(states) == 1:
+        return states[0]
+    secrets: dict[str, DesiredSecret] = {}
+    for state in states:
+        for secret in state.secrets:
+            secrets.pop(secret.name, None)
+            secrets[secret.name] = secret
+    keys = [s.fingerprint_key for s in states if s.fingerprint_key is not None]
+    digests = [s.digest for s in states]
+    return DesiredState(
+        secrets=tuple(secrets.values()),
+        policy=Policy(
+            prune=any(s.policy.prune for s in states),
+            protect=tuple(dict.fromkeys(p for s in states for p in s.policy.protect)),
+            ignore=tuple(dict.fromkeys(p for s in states for p in s.policy.ignore)),
+        ),
+        source=", ".join(s.source for s in states),
+        digest=("multi:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()) if all(digests) else "",
+        fingerprint_key=keys[0] if keys else None,
+        recipients=tuple(dict.fromkeys(r for s in states for r in s.recipients)),
+    )

@@ -1,0 +1,74 @@
+"""Markdown for pull-request comments and GitHub step summaries: names, actions and fingerprints only."""
+
+from __future__ import annotations
+
+from reconciler.executor import ApplyResult
+from reconciler.plan import Action, Change, Plan
+from reconciler.render import RunInfo
+from reconciler.render.human import summary_line
+
+__all__ = ["render_markdown"]
+
+_ICONS = {
+    Action.CREATE: "➕ create",
+    Action.UPDATE: "✏️ update",
+    Action.RENAME: "🔀 rename",
+    Action.DELETE: "🗑️ delete",
+    Action.NOOP: "unchanged",
+    Action.UNMANAGED: "not managed",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fields(change: Change) -> str:
+    parts = []
+    for field in change.changed:
+        if field == "name":
+            parts.append(f"name (was `{_cell(change.previous_name or '')}`)")
+        elif field == "value" and (change.fingerprint_before or change.fingerprint_after):
+            before = f"`{change.fingerprint_before}` → " if change.fingerprint_before else ""
+            parts.append(f"value {before}`{change.fingerprint_after}`")
+        else:
+            parts.append(field)
+    if change.action is Action.DELETE and change.reason:
+        parts.append(change.reason)
+    return ", ".join(parts)
+
+
+def render_markdown(plan: Plan, info: RunInfo, result: ApplyResult | None = None) -> str:
+    drift = info.command == "drift"
+    title = "Drift" if drift else ("Apply" if result is not None else "Plan")
+    lines = [f"### wix-secrets {title.lower()}: {_cell(info.site_label)}", ""]
+    lines.append(f"**{summary_line(plan, drift=drift)}**")
+    lines.append("")
+    rows = [c for c in plan.changes if c.action.is_change]
+    statuses = {}
+    if result is not None:
+        statuses = {id(item.change): item for item in result.items}
+    if rows:
+        header = "| | Secret | Action | Changes |" + (" Result |" if result is not None else "")
+        lines.append(header)
+        lines.append("|---|---|---|---|" + ("---|" if result is not None else ""))
+        for change in rows:
+            row = f"| {change.action.symbol} | `{_cell(change.name)}` | {_ICONS[change.action]} | {_cell(_fields(change))} |"
+            if result is not None:
+                item = statuses.get(id(change))
+                row += f" {item.status if item else 'not run'}{' – ' + _cell(item.error) if item and item.error else ''} |"
+            lines.append(row)
+        lines.append("")
+    for warning in plan.warnings:
+        lines.append(f"> [!WARNING]\n> {_cell(warning)}\n")
+    for conflict in plan.conflicts:
+        lines.append(f"> [!CAUTION]\n> {_cell(conflict)}\n")
+    if result is not None:
+        lines.append(
+            f"Result: **{result.status}** — {result.count('applied')} applied, {result.count('failed')} failed, "
+            f"{result.count('skipped')} skipped" + (", site verified." if result.converged else ".")
+        )
+        lines.append("")
+    manifests = ", ".join(f"`{p}`" for p in info.manifest_paths)
+    lines.append(f"<sub>Manifest {manifests}. Values are never shown; fingerprints are keyed HMACs.</sub>")
+    return "\n".join(lines) + "\n"
