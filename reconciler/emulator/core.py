@@ -79,8 +79,9 @@ class RequestRecord(NamedTuple):
 def _route(method: str, path: str) -> tuple[str, str | None]:
     """(route name, the decoded name/id parameter) for a path without query string."""
     for prefix in PREFIXES:
-        if path.startswith(prefix + SECRETS_PATH):
-            rest = path[len(prefix + SECRETS_PATH):]
+        base = prefix + SECRETS_PATH
+        if path == base or path.startswith(base + "/"):
+            rest = path[len(base):]
             break
     else:
         if path.rstrip("/") == "/oauth2/token":
