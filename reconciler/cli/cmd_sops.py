@@ -1,9 +1,322 @@
-"""Placeholder while the sops commands are being written (replaced in this same change)."""
+"""``encrypt``, ``decrypt``, ``edit``, ``set``, ``unset``, ``updatekeys``, ``rotate``, ``keygen``: SOPS without sops.
+
+Thin wrappers over :mod:`reconciler.sops` (bytes in, bytes out). Nothing heavy is imported at module
+level: yaml, cryptography and pyrage load only when a command runs. Values are never taken from argv
+(``set`` reads stdin or a hidden prompt); plaintext temp files are 0600 in a private 0700 directory and
+removed whatever happens.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler.cli.app import add_subcommand
+from reconciler.cli.console import Console
+from reconciler.errors import ApprovalError, UsageError
+
+if TYPE_CHECKING:
+    from reconciler.sops.keys import KeyRing
+    from reconciler.sops.tree import EncryptionRules
+
+__all__ = ["register"]
+
+_RULE_FLAGS = (
+    ("--encrypted-regex", "encrypted_regex", "encrypt only values whose key path matches this regex"),
+    ("--unencrypted-regex", "unencrypted_regex", "leave values whose key path matches this regex in clear"),
+    ("--encrypted-suffix", "encrypted_suffix", "encrypt only values under keys ending with this suffix"),
+    ("--unencrypted-suffix", "unencrypted_suffix", "leave values under keys ending with this suffix in clear"),
+    ("--encrypted-comment-regex", "encrypted_comment_regex", "encrypt the values after comments matching this"),
+    ("--unencrypted-comment-regex", "unencrypted_comment_regex", "leave values after matching comments in clear"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    return None
+    """Add the sops subcommands."""
+    p = add_subcommand(subparsers, "encrypt", help="encrypt a YAML file with SOPS/age (no sops binary needed)",
+                       description="Encrypt FILE to age recipients (--age, SOPS_AGE_RECIPIENTS or .sops.yaml).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--age", metavar="RECIPIENT[,RECIPIENT...]", help="age or ssh recipients (replace .sops.yaml keys)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-i", "--in-place", action="store_true", help="replace FILE with the encrypted file")
+    out.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    for flag, dest, text in _RULE_FLAGS:
+        p.add_argument(flag, dest=dest, metavar="VALUE", help=text)
+    p.add_argument("--mac-only-encrypted", action="store_true", help="the MAC covers only encrypted values")
+    p.set_defaults(handler=_encrypt)
+
+    p = add_subcommand(subparsers, "decrypt", help="decrypt a SOPS file (MAC verified), like sops -d",
+                       description="Decrypt FILE and print the plaintext (or write it to OUT, mode 0600).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT (mode 0600) instead of stdout")
+    p.set_defaults(handler=_decrypt)
+
+    p = add_subcommand(subparsers, "edit", help="edit a SOPS file in $EDITOR and re-encrypt it",
+                       description="Open the plaintext of FILE in $EDITOR (a private temp file), then "
+                                   "re-encrypt; unchanged values keep their ciphertext.")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(handler=_edit)
+
+    p = add_subcommand(subparsers, "set", help="set one secret's value in an encrypted manifest",
+                       description="Set secrets[NAME].value; the value is read from stdin or a hidden prompt.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--description", help="also set secrets[NAME].description")
+    p.set_defaults(handler=_set)
+
+    p = add_subcommand(subparsers, "unset", help="remove one secret from an encrypted manifest",
+                       description="Remove secrets[NAME] from FILE.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=_unset)
+
+    p = add_subcommand(subparsers, "updatekeys", help="re-encrypt the data key to the recipients .sops.yaml names",
+                       description="Show the recipient change for FILE and apply it (asks unless --yes).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    p.set_defaults(handler=_updatekeys)
+
+    p = add_subcommand(subparsers, "rotate", help="re-encrypt a SOPS file under a new data key",
+                       description="Generate a new data key and re-encrypt every value (in place, or to OUT).")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of replacing FILE")
+    p.set_defaults(handler=_rotate)
+
+    p = add_subcommand(subparsers, "keygen", help="generate a new age identity",
+                       description="Write a new age identity to OUT (mode 0600) or stdout; print its public key.")
+    p.add_argument("-o", "--output", metavar="OUT", help="keys file to create (refuses to overwrite)")
+    p.set_defaults(handler=_keygen)
+
+
+# ------------------------------------------------------------------ helpers
+
+def _read(console: Console, name: str) -> tuple[Path, bytes]:
+    path = console.resolve(name)
+    try:
+        return path, path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _write(path: Path, data: bytes, *, private: bool) -> None:
+    """Atomic replace; keeps an existing file's mode, else 0600 (private) or 0644."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o600 if private else 0o644
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode if not private else mode & 0o700 or 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _keyring(console: Console) -> KeyRing:
+    from reconciler.sops.keys import KeyRing
+
+    home = Path(console.environ.get("HOME") or Path.home())
+    return KeyRing.discover(console.environ, home=home)
+
+
+def _cli_rules(args: argparse.Namespace) -> EncryptionRules:
+    from reconciler.sops.tree import EncryptionRules
+
+    kw = {dest: getattr(args, dest) for _, dest, _ in _RULE_FLAGS if getattr(args, dest, None)}
+    return EncryptionRules(**kw, mac_only_encrypted=bool(getattr(args, "mac_only_encrypted", False)))
+
+
+def _creation_rule(console: Console, path: Path) -> Any:
+    from reconciler.sops.config import find_config, rule_for_file
+
+    config = find_config(console.cwd, console.environ)
+    return rule_for_file(config, path) if config is not None else None
+
+
+def _emit(console: Console, data: bytes, output: str | None, *, private: bool) -> None:
+    if output:
+        _write(console.resolve(output), data, private=private)
+    else:
+        console.out(data.decode("utf-8"), end="")
+
+
+# ------------------------------------------------------------------ handlers
+
+def _encrypt(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.sops.api import encrypt
+
+    path, plain = _read(console, args.file)
+    rules = _cli_rules(args)
+    recipients = [r for r in (args.age or console.environ.get("SOPS_AGE_RECIPIENTS", "")).split(",") if r.strip()]
+    groups: tuple[tuple[str, ...], ...] = ()
+    threshold = None
+    if not recipients:
+        rule = _creation_rule(console, path)
+        if rule is None:
+            raise UsageError("no recipients: pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml")
+        recipients, groups, threshold = list(rule.age), rule.key_groups, rule.shamir_threshold
+        rules = rule.rules.merged(rules)
+    else:
+        rule = _creation_rule_quiet(console, path)
+        if rule is not None:
+            rules = rule.rules.merged(rules)
+    data = encrypt(plain, recipients=recipients, rules=rules, key_groups=groups, shamir_threshold=threshold,
+                   where=args.file)
+    if args.in_place:
+        _write(path, data, private=False)
+    else:
+        _emit(console, data, args.output, private=False)
+    return 0
+
+
+def _creation_rule_quiet(console: Console, path: Path) -> Any:
+    from reconciler.errors import SopsEncryptError
+
+    try:
+        return _creation_rule(console, path)
+    except SopsEncryptError:
+        return None
+
+
+def _decrypt(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.sops.api import decrypt_text
+
+    _, data = _read(console, args.file)
+    plain = decrypt_text(data, keys=_keyring(console), where=args.file)
+    _emit(console, plain, args.output, private=True)
+    return 0
+
+
+def _edit(args: argparse.Namespace, console: Console) -> int:
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+
+    from reconciler.sops.api import decrypt_text, edit
+
+    path, data = _read(console, args.file)
+    keys = _keyring(console)
+    plain = decrypt_text(data, keys=keys, where=args.file)
+    editor = console.environ.get("SOPS_EDITOR") or console.environ.get("EDITOR") or "vi"
+    tmpdir = tempfile.mkdtemp(prefix="wix-secrets-edit-")
+    try:
+        os.chmod(tmpdir, 0o700)
+        tmp = Path(tmpdir) / (path.stem + (path.suffix or ".yaml"))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(plain)
+        try:
+            rc = subprocess.call([*shlex.split(editor), str(tmp)], env=dict(console.environ))
+        except OSError as exc:
+            raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
+        if rc != 0:
+            raise UsageError(f"the editor exited with status {rc}; {args.file} was not changed")
+        edited = tmp.read_bytes()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    if edited == plain:
+        console.err(f"{args.file}: no changes")
+        return 0
+    _write(path, edit(data, edited, keys=keys, where=args.file), private=False)
+    console.err(f"{args.file}: re-encrypted")
+    return 0
+
+
+def _set(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.sops.api import set_secret
+
+    path, data = _read(console, args.file)
+    keys = _keyring(console)
+    value = console.ask_secret(f"Value for {args.name}: ")
+    if value == "":
+        raise UsageError(f"empty value for {args.name}; nothing was changed")
+    console.redactor.add(value)
+    _write(path, set_secret(data, args.name, value, keys=keys, description=args.description, where=args.file),
+           private=False)
+    console.err(f"{args.file}: set secrets.{args.name}")
+    return 0
+
+
+def _unset(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.sops.api import unset_secret
+
+    path, data = _read(console, args.file)
+    _write(path, unset_secret(data, args.name, keys=_keyring(console), where=args.file), private=False)
+    console.err(f"{args.file}: removed secrets.{args.name}")
+    return 0
+
+
+def _updatekeys(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.sops.api import open_file, updatekeys
+
+    path, data = _read(console, args.file)
+    rule = _creation_rule(console, path)
+    if rule is None:
+        raise UsageError("no .sops.yaml found from the current directory upward")
+    keys = _keyring(console)
+    current = open_file(data, keys=keys, where=args.file).metadata.recipients
+    wanted = list(rule.age) or [r for g in rule.key_groups for r in g]
+    added = [r for r in wanted if r not in current]
+    removed = [r for r in current if r not in wanted]
+    if not added and not removed:
+        console.err(f"{args.file}: already up to date")
+        return 0
+    console.err(f"The following changes will be made to the file's recipients ({args.file}):")
+    for r in added:
+        console.err(f"+++ {r}")
+    for r in removed:
+        console.err(f"--- {r}")
+    if not args.yes:
+        if not console.interactive:
+            raise ApprovalError("updatekeys needs confirmation: run it in a terminal or pass --yes")
+        if console.ask("Apply these changes? [y/N] ").lower() not in ("y", "yes"):
+            console.err("Nothing changed.")
+            return 0
+    new, _ = updatekeys(data, keys=keys, recipients=rule.age, key_groups=rule.key_groups,
+                        shamir_threshold=rule.shamir_threshold, where=args.file)
+    _write(path, new, private=False)
+    console.err(f"{args.file}: recipients updated")
+    return 0
+
+
+def _rotate(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.sops.api import rotate
+
+    path, data = _read(console, args.file)
+    new = rotate(data, keys=_keyring(console), where=args.file)
+    _write(console.resolve(args.output) if args.output else path, new, private=False)
+    console.err(f"{args.file}: re-encrypted under a new data key")
+    return 0
+
+
+def _keygen(args: argparse.Namespace, console: Console) -> int:
+    from datetime import UTC, datetime
+
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    public = str(identity.to_public())
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = f"# created: {created}\n# public key: {public}\n{identity}\n"
+    if args.output:
+        target = console.resolve(args.output)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            raise UsageError(f"{args.output} already exists; not overwriting a keys file") from exc
+        except OSError as exc:
+            raise UsageError(f"cannot create {args.output}: {exc.strerror}") from exc
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        console.err(f"Public key: {public}")
+    else:
+        console.out(text, end="")
+        console.err(f"Public key: {public}")
+    return 0

@@ -135,11 +135,14 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
         raise SopsIntegrityError(f"{where}: the key group shares do not combine: "
                                  "the file was modified or damaged") from exc
     if len(key) != 32:
-        raise SopsIntegrityError(f"{where}: the data key has the wrong length: the file was modified or damaged")
+        raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
+                                 "the file was modified or damaged")
     return key
 
 
-def open_file(data: bytes, *, keys: KeyRing, where: str = "<file>", comments: bool | None = False) -> SopsFile:
+def open_file(
+    data: bytes, *, keys: KeyRing, where: str = "<file>", comments: bool | None = False
+) -> SopsFile:
     """Parse, find the data key, decrypt every value and verify the MAC. Raises SopsError subclasses."""
     docs = load(data, where=where, comments=comments)
     docs, block = _split_docs(docs, where)
@@ -216,7 +219,8 @@ def _groups_for(key: bytes, recipients: Sequence[str], key_groups: Sequence[Sequ
         return groups, True, t
     recips = list(recipients) or [r for g in key_groups for r in g]
     if not recips:
-        raise SopsEncryptError("no age recipients given", hint="pass --age RECIPIENT or add a .sops.yaml rule")
+        raise SopsEncryptError("no age recipients given",
+                               hint="pass --age RECIPIENT or add a .sops.yaml rule")
     return (tuple(AgeEntry(r, e) for r, e in encrypt_to_recipients(key, recips)),), False, None
 
 

@@ -59,7 +59,8 @@ class Cipher:
 
     def __init__(self, data_key: bytes) -> None:
         if len(data_key) != 32:
-            raise SopsFormatError("the data key is not 32 bytes long", hint="the file was modified or damaged")
+            raise SopsFormatError("the data key is not 32 bytes long",
+                                  hint="the file was modified or damaged")
         self._aes = AESGCM(data_key)
         self._stash: dict[tuple[str, str, bytes], bytes] = {}
 

@@ -99,7 +99,8 @@ class Metadata:
             raw_groups = meta.get("key_groups") or []
             if not isinstance(raw_groups, list):
                 raise SopsFormatError(f"{where}: `key_groups` in the sops metadata is not a list")
-            groups = tuple(cls._entries(g.get("age") if isinstance(g, dict) else None, where) for g in raw_groups)
+            groups = tuple(cls._entries(g.get("age") if isinstance(g, dict) else None, where)
+                           for g in raw_groups)
             uses_groups = True
         if threshold is not None and (not isinstance(threshold, int) or isinstance(threshold, bool)):
             raise SopsFormatError(f"{where}: `shamir_threshold` is not an integer")

@@ -84,13 +84,16 @@ def to_plain(value: Any) -> Any:
 def _loader_classes() -> tuple[Any, Any]:
     import yaml
 
-    class GoResolver(yaml.resolver.BaseResolver):  # type: ignore[misc]
+    resolver_base: Any = yaml.resolver.BaseResolver
+    scanner_base: Any = yaml.scanner.Scanner
+
+    class GoResolver(resolver_base):  # type: ignore[misc]
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is yaml.ScalarNode and implicit[0]:
                 return "?"
             return super().resolve(kind, value, implicit)
 
-    class CommentScanner(yaml.scanner.Scanner):  # type: ignore[misc]
+    class CommentScanner(scanner_base):  # type: ignore[misc]
         def scan_to_next_token(self) -> None:
             if self.index == 0 and self.peek() == "\ufeff":
                 self.forward()
@@ -109,21 +112,24 @@ def _loader_classes() -> tuple[Any, Any]:
                 else:
                     found = True
 
-    class PyLoader(yaml.reader.Reader, CommentScanner, yaml.parser.Parser,  # type: ignore[misc]
-                   yaml.composer.Composer, GoResolver):
+    reader: Any = yaml.reader.Reader
+    parser: Any = yaml.parser.Parser
+    composer: Any = yaml.composer.Composer
+
+    class PyLoader(reader, CommentScanner, parser, composer, GoResolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            CommentScanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
+            reader.__init__(self, stream)
+            scanner_base.__init__(self)
+            parser.__init__(self)
+            composer.__init__(self)
             GoResolver.__init__(self)
             self.comments: list[tuple[int, int, str]] = []
 
-    base = getattr(yaml, "CParser", None)
+    base: Any = getattr(yaml, "CParser", None)
     if base is None:
         return PyLoader, PyLoader
 
-    class CLoader(base, GoResolver):  # type: ignore[misc,valid-type]
+    class CLoader(base, GoResolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
             base.__init__(self, stream)
             GoResolver.__init__(self)
@@ -157,7 +163,8 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             value = resolve_scalar(node.value, style=node.style or None, tag=node.tag)
             if isinstance(value, int) and not isinstance(value, bool) and value > 2**63 - 1:
-                raise SopsEncryptError(f"{self.where}: integer too large for sops (line {node.start_mark.line + 1})")
+                line = node.start_mark.line + 1
+                raise SopsEncryptError(f"{self.where}: line {line}: integer too large for sops (uint64)")
             return value
         if isinstance(node, yaml.SequenceNode):
             seq: list[Any] = []
@@ -252,7 +259,8 @@ def _place_comments(docs: list[Any], b: _Builder, found: list[tuple[int, int, st
                 if later:
                     target, index = later[0].container, later[0].index
         else:
-            enclosing = [c for c in b.containers if (c[1], c[2]) <= (line, col) < (c[3], c[4]) and c[5] <= col]
+            enclosing = [c for c in b.containers
+                         if (c[1], c[2]) <= (line, col) < (c[3], c[4]) and c[5] <= col]
             if enclosing:
                 exact = [c for c in enclosing if c[5] == col]
                 chosen = (exact or enclosing)[-1]
@@ -272,7 +280,7 @@ def _place_comments(docs: list[Any], b: _Builder, found: list[tuple[int, int, st
         seq = target.items if isinstance(target, Branch) else target
         for index, _, body in sorted(items, key=lambda t: (t[0], t[1])):
             pos = _real_position(seq, index, isinstance(target, Branch))
-            seq.insert(pos, (Comment(body), None) if isinstance(target, Branch) else Comment(body))
+            seq.insert(pos, (Comment(body), None) if isinstance(target, Branch) else Comment(body))  # type: ignore[arg-type]
 
 
 def _real_position(seq: list[Any], index: int, is_map: bool) -> int:
@@ -343,7 +351,7 @@ def _dquote(s: str) -> str:
             out.append("\\t")
         elif ch == "\r":
             out.append("\\r")
-        elif ch.isascii() and ch.isprintable() or (not ch.isascii() and _printable(ch)):
+        elif (ch.isascii() and ch.isprintable()) or (not ch.isascii() and _printable(ch)):
             out.append(ch)
         else:
             o = ord(ch)
@@ -367,7 +375,7 @@ def _block(s: str, indent: int) -> list[str] | None:
         return None
     body = s.rstrip("\n")
     trailing = len(s) - len(body)
-    if any(line.endswith(" ") or line.startswith("\t") and not line.strip() for line in body.split("\n")):
+    if any(line.endswith(" ") or (line.startswith("\t") and not line.strip()) for line in body.split("\n")):
         return None
     header = "|-" if trailing == 0 else "|" if trailing == 1 else "|+"
     pad = " " * indent
@@ -422,7 +430,7 @@ def _emit_value_after(prefix: str, v: Any, indent: int, out: list[str]) -> None:
             out[start] = prefix + " " + out[start][indent:]
         else:
             out.append(prefix)
-            _emit_seq(v, indent if prefix.endswith("-") else indent, out)
+            _emit_seq(v, indent, out)
     elif isinstance(v, str) and "\n" in v and (block := _block(v, indent)) is not None:
         out.append(prefix + " " + block[0])
         out.extend(block[1:])

@@ -87,7 +87,8 @@ class EncryptionRules:
             base = {n: getattr(override, n) for n in RULE_NAMES}
         else:
             base = {n: getattr(self, n) for n in RULE_NAMES}
-        return EncryptionRules(**base, mac_only_encrypted=self.mac_only_encrypted or override.mac_only_encrypted)
+        mac_only = self.mac_only_encrypted or override.mac_only_encrypted
+        return EncryptionRules(**base, mac_only_encrypted=mac_only)
 
     def as_metadata(self) -> list[tuple[str, Any]]:
         """The rule fields as sops writes them, in sops 3.11 order."""
