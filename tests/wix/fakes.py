@@ -10,6 +10,7 @@ import asyncio
 import heapq
 import itertools
 import json
+import time
 import urllib.parse
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -155,9 +156,7 @@ class FakeWix:
         op = op_of(request.method, path)
         body = json.loads(request.content) if request.content else None
         now = self.clock() if self.clock else 0.0
-        self.requests.append(
-            Seen(request.method, op, request.url.raw_path.decode(), request.headers, body, now)
-        )
+        self.requests.append(Seen(request.method, op, request.url.raw_path.decode(), request.headers, body, now))
         hook = next((h for h in self.hooks if h.op == op and h.remaining > 0), None)
         if hook is not None:
             hook.remaining -= 1
@@ -187,9 +186,7 @@ class FakeWix:
             if self.hide_from_list > 0:
                 self.hide_from_list -= 1
                 return httpx.Response(200, json={"secrets": []})
-            items = [
-                {"id": k, "name": v["name"], "description": v["description"]} for k, v in self.secrets.items()
-            ]
+            items = [{"id": k, "name": v["name"], "description": v["description"]} for k, v in self.secrets.items()]
             return httpx.Response(200, json={"secrets": items})
         if op == "get_value":
             name = urllib.parse.unquote(request.url.raw_path.decode().rsplit("/", 1)[1])
@@ -235,3 +232,21 @@ def make_client(
         sleep=clock.sleep,
         **kwargs,
     )
+
+
+class ScaledClock:
+    """Real time running ``factor`` times faster, shared by the client and the emulator.
+
+    ``sleep(d)`` really sleeps ``d / factor`` seconds, so a one-minute rate window passes in a second
+    while requests still travel over real sockets.
+    """
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self._origin = time.monotonic()
+
+    def __call__(self) -> float:
+        return (time.monotonic() - self._origin) * self.factor
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(max(0.0, delay) / self.factor)

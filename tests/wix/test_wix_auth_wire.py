@@ -164,16 +164,12 @@ def test_parse_value_created_id_and_token() -> None:
 def test_bodies_carry_only_given_fields() -> None:
     assert wire.update_body(description="") == {"secret": {"description": ""}}
     assert wire.update_body() == {"secret": {}}
-    assert wire.create_body("N", Sensitive("v"), "") == {
-        "secret": {"name": "N", "value": "v", "description": ""}
-    }
+    assert wire.create_body("N", Sensitive("v"), "") == {"secret": {"name": "N", "value": "v", "description": ""}}
 
 
 def test_error_envelopes() -> None:
     err = wire.error_from_response(
-        response(
-            429, {"message": "slow down", "details": {"applicationError": {"code": "RESOURCE_EXHAUSTED"}}}
-        ),
+        response(429, {"message": "slow down", "details": {"applicationError": {"code": "RESOURCE_EXHAUSTED"}}}),
         operation="list",
         target="",
         retry_after=3.0,
