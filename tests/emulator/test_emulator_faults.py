@@ -188,3 +188,21 @@ def test_control_routes_are_never_faulted() -> None:
 def test_invalid_fault_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Faults(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["http", "transport"])
+def test_seeded_faults_reproduce_over_both_seams(mode: str) -> None:
+    def outcomes() -> list[int | None]:
+        emulator = Emulator(faults=Faults(error_rate=0.3, drop_rate=0.2, lost_reply_rate=0.3, seed=99))
+        seen: list[int | None] = []
+        for api in make_api(emulator, mode):
+            for i in range(25):
+                try:
+                    seen.append(api.create(f"n{i}").status_code)
+                except httpx.RemoteProtocolError:
+                    seen.append(None)
+        return seen
+
+    first = outcomes()
+    assert first == outcomes()
+    assert None in first and 200 in first and any(s is not None and s >= 500 for s in first)
