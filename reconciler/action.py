@@ -94,9 +94,7 @@ def escape_property(text: str) -> str:
 
 def annotation(level: str, message: str, **properties: str | int | None) -> str:
     """``::error file=...,line=...::message`` with every part escaped; None properties are left out."""
-    props = ",".join(
-        f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None
-    )
+    props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
     return f"::{level}{' ' + props if props else ''}::{escape_data(message)}"
 
 
@@ -199,9 +197,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         prune=parse_bool(get_input(environ, "prune", "false"), name="prune"),
         max_deletes=max_deletes,
         plan_file=get_input(environ, "plan-file"),
-        detailed_exitcode=parse_bool(
-            get_input(environ, "detailed-exitcode", "false"), name="detailed-exitcode"
-        ),
+        detailed_exitcode=parse_bool(get_input(environ, "detailed-exitcode", "false"), name="detailed-exitcode"),
         working_directory=get_input(environ, "working-directory", "."),
     )
 
@@ -233,9 +229,7 @@ def resolve_manifests(patterns: Sequence[str], workdir: Path) -> list[str]:
 
 
 def _identity_lines(age_key: str) -> list[str]:
-    return [
-        line.strip() for line in age_key.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
+    return [line.strip() for line in age_key.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -255,6 +249,36 @@ class _Streams:
     def log(self, line: str) -> None:
         self.raw_out.write(self.redactor.scrub(line) + "\n")
         self.raw_out.flush()
+
+
+class _Tee:
+    """The CLI's stderr: passed through (redacted) and kept, to quote its error in an annotation."""
+
+    def __init__(self, inner: RedactingStream) -> None:
+        self._inner = inner
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return self._inner.write(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return self._inner.encoding
+
+    def error_message(self) -> str | None:
+        """The CLI's ``Error: ...`` message (summary and detail), without the prefix."""
+        text = "".join(self._parts)
+        start = text.rfind("Error: ")
+        if start < 0:
+            return None
+        return text[start + len("Error: ") :].strip() or None
 
 
 def _relative_for_annotation(file: str, workdir: Path, environ: Mapping[str, str]) -> str:
@@ -391,8 +415,8 @@ def _build_argv(
     if inputs.max_deletes is not None:
         guards += ["--max-deletes", str(inputs.max_deletes)]
     if inputs.command == "plan":
-        assert plan_file is not None
-        return ["plan", *manifests, "--detailed-exitcode", *outputs, "--out", str(plan_file), *guards, *site]
+        saved = ["--out", str(plan_file)] if plan_file is not None else []
+        return ["plan", *manifests, "--detailed-exitcode", *outputs, *saved, *guards, *site]
     if inputs.command == "apply":
         if plan_file is not None:
             return ["apply", str(plan_file), "--auto-approve", *outputs, *site]
@@ -413,9 +437,7 @@ def run_action(
     streams = _Streams(stdout, stderr, redactor)
 
     # 1. inputs; the credentials are masked before anything can be printed
-    for line in mask_commands(
-        [get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key"))]
-    ):
+    for line in mask_commands([get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key"))]):
         streams.command(line)
     for secret_input in (get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key"))):
         redactor.add(secret_input)
@@ -426,9 +448,7 @@ def run_action(
         if not workdir.is_absolute():
             workdir = base / workdir
         if not workdir.is_dir():
-            raise ActionInputError(
-                f"input 'working-directory': {inputs.working_directory!r} is not a directory"
-            )
+            raise ActionInputError(f"input 'working-directory': {inputs.working_directory!r} is not a directory")
         manifests = resolve_manifests(inputs.manifests, workdir)
     except ActionInputError as exc:
         streams.command(annotation("error", str(exc), title="wix-secrets: bad input"))
@@ -487,13 +507,12 @@ def run_action(
         plan_file = Path(inputs.plan_file).expanduser()
         if not plan_file.is_absolute():
             plan_file = workdir / plan_file
-    elif inputs.command == "plan":
-        plan_file = outdir / "wix-secrets.plan"
     argv = _build_argv(inputs, manifests, plan_file, json_file, md_file)
 
+    err_capture = _Tee(RedactingStream(stderr, redactor))
     console = Console(
         stdout=RedactingStream(stdout, redactor),  # type: ignore[arg-type]
-        stderr=RedactingStream(stderr, redactor),  # type: ignore[arg-type]
+        stderr=err_capture,  # type: ignore[arg-type]
         stdin=io.StringIO(""),
         environ=cli_env,
         cwd=workdir,
@@ -531,9 +550,7 @@ def run_action(
 
     diagnostics = mask_diagnostics or (_diagnostics_from_document(doc) if doc is not None else [])
     if md_file.is_file():
-        markdown = (
-            md_file.read_text(encoding="utf-8").rstrip("\n") + "\n" + _status_note(inputs.command, code, doc)
-        )
+        markdown = md_file.read_text(encoding="utf-8").rstrip("\n") + "\n" + _status_note(inputs.command, code, doc)
     else:
         markdown = _fallback_markdown(inputs.command, code, doc, diagnostics, mask_error)
     markdown = redactor.scrub(f"{_marker(inputs.command, inputs.site_id)}\n{markdown}")
@@ -545,19 +562,15 @@ def run_action(
     for diag in diagnostics:
         streams.command(redactor.scrub(_diagnostic_annotation(diag, workdir, environ, inputs.command)))
     if not diagnostics and code not in (0, 2):
-        message = mask_error
+        message = mask_error or err_capture.error_message()
         if doc is not None and isinstance(doc.get("error"), Mapping) and doc["error"].get("message"):
             message = str(doc["error"]["message"])
         text = message or f"exit code {code}: {_EXIT_MEANING.get(code, 'error')}"
-        streams.command(
-            redactor.scrub(annotation("error", text, title=f"wix-secrets {inputs.command} failed"))
-        )
+        streams.command(redactor.scrub(annotation("error", text, title=f"wix-secrets {inputs.command} failed")))
     if doc is not None:
         for warning in doc.get("warnings") or ():
             if isinstance(warning, str) and warning:
-                streams.command(
-                    redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}"))
-                )
+                streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
 
     if code == ExitCode.CHANGES and not inputs.detailed_exitcode:
         return int(ExitCode.OK)
