@@ -104,9 +104,7 @@ class OAuthClientCredentials(Auth):
 
     def __init__(self, client_id: str, client_secret: Sensitive | str, instance_id: str) -> None:
         self.client_id = client_id
-        self.client_secret = (
-            client_secret if isinstance(client_secret, Sensitive) else Sensitive(client_secret)
-        )
+        self.client_secret = client_secret if isinstance(client_secret, Sensitive) else Sensitive(client_secret)
         self.instance_id = instance_id
         if not client_id or not self.client_secret.reveal() or not instance_id:
             raise UsageError("a client id, client secret and instance id are all required")
@@ -161,9 +159,7 @@ def auth_from_environ(environ: Mapping[str, str], *, site_id: str | None) -> Aut
     if get("WIX_API_KEY") and site:
         return ApiKeyAuth(Sensitive(get("WIX_API_KEY")), site)
     if all(get(n) for n in OAUTH_VARS):
-        return OAuthClientCredentials(
-            get("WIX_CLIENT_ID"), Sensitive(get("WIX_CLIENT_SECRET")), get("WIX_INSTANCE_ID")
-        )
+        return OAuthClientCredentials(get("WIX_CLIENT_ID"), Sensitive(get("WIX_CLIENT_SECRET")), get("WIX_INSTANCE_ID"))
     missing_key = [n for n in ("WIX_API_KEY",) if not get(n)]
     if not site:
         missing_key.append("WIX_SITE_ID (or --site-id)")
@@ -176,8 +172,7 @@ def auth_from_environ(environ: Mapping[str, str], *, site_id: str | None) -> Aut
         summary = f"incomplete Wix API key credentials: set {_join(missing_key)}"
     else:
         summary = (
-            f"no complete Wix credentials: set {_join(missing_key)} (API key), "
-            f"or {_join(missing_oauth)} (Wix app)"
+            f"no complete Wix credentials: set {_join(missing_key)} (API key), or {_join(missing_oauth)} (Wix app)"
         )
     raise UsageError(
         summary,

@@ -70,6 +70,13 @@ class RequestStats:
     def total_requests(self) -> int:
         return sum(self.requests.values())
 
+    def __str__(self) -> str:
+        sent = " ".join(f"{op}={n}" for op, n in self.requests.items() if n)
+        return (
+            f"{self.total_requests} requests ({sent or 'none'}), {self.retries} retries, "
+            f"{self.throttled} throttled, {self.failures} failed, {self.rate_limit_wait:.1f}s rate-limit wait"
+        )
+
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready copy."""
         return {
@@ -82,9 +89,7 @@ class RequestStats:
         }
 
 
-def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
-) -> float:
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> float:
     """Delay before retry number ``attempt`` (1-based): exponential, capped, with "equal jitter".
 
     The result lies in ``[d/2, d]`` where ``d = min(cap, base * 2**(attempt-1))``, so retries of

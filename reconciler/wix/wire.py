@@ -132,9 +132,7 @@ def decode_json(response: httpx.Response, operation: str) -> dict[str, Any]:
         data = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         ctype = response.headers.get("content-type", "no content type")
-        raise _protocol(
-            operation, response, f"body is not JSON ({ctype}, {len(response.content)} bytes)"
-        ) from None
+        raise _protocol(operation, response, f"body is not JSON ({ctype}, {len(response.content)} bytes)") from None
     if not isinstance(data, dict):
         raise _protocol(operation, response, f"body is a JSON {type(data).__name__}, not an object")
     return data
@@ -268,9 +266,7 @@ def error_from_response(
     env = _envelope(response)
     redactor = Redactor(v.reveal() for v in sensitive)
     message = redactor.scrub(env.message or env.description)
-    violations = tuple(
-        FieldViolation(v.field, redactor.scrub(v.description), v.violated_rule) for v in env.violations
-    )
+    violations = tuple(FieldViolation(v.field, redactor.scrub(v.description), v.violated_rule) for v in env.violations)
     request_id = response.headers.get("x-wix-request-id")
     lines = []
     if message:
@@ -295,13 +291,9 @@ def error_from_response(
     if status == 404:
         return NotFoundError(f"{what}: not found (HTTP 404{code})", **common)
     if status == 409:
-        return AlreadyExistsError(
-            f"{what}: a secret with this name already exists (HTTP 409{code})", **common
-        )
+        return AlreadyExistsError(f"{what}: a secret with this name already exists (HTTP 409{code})", **common)
     if status == 400:
-        return InvalidRequestError(
-            f"{what}: rejected as invalid (HTTP 400{code})", violations=violations, **common
-        )
+        return InvalidRequestError(f"{what}: rejected as invalid (HTTP 400{code})", violations=violations, **common)
     if status == 429:
         wait = f"; retry after {retry_after:g}s" if retry_after is not None else ""
         return RateLimitedError(

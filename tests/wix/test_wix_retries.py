@@ -257,3 +257,28 @@ def test_write_retries_are_bounded() -> None:
     with pytest.raises(ServerError):
         run(fake, clock, lambda c: c.create("NEW", Sensitive(VALUE), None), retries=2)
     assert fake.count("create") == 3
+
+
+def test_409_on_the_retry_of_our_own_rename_is_success() -> None:
+    fake, clock = FakeWix(), FakeClock()
+    sid = fake.add("OLD", VALUE)
+    fake.fail("update", httpx.RemoteProtocolError("dropped"), after_apply=True)
+    fake.hide_from_list = 1  # the first check does not see the rename yet
+    run(fake, clock, lambda c: c.update(sid, name="NEW"))
+    assert fake.ops() == ["update", "list", "update", "list"]
+    assert fake.secrets[sid]["name"] == "NEW"
+
+
+def test_concurrent_requests_share_one_token_exchange() -> None:
+    from reconciler.wix import OAuthClientCredentials
+
+    fake, clock = FakeWix(), FakeClock()
+    auth = OAuthClientCredentials("app", Sensitive("app-secret-value"), "inst")
+
+    async def body(c: WixSecretsClient) -> Any:
+        await asyncio.gather(*(c.list_secrets() for _ in range(10)))
+        return c.stats
+
+    stats = run(fake, clock, body, auth=auth)
+    assert fake.count("token") == 1 == stats.requests["token"]
+    assert str(stats).startswith("11 requests (list=10 token=1), 0 retries")
