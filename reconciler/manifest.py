@@ -123,12 +123,12 @@ def load_manifest(
     ctx = _Context(file, root, encrypted)
     _check_scalars(ctx, tree)
     for path, message in violations(tree, "manifest", skip_names=True):
-        if _typed_elsewhere(path):
+        if _checked_elsewhere(path, message):
             continue
         ctx.add(path, message)
     secrets = _build(ctx, tree, environ or {}, read_file)
     if ctx.diags:
-        raise ManifestError(ctx.diags, file=file)
+        raise ManifestError(_in_file_order(ctx.diags), file=file)
     policy = _policy(tree)
     for s in secrets:
         pattern = matches_any(s.name, policy.ignore)
@@ -157,9 +157,15 @@ def load_manifest(
     )
 
 
-def _typed_elsewhere(path: tuple[str | int, ...]) -> bool:
-    """Value/description type problems are reported by _check_scalars with a better message."""
-    return len(path) == 3 and path[0] == "secrets" and path[2] in ("value", "description")
+def _in_file_order(diags: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diags, key=lambda d: (d.line or 0, d.column or 0))
+
+
+def _checked_elsewhere(path: tuple[str | int, ...], message: str) -> bool:
+    """Value problems, and description type problems, are reported below with better messages."""
+    if len(path) != 3 or path[0] != "secrets":
+        return False
+    return path[2] == "value" or (path[2] == "description" and message.endswith("must be a string"))
 
 
 _TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number", type(None): "null (empty)"}

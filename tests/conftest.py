@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated environment for every test, and the CLI run in-process."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import run
+from reconciler.cli.console import Console
+from reconciler.redact import Redactor
+
+_STRIP_PREFIXES = ("WIX_", "SOPS_", "GITHUB_", "INPUT_", "RUNNER_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees the developer's credentials, age keys or CI variables; HOME is empty."""
+    for name in list(os.environ):
+        if name.startswith(_STRIP_PREFIXES) or name in ("NO_COLOR", "FORCE_COLOR", "EDITOR", "VISUAL"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    yield
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> object:
+    """Run ``wix-secrets`` in-process with a fake terminal. ``env`` replaces the environment."""
+
+    def invoke(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str = "",
+               tty: bool = False) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", "")}
+        environ.update(env or {})
+        console = Console(
+            stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=environ, cwd=cwd or tmp_path,
+            stdout_tty=tty, stderr_tty=tty, stdin_tty=tty, color=False, redactor=Redactor(),
+        )
+        code = run(list(argv), console)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return invoke
