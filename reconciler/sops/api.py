@@ -176,7 +176,7 @@ def decrypt(data: bytes, *, keys: KeyRing, where: str = "<file>") -> Decrypted:
 def decrypt_text(data: bytes, *, keys: KeyRing, where: str = "<file>") -> bytes:
     """The plaintext YAML (comments kept), as ``sops -d`` prints it."""
     f = open_file(data, keys=keys, where=where, comments=None)
-    return dump(f.docs)
+    return dump(f.docs, go_floats=True)
 
 
 def _now() -> str:

@@ -203,7 +203,7 @@ def _pyyaml_implicit_tag(value: str) -> str:
     return str(_pyyaml_resolver.resolve(__import__("yaml").ScalarNode, value, (True, False)))
 
 
-def resolve_scalar(value: str, *, style: str | None, tag: str) -> object:
+def resolve_scalar(value: str, *, style: str | None, tag: str, implicit: bool | None = None) -> object:
     """What go-yaml v3 decodes a scalar into (``interface{}``), given a PyYAML ScalarNode's fields.
 
     ``style`` is None (or ``""``) for plain, else ``'``, ``"``, ``|`` or ``>``; ``tag`` is the node's
@@ -211,7 +211,8 @@ def resolve_scalar(value: str, *, style: str | None, tag: str) -> object:
     bytes as text; plain scalars follow go-yaml's resolver (see module docstring). A plain scalar
     tagged ``tag:yaml.org,2002:str`` is treated as explicitly tagged only when PyYAML's implicit
     resolver would not have given ``str`` (so loaders built on SafeLoader work unchanged); loaders that
-    mark implicit plain scalars with tag ``""``, ``"!"`` or ``"?"`` get exact results.
+    know whether the tag was implicit pass ``implicit`` (or mark implicit plain scalars with tag
+    ``""``, ``"!"`` or ``"?"``) and get exact results.
     """
     if tag in (_BINARY, "!!binary"):
         try:
@@ -225,7 +226,7 @@ def resolve_scalar(value: str, *, style: str | None, tag: str) -> object:
         return resolved if resolved is not None or tag.endswith("null") else value
     if tag not in _RESOLVABLE:
         return value  # a custom tag: go-yaml keeps the text
-    if tag in (_STR, "!!str") and _pyyaml_implicit_tag(value) != _STR:
+    if tag in (_STR, "!!str") and (implicit is False or (implicit is None and _pyyaml_implicit_tag(value) != _STR)):
         return value  # explicitly tagged !!str
     return resolve_plain(value)
 

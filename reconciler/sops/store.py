@@ -161,7 +161,10 @@ class _Builder:
         if depth > 200:
             raise SopsFormatError(f"{self.where}: the YAML is nested too deeply")
         if isinstance(node, yaml.ScalarNode):
-            value = resolve_scalar(node.value, style=node.style or None, tag=node.tag)
+            if node.tag == "?":  # implicit plain scalar (GoResolver)
+                value = resolve_plain(node.value)
+            else:
+                value = resolve_scalar(node.value, style=node.style or None, tag=node.tag, implicit=False)
             if isinstance(value, int) and not isinstance(value, bool) and value > 2**63 - 1:
                 line = node.start_mark.line + 1
                 raise SopsEncryptError(f"{self.where}: line {line}: integer too large for sops (uint64)")
@@ -399,7 +402,7 @@ def _scalar(v: Any) -> str:
         if math.isinf(v):
             return ".inf" if v > 0 else "-.inf"
         text = format_float_g(v)
-        return text + ".0" if text.lstrip("-").isdigit() else text
+        return text + ".0" if _KEEP_FLOAT[0] and text.lstrip("-").isdigit() else text
     if isinstance(v, datetime):
         return format_time(v)
     if isinstance(v, str):
@@ -456,8 +459,16 @@ def _emit_seq(seq: list[Any], indent: int, out: list[str]) -> None:
             _emit_value_after(pad + "-", v, indent + 2, out)
 
 
-def dump(docs: list[Any]) -> bytes:
-    """Write documents in sops' layout (``---`` between documents)."""
+_KEEP_FLOAT = [True]
+
+
+def dump(docs: list[Any], *, go_floats: bool = False) -> bytes:
+    """Write documents in sops' layout (``---`` between documents).
+
+    Floats keep a ``.0`` so they re-read as floats, unless ``go_floats`` (what ``sops -d`` prints:
+    Go's ``%g``, so ``3.0`` is written ``3``).
+    """
+    _KEEP_FLOAT[0] = not go_floats
     parts = []
     for doc in docs:
         out: list[str] = []
