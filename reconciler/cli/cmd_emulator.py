@@ -43,38 +43,56 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
     server.add_argument(
-        "--state", metavar="FILE",
+        "--state",
+        metavar="FILE",
         help="persist the emulated site in FILE (JSON, mode 0600; holds values); default: in memory",
     )
     server.add_argument(
-        "--api-key", metavar="KEY",
+        "--api-key",
+        metavar="KEY",
         help="accept only this API key (env WIX_EMULATOR_API_KEY); default: any non-empty key",
     )
     server.add_argument(
-        "--app-secret", metavar="SECRET",
+        "--app-secret",
+        metavar="SECRET",
         help="client_secret /oauth2/token requires (env WIX_EMULATOR_APP_SECRET); default: any",
     )
     server.add_argument(
-        "--token-ttl", type=float, metavar="SECONDS", default=14400.0,
+        "--token-ttl",
+        type=float,
+        metavar="SECONDS",
+        default=14400.0,
         help="lifetime of issued access tokens (default 14400, like Wix)",
     )
     faults = parser.add_argument_group("fault injection (reproducible with --seed)")
     faults.add_argument("--latency", type=float, metavar="MS", default=0.0, help="added delay per request")
     faults.add_argument("--jitter", type=float, metavar="MS", default=0.0, help="extra random delay, 0..MS")
     faults.add_argument(
-        "--rate-limit", type=int, metavar="N", default=None,
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        default=None,
         help="requests per minute (sliding window); beyond it 429 RESOURCE_EXHAUSTED with Retry-After",
     )
     faults.add_argument(
-        "--error-rate", type=float, metavar="F", default=0.0,
+        "--error-rate",
+        type=float,
+        metavar="F",
+        default=0.0,
         help="fraction of requests answered 500/502/503/504 before anything is applied",
     )
     faults.add_argument(
-        "--drop-rate", type=float, metavar="F", default=0.0,
+        "--drop-rate",
+        type=float,
+        metavar="F",
+        default=0.0,
         help="fraction of requests whose connection is closed without an answer",
     )
     faults.add_argument(
-        "--lost-reply-rate", type=float, metavar="F", default=0.0,
+        "--lost-reply-rate",
+        type=float,
+        metavar="F",
+        default=0.0,
         help="fraction of successful writes applied but then answered with a drop or a 5xx",
     )
     faults.add_argument("--seed", type=int, metavar="N", default=None, help="seed for every random decision")

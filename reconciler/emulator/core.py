@@ -81,7 +81,7 @@ def _route(method: str, path: str) -> tuple[str, str | None]:
     for prefix in PREFIXES:
         base = prefix + SECRETS_PATH
         if path == base or path.startswith(base + "/"):
-            rest = path[len(base):]
+            rest = path[len(base) :]
             break
     else:
         if path.rstrip("/") == "/oauth2/token":
@@ -144,8 +144,13 @@ class Emulator:
         with self._log_lock:
             status = None if reply.drop else reply.status
             self.requests.append(RequestRecord(method, route, status, reply.fault))
-        log.debug("%s %s -> %s%s", method, route, "dropped" if reply.drop else reply.status,
-                  f" ({reply.fault})" if reply.fault else "")
+        log.debug(
+            "%s %s -> %s%s",
+            method,
+            route,
+            "dropped" if reply.drop else reply.status,
+            f" ({reply.fault})" if reply.fault else "",
+        )
         return reply
 
     # -- entry point ----------------------------------------------------------------------------
@@ -191,13 +196,16 @@ class Emulator:
                 records = list(self.requests)
             by_status = Counter(str(r.status) for r in records)
             faults = Counter(r.fault for r in records if r.fault)
-            return _json(200, {
-                "total": len(records),
-                "counts": self.counts(),
-                "byStatus": dict(by_status),
-                "faults": dict(faults),
-                "requests": [r._asdict() for r in records],
-            })
+            return _json(
+                200,
+                {
+                    "total": len(records),
+                    "counts": self.counts(),
+                    "byStatus": dict(by_status),
+                    "faults": dict(faults),
+                    "requests": [r._asdict() for r in records],
+                },
+            )
         if path == "/_emulator/reset" and method == "POST":
             flag = parse_qs(query).get("state", ["0"])[-1]
             self.reset(state=flag.lower() in ("1", "true", "yes"))
@@ -270,9 +278,7 @@ class Emulator:
             new_name = fields.get("name")
             if new_name is not None and new_name != record.name and store.by_name(new_name) is not None:
                 return 409, application_error("ALREADY_EXISTS", "a secret with this name already exists")
-            store.update(
-                record, name=new_name, value=fields.get("value"), description=fields.get("description")
-            )
+            store.update(record, name=new_name, value=fields.get("value"), description=fields.get("description"))
             return 200, {}
 
     # -- auth -----------------------------------------------------------------------------------

@@ -105,8 +105,12 @@ def check_secret(secret: Mapping[str, Any], *, partial: bool) -> tuple[dict[str,
     if name is not None:
         if not NAME_RE.fullmatch(name):
             violations.append(
-                Violation("secret.name", "must match regex ^[A-Za-z0-9_+=\\-@#$]+$", "FORMAT",
-                          {"expected": "^[A-Za-z0-9_+=\\-@#$]+$"})
+                Violation(
+                    "secret.name",
+                    "must match regex ^[A-Za-z0-9_+=\\-@#$]+$",
+                    "FORMAT",
+                    {"expected": "^[A-Za-z0-9_+=\\-@#$]+$"},
+                )
             )
         elif name.casefold().startswith("wix"):
             violations.append(Violation("secret.name", 'must not start with "wix"', "FORMAT"))
@@ -116,9 +120,7 @@ def check_secret(secret: Mapping[str, Any], *, partial: bool) -> tuple[dict[str,
     violations += found
     if value is not None:
         fields["value"] = value
-    description, found = _check_string(
-        secret, "description", required=False, min_len=0, max_len=DESCRIPTION_MAX
-    )
+    description, found = _check_string(secret, "description", required=False, min_len=0, max_len=DESCRIPTION_MAX)
     violations += found
     if description is not None:
         fields["description"] = description

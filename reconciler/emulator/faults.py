@@ -59,7 +59,11 @@ class Faults:
     @property
     def active(self) -> bool:
         return bool(
-            self.latency_ms or self.jitter_ms or self.rate_limit or self.error_rate or self.drop_rate
+            self.latency_ms
+            or self.jitter_ms
+            or self.rate_limit
+            or self.error_rate
+            or self.drop_rate
             or self.lost_reply_rate
         )
 

@@ -146,7 +146,9 @@ class EmulatorServer:
         server_cls: type[_Server] = _Server6 if ":" in self.host else _Server
         self._server = server_cls((self.host, self.port), self.emulator)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="wix-secrets-emulator",
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="wix-secrets-emulator",
             daemon=True,
         )
         self._thread.start()

@@ -222,9 +222,7 @@ class SecretStore:
         self._dirty = True
         return record
 
-    def update(
-        self, record: StoredSecret, *, name: str | None, value: str | None, description: str | None
-    ) -> None:
+    def update(self, record: StoredSecret, *, name: str | None, value: str | None, description: str | None) -> None:
         if name is not None and name != record.name:
             del self._by_name[record.name]
             record.name = name

@@ -254,9 +254,17 @@ def test_guid_in_upper_case_finds_the_secret(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/nope"), ("PUT", PREFIX), ("GET", f"{PREFIX}/{uuid.uuid4()}"), ("GET", "/oauth2/token"),
-     ("GET", f"{PREFIX}/name/a/b"), ("GET", f"{PREFIX}x"), ("GET", f"/prefix{PREFIX}"),
-     ("DELETE", PREFIX), ("PATCH", f"{PREFIX}/name/x")],
+    [
+        ("GET", "/nope"),
+        ("PUT", PREFIX),
+        ("GET", f"{PREFIX}/{uuid.uuid4()}"),
+        ("GET", "/oauth2/token"),
+        ("GET", f"{PREFIX}/name/a/b"),
+        ("GET", f"{PREFIX}x"),
+        ("GET", f"/prefix{PREFIX}"),
+        ("DELETE", PREFIX),
+        ("PATCH", f"{PREFIX}/name/x"),
+    ],
 )
 def test_unknown_routes_are_404_and_logged_as_other(api: Api, method: str, path: str) -> None:
     response = api.request(method, path)

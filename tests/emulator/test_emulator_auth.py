@@ -93,7 +93,9 @@ def test_token_endpoint_errors_follow_rfc6749() -> None:
             assert response.status_code == status, response.text
             assert response.json()["error"] == error
         form = api.request(
-            "POST", "/oauth2/token", auth=False,
+            "POST",
+            "/oauth2/token",
+            auth=False,
             data=GRANT,
         )
         assert form.status_code == 200

@@ -26,7 +26,10 @@ def emulator_process(*extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]
     env.pop("WIX_EMULATOR_API_KEY", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "emulator", "--port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None
@@ -65,8 +68,9 @@ def test_cli_api_key_faults_and_state_file(tmp_path: Path) -> None:
     with emulator_process(*args) as (proc, url):
         with httpx.Client(base_url=url) as client:
             assert client.get(PREFIX, headers={"Authorization": "IST.wrong"}).status_code == 401
-            created = client.post(PREFIX, headers={"Authorization": "IST.k"},
-                                  json={"secret": {"name": "kept", "value": "v"}})
+            created = client.post(
+                PREFIX, headers={"Authorization": "IST.k"}, json={"secret": {"name": "kept", "value": "v"}}
+            )
             assert created.status_code == 200
             limited = client.get(PREFIX, headers={"Authorization": "IST.k"})
             assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
@@ -84,7 +88,9 @@ def test_cli_refuses_bad_settings(tmp_path: Path) -> None:
     for extra in (["--error-rate", "2"], ["--state", str(bad)]):
         proc = subprocess.run(
             [sys.executable, "-m", "reconciler", "emulator", "--port", "0", *extra],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert proc.returncode == 1
         assert proc.stdout == ""

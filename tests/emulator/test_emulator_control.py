@@ -34,7 +34,13 @@ def test_every_request_is_recorded_with_route_status_and_fault(api: Api) -> None
         RequestRecord("POST", "token", 400, None),
     ]
     assert api.emulator.counts() == {
-        "list": 2, "get_value": 2, "create": 2, "update": 1, "delete": 1, "token": 1, "other": 1,
+        "list": 2,
+        "get_value": 2,
+        "create": 2,
+        "update": 1,
+        "delete": 1,
+        "token": 1,
+        "other": 1,
     }
 
 

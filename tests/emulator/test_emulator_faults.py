@@ -152,9 +152,20 @@ def test_rate_limit_answers_429_with_retry_after(mode: str) -> None:
         assert body["details"]["applicationError"]["code"] == "RESOURCE_EXHAUSTED"
         assert isinstance(body["message"], str) and body["message"]
         assert api.create("blocked").status_code == 429
-        assert api.request("POST", "/oauth2/token", auth=False, json={
-            "grant_type": "client_credentials", "client_id": "a", "client_secret": "b", "instance_id": "c",
-        }).status_code == 200  # the token endpoint is not throttled
+        assert (
+            api.request(
+                "POST",
+                "/oauth2/token",
+                auth=False,
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": "a",
+                    "client_secret": "b",
+                    "instance_id": "c",
+                },
+            ).status_code
+            == 200
+        )  # the token endpoint is not throttled
         clock.advance(40)
         assert api.list().status_code == 200
         assert [r.fault for r in emulator.requests].count("rate_limit") == 2
@@ -182,9 +193,7 @@ def test_control_routes_are_never_faulted() -> None:
     assert emulator.handle("POST", "/_emulator/reset", {}, b"").status == 200
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"error_rate": 1.5}, {"drop_rate": -0.1}, {"latency_ms": -1}, {"rate_limit": 0}]
-)
+@pytest.mark.parametrize("kwargs", [{"error_rate": 1.5}, {"drop_rate": -0.1}, {"latency_ms": -1}, {"rate_limit": 0}])
 def test_invalid_fault_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Faults(**kwargs)  # type: ignore[arg-type]

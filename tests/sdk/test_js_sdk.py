@@ -38,9 +38,7 @@ def sdk_run() -> tuple[dict[str, Any], Emulator]:
     assert node, "node is required for the JS SDK compatibility test"
     emulator = Emulator(api_key="IST.sdk-test-key", app_secret="app-secret")
     with EmulatorServer(emulator) as server:
-        proc = subprocess.run(
-            [node, str(SCRIPT), server.url], cwd=HERE, capture_output=True, text=True, timeout=120
-        )
+        proc = subprocess.run([node, str(SCRIPT), server.url], cwd=HERE, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), emulator
 
@@ -93,6 +91,12 @@ def test_app_strategy_oauth_token_flow(sdk_run: tuple[dict[str, Any], Emulator])
 def test_exact_request_counts(sdk_run: tuple[dict[str, Any], Emulator]) -> None:
     _, emulator = sdk_run
     assert emulator.counts() == {
-        "list": 6, "get_value": 6, "create": 5, "update": 1, "delete": 4, "token": 1, "other": 0,
+        "list": 6,
+        "get_value": 6,
+        "create": 5,
+        "update": 1,
+        "delete": 4,
+        "token": 1,
+        "other": 0,
     }
     assert all(r.fault is None for r in emulator.requests)
