@@ -197,11 +197,17 @@ class WixSecretsClient:
         """
         existing = {s.name: s for s in await self._list()}.get(name)
         if existing is None:
-            log.info("create %s: not on the site after a lost answer; sending again", name)
             if conflict is not None:
                 raise conflict
+            log.info("create %s: not on the site after a lost answer; sending again", name)
             return None
-        if await self._get_value(name) == value:
+        try:
+            current = await self._get_value(name)
+        except NotFoundError:  # deleted in between: it is not there
+            if conflict is not None:
+                raise conflict from None
+            return None
+        if current == value:
             log.info("create %s: already created by an earlier attempt (id %s)", name, existing.id)
             return existing.id
         if conflict is not None:
