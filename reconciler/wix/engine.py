@@ -171,11 +171,12 @@ class RequestEngine:
             if pace:
                 self.limiter.succeeded()
             return Outcome(response=response, sent_at=sent_at, generation=generation)
+        if status == 429:
+            self.stats.throttled += 1
         if op == "token":  # the token endpoint's errors are mapped by exchange_token
             return Outcome(response=response, sent_at=sent_at)
         retry_after = None
         if status == 429:
-            self.stats.throttled += 1
             retry_after = parse_retry_after(
                 response.headers.get("retry-after"), date_header=response.headers.get("date")
             )
@@ -238,7 +239,6 @@ class RequestEngine:
             if retryable:
                 log.info("%s %s: giving up after %d attempts", state.op, state.target, state.attempt)
             raise error
-        self.stats.retries += 1
         if isinstance(error, RateLimitedError):
             delay = error.retry_after
             if delay is None:
@@ -246,6 +246,7 @@ class RequestEngine:
             elif delay > MAX_RETRY_AFTER:
                 log.info("%s %s: 429 asks to wait %.0fs; giving up", state.op, state.target, delay)
                 raise error
+            self.stats.retries += 1
             self.limiter.throttled(delay, sent_at=out.sent_at)
             log.info(
                 "%s %s: 429 (attempt %d); pausing all requests for %.2fs, rate now %s/min",
@@ -256,6 +257,7 @@ class RequestEngine:
                 _rate(self.limiter.effective_rate),
             )
             return
+        self.stats.retries += 1
         delay = self._backoff(state.attempt)
         log.info(
             "%s %s: %s (attempt %d/%d); retrying in %.2fs",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.errors import AlreadyExistsError, NotFoundError, ServerError
+from reconciler.errors import AlreadyExistsError, NotFoundError, RateLimitedError, ServerError
 from reconciler.model import Sensitive
 from reconciler.wix import WixSecretsClient
 
@@ -282,3 +282,12 @@ def test_concurrent_requests_share_one_token_exchange() -> None:
     stats = run(fake, clock, body, auth=auth)
     assert fake.count("token") == 1 == stats.requests["token"]
     assert str(stats).startswith("11 requests (list=10 token=1), 0 retries")
+
+
+def test_a_429_asking_for_a_very_long_wait_is_raised_at_once() -> None:
+    fake, clock = FakeWix(), FakeClock()
+    fake.fail("list", too_many({"retry-after": "3600"}))
+    with pytest.raises(RateLimitedError) as info:
+        run(fake, clock, lambda c: c.list_secrets())
+    assert info.value.retry_after == 3600
+    assert fake.count("list") == 1
