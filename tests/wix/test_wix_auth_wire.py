@@ -142,7 +142,8 @@ def test_parse_secret_list() -> None:
         RemoteSecret("2", "B"),
     ]
     assert wire.parse_secret_list({}, response(200)) == []
-    for bad in ({"secrets": {}}, {"secrets": [1]}, {"secrets": [{"id": "1"}]}):
+    bads: list[dict[str, object]] = [{"secrets": {}}, {"secrets": [1]}, {"secrets": [{"id": "1"}]}]
+    for bad in bads:
         with pytest.raises(ProtocolError):
             wire.parse_secret_list(bad, response(200))
 
