@@ -387,12 +387,17 @@ def _fallback_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _error_text(doc: Mapping[str, Any] | None) -> str:
+    """The first line of the JSON document's error message, or ""."""
+    if doc is not None and isinstance(doc.get("error"), Mapping):
+        return next(iter(str(doc["error"].get("message") or "").splitlines()), "")
+    return ""
+
+
 def _status_note(command: str, code: int, doc: Mapping[str, Any] | None) -> str:
     if code in (0, 2):
         return ""
-    message = ""
-    if doc is not None and isinstance(doc.get("error"), Mapping):
-        message = next(iter(str(doc["error"].get("message") or "").splitlines()), "")
+    message = _error_text(doc)
     text = f"**wix-secrets {command} exited with code {code}** ({_EXIT_MEANING.get(code, 'error')})"
     if message:
         text += f": {_md_cell(message)}"
@@ -550,7 +555,11 @@ def run_action(
 
     diagnostics = mask_diagnostics or (_diagnostics_from_document(doc) if doc is not None else [])
     if md_file.is_file():
-        markdown = md_file.read_text(encoding="utf-8").rstrip("\n") + "\n" + _status_note(inputs.command, code, doc)
+        markdown = md_file.read_text(encoding="utf-8").rstrip("\n") + "\n"
+        note = _status_note(inputs.command, code, doc)
+        shown = _error_text(doc)
+        if note and not (shown and shown in markdown):
+            markdown += note
     else:
         markdown = _fallback_markdown(inputs.command, code, doc, diagnostics, mask_error)
     markdown = redactor.scrub(f"{_marker(inputs.command, inputs.site_id)}\n{markdown}")
