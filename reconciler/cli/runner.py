@@ -1,8 +1,15 @@
-"""The flow shared by ``plan``, ``apply`` and ``drift``: load, read the site, plan, show, maybe apply.
+"""The flow shared by ``plan``, ``apply`` and ``drift``, in phases that compose.
 
-Output goes where the flags say: human text on stdout by default, ``--json`` or ``--markdown``
-instead, and ``--json-file``/``--markdown-file`` in addition. Every value loaded from a manifest or
-read from the site is registered with the console's redactor before anything is printed.
+1. :func:`prepare` — load and validate the manifests, resolve the site settings (no request);
+2. :func:`plan_run` — read the site and compute the plan and the guard verdict;
+3. :func:`outputs` — render human text, the JSON document and Markdown (pure strings);
+4. :func:`apply_run` — apply the plan.
+
+:func:`run_site_command` strings them together for one site; several sites (``--all``) run phase 2
+concurrently and phase 4 after one confirmation. Output goes where the flags say: human text on stdout
+by default, ``--json`` or ``--markdown`` instead, ``--json-file``/``--markdown-file`` in addition.
+Every value loaded from a manifest or read from the site is registered with the console's redactor
+before anything is printed.
 """
 
 from __future__ import annotations
@@ -11,17 +18,31 @@ import argparse
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.cli.app import add_output_options, add_site_options
 from reconciler.cli.console import Console
 from reconciler.cli.progress import ProgressReporter
-from reconciler.cli.site import open_client, site_settings
-from reconciler.errors import ApprovalError, Diagnostic, ExitCode, ManifestError, WixSecretsError
+from reconciler.cli.site import SiteSettings, open_client, site_settings
+from reconciler.errors import ApprovalError, Diagnostic, ExitCode, ManifestError, UsageError, WixSecretsError
+from reconciler.executor import ApplyResult
 from reconciler.model import DesiredState, RemoteState
+from reconciler.operations import PlannedSite
 from reconciler.render import RunInfo
 
-__all__ = ["add_plan_arguments", "run_site_command"]
+__all__ = [
+    "Outputs",
+    "SiteRun",
+    "add_plan_arguments",
+    "apply_run",
+    "confirm",
+    "emit",
+    "outputs",
+    "plan_run",
+    "prepare",
+    "run_site_command",
+]
 
 log = logging.getLogger("reconciler.cli")
 Command = Literal["plan", "apply", "drift"]
@@ -29,7 +50,7 @@ Command = Literal["plan", "apply", "drift"]
 
 def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     parser.add_argument(
-        "manifests", nargs="+", metavar="MANIFEST", help="manifest file(s); later ones override earlier"
+        "manifests", nargs="*", metavar="MANIFEST", help="manifest file(s); later ones override earlier"
     )
     group = parser.add_argument_group("plan")
     if command != "drift":
@@ -63,7 +84,27 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
     add_site_options(parser)
 
 
-def _register(console: Console, desired: DesiredState | None = None, remote: RemoteState | None = None) -> None:
+@dataclass
+class SiteRun:
+    """One site's run through the phases. ``name`` is the project's site name, if any."""
+
+    command: Command
+    settings: SiteSettings
+    desired: DesiredState
+    info: RunInfo
+    environ: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    planned: PlannedSite | None = None
+    guard_error: WixSecretsError | None = None
+    result: ApplyResult | None = None
+    stats: Any = None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.planned and self.planned.plan.has_changes)
+
+
+def register_values(console: Console, desired: DesiredState | None = None, remote: RemoteState | None = None) -> None:
     if desired is not None:
         for secret in desired.present():
             if secret.value is not None:
@@ -73,149 +114,136 @@ def _register(console: Console, desired: DesiredState | None = None, remote: Rem
             console.redactor.add(value.reveal())
 
 
-def _write(console: Console, path: str | None, text: str) -> None:
+def write_file(console: Console, path: str | None, text: str) -> None:
     if path:
         target = console.resolve(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(console.redactor.scrub(text), encoding="utf-8")
 
 
-def _info(command: Command, args: argparse.Namespace, desired: DesiredState | None, settings: Any) -> RunInfo:
+def run_info(
+    command: Command,
+    manifests: list[str],
+    desired: DesiredState | None,
+    settings: SiteSettings | None,
+    name: str | None = None,
+) -> RunInfo:
     return RunInfo(
         command=command,
-        manifest_paths=tuple(args.manifests),
+        manifest_paths=tuple(manifests),
         digest=desired.digest if desired else "",
         encrypted=bool(desired and desired.fingerprint_key is not None),
         site_id=settings.site_id if settings else None,
         api_url=None if settings is None or settings.local else settings.api_url,
         local=settings.local if settings else None,
+        site_name=name,
     )
 
 
-def _emit_error(
-    console: Console,
-    args: argparse.Namespace,
-    info: RunInfo,
-    error: WixSecretsError,
-    diagnostics: tuple[Diagnostic, ...] = (),
-) -> None:
-    from reconciler.render.json import dumps, error_document
-
-    doc = dumps(error_document(info, error, diagnostics))
-    if args.json:
-        console.out(doc)
-    _write(console, args.json_file, doc + "\n")
-    if args.markdown_file or args.markdown:
-        lines = [f"### wix-secrets {info.command}: error", "", f"**{error.summary}**", ""]
-        lines += [f"- `{d.location()}`: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in diagnostics]
-        text = "\n".join(lines) + "\n"
-        if args.markdown:
-            console.out(text)
-        _write(console, args.markdown_file, text)
-
-
-def run_site_command(args: argparse.Namespace, console: Console, command: Command) -> int:
-    if getattr(args, "max_deletes", None) is not None and args.max_deletes < 0:
-        from reconciler.errors import UsageError
-
-        raise UsageError("--max-deletes must be 0 or more")
-    settings = None
-    info = _info(command, args, None, None)
-    try:
-        settings = site_settings(args, console)
-        info = _info(command, args, None, settings)
-        from reconciler.operations import load_desired
-
-        desired = load_desired(args.manifests, environ=console.environ, cwd=console.cwd)
-        _register(console, desired)
-        info = _info(command, args, desired, settings)
-        return asyncio.run(_run(args, console, command, desired, settings, info))
-    except ManifestError as exc:
-        _emit_error(console, args, info, exc, exc.diagnostics)
-        raise
-    except WixSecretsError as exc:
-        _emit_error(console, args, info, exc)
-        raise
-
-
-async def _run(
+def prepare(
     args: argparse.Namespace,
     console: Console,
     command: Command,
-    desired: DesiredState,
-    settings: Any,
-    info: RunInfo,
-) -> int:
+    manifests: list[str],
+    *,
+    settings: SiteSettings | None = None,
+    environ: dict[str, str] | None = None,
+    name: str | None = None,
+) -> SiteRun:
+    """Phase 1: load and validate (no request). Raises ManifestError/SopsError/UsageError."""
+    from reconciler.operations import load_desired
+
+    env = dict(console.environ if environ is None else environ)
+    settings = settings or site_settings(args, console)
+    desired = load_desired(manifests, environ=env, cwd=console.cwd)
+    register_values(console, desired)
+    return SiteRun(command, settings, desired, run_info(command, manifests, desired, settings, name), env, name)
+
+
+async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, client: Any) -> None:
+    """Phase 2: read the site, plan, check the guards. Fills ``run.planned`` and ``run.guard_error``."""
     from reconciler.guards import DEFAULT_MAX_DELETES, Limits, check_guards
-    from reconciler.operations import apply_site, plan_site
+    from reconciler.operations import plan_site
+
+    started = time.monotonic()
+    reader = client.read_only() if run.command == "drift" else client
+    label = f"{run.name}: reading values" if run.name else "reading values"
+    run.planned = await plan_site(
+        reader, run.desired, prune=getattr(args, "prune", None), on_read=ProgressReporter(console, label)
+    )
+    register_values(console, remote=run.planned.remote)
+    log.info(
+        "%splanned in %.0f ms: %s",
+        f"{run.name}: " if run.name else "",
+        (time.monotonic() - started) * 1000,
+        client.stats,
+    )
+    if run.command != "drift":
+        max_deletes = getattr(args, "max_deletes", None)
+        limits = Limits(
+            max_deletes=DEFAULT_MAX_DELETES if max_deletes is None else max_deletes,
+            allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)),
+        )
+        try:
+            check_guards(run.planned.plan, run.desired, run.planned.remote, limits)
+        except WixSecretsError as exc:
+            run.guard_error = exc
+
+
+@dataclass(frozen=True)
+class Outputs:
+    human: str
+    json: str
+    markdown: str
+
+
+def outputs(run: SiteRun, console: Console, *, verbose: bool) -> Outputs:
+    """Phase 3: render the plan (and the result, once applied). Pure strings."""
     from reconciler.render.human import render_apply, render_plan
     from reconciler.render.json import dumps, plan_document
     from reconciler.render.markdown import render_markdown
 
+    assert run.planned is not None
+    plan = run.planned.plan
+    human = render_plan(plan, run.info, color=console.color, verbose=verbose or run.command == "drift")
+    if run.result is not None:
+        human = render_apply(run.result, color=console.color)
+    return Outputs(
+        human=human,
+        json=dumps(plan_document(plan, run.info, run.result)),
+        markdown=render_markdown(plan, run.info, run.result),
+    )
+
+
+def emit(console: Console, args: argparse.Namespace, out: Outputs, *, human: bool = True) -> None:
+    """Write outputs where the flags say."""
+    write_file(console, getattr(args, "json_file", None), out.json + "\n")
+    write_file(console, getattr(args, "markdown_file", None), out.markdown)
+    if args.json:
+        console.out(out.json)
+    elif args.markdown:
+        console.out(out.markdown)
+    elif human:
+        console.out(out.human)
+
+
+async def apply_run(run: SiteRun, console: Console, client: Any) -> ApplyResult:
+    """Phase 4: apply the plan. Never raises for a failed operation; see the result."""
+    from reconciler.operations import apply_site
+
+    assert run.planned is not None
     started = time.monotonic()
-    async with open_client(settings, console) as client:
-        reader = client.read_only() if command == "drift" else client
-        planned = await plan_site(
-            reader,
-            desired,
-            prune=getattr(args, "prune", None),
-            on_read=ProgressReporter(console, "reading values"),
-        )
-        _register(console, remote=planned.remote)
-        plan = planned.plan
-        log.info("planned in %.0f ms: %s", (time.monotonic() - started) * 1000, client.stats)
-        guard_error: WixSecretsError | None = None
-        if command != "drift":
-            limits = Limits(
-                max_deletes=DEFAULT_MAX_DELETES if args.max_deletes is None else args.max_deletes,
-                allow_mass_delete=args.allow_mass_delete,
-            )
-            try:
-                check_guards(plan, desired, planned.remote, limits)
-            except WixSecretsError as exc:
-                guard_error = exc
-
-        human = render_plan(plan, info, color=console.color, verbose=bool(args.verbose) or command == "drift")
-        if command != "apply" or not plan.has_changes or plan.conflicts or guard_error:
-            _write(console, args.json_file, dumps(plan_document(plan, info)) + "\n")
-            _write(console, args.markdown_file, render_markdown(plan, info))
-            if args.json:
-                console.out(dumps(plan_document(plan, info)))
-            elif args.markdown:
-                console.out(render_markdown(plan, info))
-            else:
-                console.out(human)
-            if plan.conflicts:
-                console.err("Error: the plan has conflicts (listed above); nothing was changed.")
-                return ExitCode.ERROR
-            if guard_error is not None:
-                raise guard_error
-            if command == "apply":
-                return ExitCode.OK
-            drifted = plan.has_changes or (command == "drift" and bool(plan.summary()["unmanaged"]))
-            return ExitCode.CHANGES if drifted and args.detailed_exitcode else ExitCode.OK
-
-        # apply with changes
-        if not args.json and not args.markdown:
-            console.out(human)
-        if not args.auto_approve:
-            _confirm(console)
-        result = await apply_site(client, planned, progress=_item_progress(console, len(plan.actionable)))
-        log.info("applied in %.0f ms: %s", (time.monotonic() - started) * 1000, client.stats)
-        doc = dumps(plan_document(plan, info, result))
-        _write(console, args.json_file, doc + "\n")
-        _write(console, args.markdown_file, render_markdown(plan, info, result))
-        if args.json:
-            console.out(doc)
-        elif args.markdown:
-            console.out(render_markdown(plan, info, result))
-        else:
-            console.out("")
-            console.out(render_apply(result, color=console.color))
-        return ExitCode.OK if result.status == "success" else ExitCode.PARTIAL
+    run.result = await apply_site(client, run.planned, progress=_item_progress(console, run))
+    log.info(
+        "%sapplied in %.0f ms: %s",
+        f"{run.name}: " if run.name else "",
+        (time.monotonic() - started) * 1000,
+        client.stats,
+    )
+    return run.result
 
 
-def _confirm(console: Console) -> None:
+def confirm(console: Console) -> None:
     if not console.interactive:
         raise ApprovalError(
             "refusing to apply without confirmation: there is no terminal to ask on",
@@ -226,8 +254,10 @@ def _confirm(console: Console) -> None:
         raise ApprovalError("apply cancelled; nothing was changed")
 
 
-def _item_progress(console: Console, total: int) -> Any:
-    reporter = ProgressReporter(console, "applying")
+def _item_progress(console: Console, run: SiteRun) -> Any:
+    assert run.planned is not None
+    total = len(run.planned.plan.actionable)
+    reporter = ProgressReporter(console, f"{run.name}: applying" if run.name else "applying")
     done = 0
 
     def progress(event: str, change: Any, status: Any) -> None:
@@ -238,3 +268,88 @@ def _item_progress(console: Console, total: int) -> Any:
             log.info("%s %s: %s", change.action.value, change.name, status)
 
     return progress
+
+
+def emit_error(
+    console: Console,
+    args: argparse.Namespace,
+    info: RunInfo,
+    error: WixSecretsError,
+    diagnostics: tuple[Diagnostic, ...] = (),
+) -> None:
+    """The error as a JSON document / Markdown, where the flags ask for them."""
+    from reconciler.render.json import dumps, error_document
+
+    doc = dumps(error_document(info, error, diagnostics))
+    if args.json:
+        console.out(doc)
+    write_file(console, getattr(args, "json_file", None), doc + "\n")
+    if getattr(args, "markdown_file", None) or args.markdown:
+        lines = [f"### wix-secrets {info.command}: error", "", f"**{error.summary}**", ""]
+        lines += [f"- `{d.location()}`: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in diagnostics]
+        text = "\n".join(lines) + "\n"
+        if args.markdown:
+            console.out(text)
+        write_file(console, getattr(args, "markdown_file", None), text)
+
+
+def exit_code_of(run: SiteRun, args: argparse.Namespace) -> int:
+    assert run.planned is not None
+    plan = run.planned.plan
+    if plan.conflicts:
+        return ExitCode.ERROR
+    if run.guard_error is not None:
+        return run.guard_error.exit_code
+    if run.result is not None:
+        return ExitCode.OK if run.result.status == "success" else ExitCode.PARTIAL
+    if run.command == "apply":
+        return ExitCode.OK
+    drifted = plan.has_changes or (run.command == "drift" and bool(plan.summary()["unmanaged"]))
+    return ExitCode.CHANGES if drifted and getattr(args, "detailed_exitcode", False) else ExitCode.OK
+
+
+def run_site_command(args: argparse.Namespace, console: Console, command: Command) -> int:
+    """plan / apply / drift for one site (the manifests on the command line)."""
+    if getattr(args, "max_deletes", None) is not None and args.max_deletes < 0:
+        raise UsageError("--max-deletes must be 0 or more")
+    if not args.manifests:
+        raise UsageError("no manifest given", hint=f"wix-secrets {command} MANIFEST...")
+    info = run_info(command, args.manifests, None, None)
+    try:
+        settings = site_settings(args, console)
+        info = run_info(command, args.manifests, None, settings)
+        run = prepare(args, console, command, args.manifests, settings=settings)
+        info = run.info
+        return asyncio.run(_single(run, args, console))
+    except ManifestError as exc:
+        emit_error(console, args, info, exc, exc.diagnostics)
+        raise
+    except WixSecretsError as exc:
+        emit_error(console, args, info, exc)
+        raise
+
+
+async def _single(run: SiteRun, args: argparse.Namespace, console: Console) -> int:
+    async with open_client(run.settings, console) as client:
+        await plan_run(run, args, console, client)
+        assert run.planned is not None
+        plan = run.planned.plan
+        out = outputs(run, console, verbose=bool(args.verbose))
+        stop = run.command != "apply" or not plan.has_changes or plan.conflicts or run.guard_error
+        if stop:
+            emit(console, args, out)
+            if plan.conflicts:
+                console.err("Error: the plan has conflicts (listed above); nothing was changed.")
+            if run.guard_error is not None:
+                raise run.guard_error
+            return exit_code_of(run, args)
+        if not args.json and not args.markdown:
+            console.out(out.human)
+        if not args.auto_approve:
+            confirm(console)
+        await apply_run(run, console, client)
+        applied = outputs(run, console, verbose=bool(args.verbose))
+        if not args.json and not args.markdown:
+            console.out("")
+        emit(console, args, applied)
+        return exit_code_of(run, args)
