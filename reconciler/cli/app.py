@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cmd_drift",
     "cmd_sops",
     "cmd_emulator",
+    "cmd_import",
+    "cmd_sites",
 )
 
 EPILOG = """\
