@@ -1,0 +1,81 @@
+"""``wix-secrets sites``: list the project's sites, or print a GitHub Actions matrix of them.
+
+``--matrix`` prints ``{"include": [{"site": NAME, "environment": ENV}, ...]}`` on one line, for
+``strategy.matrix: ${{ fromJSON(needs.sites.outputs.matrix) }}`` so that a workflow shards the sites
+across runners (see examples/github/sharded.yml). Reads only the project file; sends no request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from reconciler.cli.app import add_subcommand
+from reconciler.cli.console import Console
+
+__all__ = ["matrix", "register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "sites",
+        help="list the sites of the project file (or print a GitHub Actions matrix)",
+        description="List the sites named by the project file (wix-secrets.yaml, found from the current "
+        "folder upward, or --project FILE): name, environment, site id, manifests and the names of the "
+        "credential variables. --matrix prints a GitHub Actions matrix (JSON) to shard sites across runners.",
+    )
+    parser.add_argument("--project", metavar="FILE", help="the project file (default: nearest wix-secrets.yaml)")
+    parser.add_argument("--matrix", action="store_true", help='print {"include": [{"site", "environment"}...]}')
+    parser.add_argument("--json", action="store_true", help="print the sites as a JSON document")
+    parser.add_argument(
+        "--environment", metavar="ENV", action="append", default=[], help="only sites of this environment"
+    )
+    parser.set_defaults(handler=run)
+
+
+def matrix(sites: list[Any]) -> dict[str, Any]:
+    return {"include": [{"site": s.name, "environment": s.environment or ""} for s in sites]}
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    import os
+
+    from reconciler.project import find_project, load_project
+
+    path = find_project(console.cwd, args.project)
+    project = load_project(path, shown=args.project or os.path.relpath(path, console.cwd))
+    sites = [s for s in project.sites if not args.environment or s.environment in args.environment]
+    if args.matrix:
+        console.out(json.dumps(matrix(sites), separators=(",", ":")))
+        return 0
+    base = path.parent
+
+    def rel(p: str) -> str:
+        return os.path.relpath(p, base)
+
+    if args.json:
+        doc = {
+            "project": str(path),
+            "sites": [
+                {
+                    "name": s.name,
+                    "environment": s.environment,
+                    "site_id": s.site_id,
+                    "api_url": s.api_url,
+                    "local": rel(s.local) if s.local else None,
+                    "manifests": [rel(m) for m in s.manifests],
+                    "credentials": {k: v for k, v in vars(s.credentials).items() if v},
+                }
+                for s in sites
+            ],
+        }
+        console.out(json.dumps(doc, indent=2))
+        return 0
+    for s in sites:
+        site_id = s.site_id or f"(id from ${s.credentials.site_id_env})"
+        where = f"local {rel(s.local)}" if s.local else f"site {site_id}"
+        env = f" [{s.environment}]" if s.environment else ""
+        console.out(f"{s.name}{env}: {where}; manifests: {', '.join(rel(m) for m in s.manifests)}")
+    return 0
