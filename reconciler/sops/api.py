@@ -17,9 +17,10 @@ from typing import Any
 
 from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError
 from reconciler.sops.cipher import Cipher
+from reconciler.sops.emit import dump
 from reconciler.sops.keys import KeyRing, encrypt_to_recipients
 from reconciler.sops.metadata import SOPS_VERSION, AgeEntry, Metadata, mac_aad
-from reconciler.sops.store import Branch, dump, load, to_plain
+from reconciler.sops.store import Branch, load, to_plain
 from reconciler.sops.tree import EncryptionRules, decrypt_docs, encrypt_docs
 
 __all__ = [

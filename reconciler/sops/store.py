@@ -4,27 +4,22 @@ Loading composes nodes with PyYAML (the C parser when the text has no ``#``, els
 hooked to record comments), types scalars with go-yaml v3 rules (:mod:`.goyaml`), expands aliases,
 rejects duplicate and non-string keys, and places comments as go-yaml + sops do: a comment belongs to
 the mapping or sequence whose children sit at its column (an inline comment goes before the entry on
-its line). Emitting writes 4-space indentation, sequences indented under their key, comments on their
-own lines (encrypted list comments as ``#ENC[…]`` lines), and quotes strings that would re-resolve.
+its line).
 
-Tree types: :class:`Branch` (ordered mapping: list of ``(key, value)``, key ``str`` or
+Writing is in :mod:`.emit`. Tree types: :class:`Branch` (ordered mapping: list of ``(key, value)``, key ``str`` or
 :class:`Comment`), ``list`` (items may be :class:`Comment`), scalars (str, int, float, bool,
 :class:`~.goyaml.GoTime`, None).
 """
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from reconciler.errors import SopsEncryptError, SopsFormatError
-from reconciler.sops.goyaml import format_float_g, format_time, resolve_plain, resolve_scalar
+from reconciler.sops.goyaml import resolve_plain, resolve_scalar
 
-__all__ = ["Branch", "Comment", "dump", "load", "to_plain"]
+__all__ = ["Branch", "Comment", "load", "to_plain"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +120,13 @@ def _loader_classes() -> tuple[Any, Any]:
             GoResolver.__init__(self)
             self.comments: list[tuple[int, int, str]] = []
 
-    base: Any = getattr(yaml, "CParser", None)
+    base: Any = None
+    try:
+        import yaml.cyaml
+
+        base = getattr(yaml.cyaml, "CParser", None)
+    except ImportError:  # PyYAML without libyaml
+        pass
     if base is None:
         return PyLoader, PyLoader
 
@@ -297,184 +298,3 @@ def _real_position(seq: list[Any], index: int, is_map: bool) -> int:
     return len(seq)
 
 
-# ---------------------------------------------------------------- emitting
-
-_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
-_YAML11_WORDS = {
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-    "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~", "<<", "=",
-}
-_PLAIN_OK = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]*")
-_LOOKS_NUMERIC = re.compile(r"[-+.0-9]")
-
-
-def _printable(ch: str) -> bool:
-    if ch in "\t\n":
-        return True
-    cat = unicodedata.category(ch)
-    return not (cat in ("Cc", "Cs", "Cn", "Zl", "Zp") or ch in "\ufeff\x85")
-
-
-def _plain_ok(s: str) -> bool:
-    if not s or s[0] in _INDICATORS or s[0] == " " or s[-1] in " :" or s in _YAML11_WORDS:
-        return False
-    if ": " in s or " #" in s or "\t" in s or not _PLAIN_OK.fullmatch(s):
-        return False
-    if s.startswith(("---", "...")):
-        return False
-    if not s.isascii() and not all(_printable(c) for c in s):
-        return False
-    if _LOOKS_NUMERIC.match(s) or s[0] in "yYnNtTfFoO~" or s.startswith("<<"):
-        return isinstance(resolve_plain(s), str) and _yaml11_str(s)
-    return True
-
-
-_Y11 = re.compile(
-    r"[-+]?(?:0b[01_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)"
-    r"|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
-    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
-    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
-)
-
-
-def _yaml11_str(s: str) -> bool:
-    return not _Y11.fullmatch(s)
-
-
-def _dquote(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif (ch.isascii() and ch.isprintable()) or (not ch.isascii() and _printable(ch)):
-            out.append(ch)
-        else:
-            o = ord(ch)
-            out.append(f"\\x{o:02X}" if o < 0x100 else f"\\u{o:04X}" if o < 0x10000 else f"\\U{o:08X}")
-    out.append('"')
-    return "".join(out)
-
-
-def _key(k: str) -> str:
-    if k.startswith(ENC_KEYLESS) or _plain_ok(k):
-        return k
-    return _dquote(k)
-
-
-ENC_KEYLESS = "\x00never"
-
-
-def _block(s: str, indent: int) -> list[str] | None:
-    """Lines of a literal block scalar for ``s`` (header first), or None when it cannot be one."""
-    if "\r" in s or s.startswith((" ", "\n", "\t")) or not all(_printable(c) for c in s):
-        return None
-    body = s.rstrip("\n")
-    trailing = len(s) - len(body)
-    if any(line.endswith(" ") or (line.startswith("\t") and not line.strip()) for line in body.split("\n")):
-        return None
-    header = "|-" if trailing == 0 else "|" if trailing == 1 else "|+"
-    pad = " " * indent
-    lines = [header]
-    for line in body.split("\n"):
-        lines.append(pad + line if line else "")
-    lines.extend("" for _ in range(trailing - 1))
-    return lines
-
-
-def _scalar(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ".nan"
-        if math.isinf(v):
-            return ".inf" if v > 0 else "-.inf"
-        text = format_float_g(v)
-        return text + ".0" if _KEEP_FLOAT[0] and text.lstrip("-").isdigit() else text
-    if isinstance(v, datetime):
-        return format_time(v)
-    if isinstance(v, str):
-        if v.startswith("ENC[AES256_GCM,") and "\n" not in v and " " not in v:
-            return v
-        return v if _plain_ok(v) else _dquote(v)
-    raise SopsEncryptError(f"cannot write a value of type {type(v).__name__}")
-
-
-def _emit_value_after(prefix: str, v: Any, indent: int, out: list[str]) -> None:
-    """Write ``prefix`` (``key:`` or ``-``) followed by value ``v``; children at ``indent``."""
-    if isinstance(v, Branch):
-        if not v.items:
-            out.append(prefix + " {}")
-        elif prefix.endswith("-") and not isinstance(v.items[0][0], Comment):
-            start = len(out)
-            _emit_map(v, indent, out)
-            out[start] = prefix + " " + out[start][indent:]
-        else:
-            out.append(prefix)
-            _emit_map(v, indent, out)
-    elif isinstance(v, list):
-        if not v:
-            out.append(prefix + " []")
-        elif prefix.endswith("-") and not isinstance(v[0], Comment):
-            start = len(out)
-            _emit_seq(v, indent, out)
-            out[start] = prefix + " " + out[start][indent:]
-        else:
-            out.append(prefix)
-            _emit_seq(v, indent, out)
-    elif isinstance(v, str) and "\n" in v and (block := _block(v, indent)) is not None:
-        out.append(prefix + " " + block[0])
-        out.extend(block[1:])
-    else:
-        out.append(prefix + " " + _scalar(v))
-
-
-def _emit_map(b: Branch, indent: int, out: list[str]) -> None:
-    pad = " " * indent
-    for k, v in b.items:
-        if isinstance(k, Comment):
-            out.append(pad + "#" + k.value)
-        else:
-            _emit_value_after(pad + _key(k) + ":", v, indent + 4, out)
-
-
-def _emit_seq(seq: list[Any], indent: int, out: list[str]) -> None:
-    pad = " " * indent
-    for v in seq:
-        if isinstance(v, Comment):
-            out.append(pad + "#" + v.value)
-        else:
-            _emit_value_after(pad + "-", v, indent + 2, out)
-
-
-_KEEP_FLOAT = [True]
-
-
-def dump(docs: list[Any], *, go_floats: bool = False) -> bytes:
-    """Write documents in sops' layout (``---`` between documents).
-
-    Floats keep a ``.0`` so they re-read as floats, unless ``go_floats`` (what ``sops -d`` prints:
-    Go's ``%g``, so ``3.0`` is written ``3``).
-    """
-    _KEEP_FLOAT[0] = not go_floats
-    parts = []
-    for doc in docs:
-        out: list[str] = []
-        if isinstance(doc, Branch) and not doc.items:
-            out.append("{}")
-        else:
-            _emit_map(doc, 0, out)
-        parts.append("\n".join(out) + "\n")
-    return "---\n".join(parts).encode("utf-8")
