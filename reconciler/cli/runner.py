@@ -78,6 +78,18 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             action="store_true",
             help="exit 2 when there are changes (plan) or drift (drift), 0 when none, 1 on error",
         )
+    if command == "apply":
+        group.add_argument(
+            "--audit-log",
+            metavar="FILE",
+            help="append one JSON line per applied change to FILE (schemas/audit.schema.json; never a value)",
+        )
+    project = parser.add_argument_group("many sites (project file)")
+    project.add_argument(
+        "--site", action="append", default=[], metavar="NAME", help="a site of the project file (repeatable)"
+    )
+    project.add_argument("--all", action="store_true", help="every site of the project file, concurrently")
+    project.add_argument("--project", metavar="FILE", help="the project file (default: nearest wix-secrets.yaml)")
     group.add_argument("--json-file", metavar="FILE", help="also write the JSON document to FILE")
     group.add_argument("--markdown-file", metavar="FILE", help="also write the Markdown summary to FILE")
     add_output_options(parser)
@@ -312,6 +324,10 @@ def run_site_command(args: argparse.Namespace, console: Console, command: Comman
     """plan / apply / drift for one site (the manifests on the command line)."""
     if getattr(args, "max_deletes", None) is not None and args.max_deletes < 0:
         raise UsageError("--max-deletes must be 0 or more")
+    if getattr(args, "site", None) or getattr(args, "all", False):
+        from reconciler.cli.multisite import run_project_command
+
+        return run_project_command(args, console, command)
     if not args.manifests:
         raise UsageError("no manifest given", hint=f"wix-secrets {command} MANIFEST...")
     info = run_info(command, args.manifests, None, None)
@@ -348,6 +364,9 @@ async def _single(run: SiteRun, args: argparse.Namespace, console: Console) -> i
         if not args.auto_approve:
             confirm(console)
         await apply_run(run, console, client)
+        from reconciler.cli.multisite import write_audit
+
+        write_audit(run, args, console)
         applied = outputs(run, console, verbose=bool(args.verbose))
         if not args.json and not args.markdown:
             console.out("")
