@@ -410,7 +410,12 @@ def _append(path: str, text: str) -> None:
 
 
 def _build_argv(
-    inputs: ActionInputs, manifests: Sequence[str], plan_file: Path | None, json_file: Path, md_file: Path
+    inputs: ActionInputs,
+    manifests: Sequence[str],
+    plan_file: Path | None,
+    json_file: Path,
+    md_file: Path,
+    backup_dir: Path,
 ) -> list[str]:
     outputs = ["--json-file", str(json_file), "--markdown-file", str(md_file)]
     site = ["--api-url", inputs.api_url] if inputs.api_url else []
@@ -423,9 +428,10 @@ def _build_argv(
         saved = ["--out", str(plan_file)] if plan_file is not None else []
         return ["plan", *manifests, "--detailed-exitcode", *outputs, *saved, *guards, *site]
     if inputs.command == "apply":
+        common = ["--auto-approve", *outputs, "--backup-dir", str(backup_dir), *site]
         if plan_file is not None:
-            return ["apply", str(plan_file), "--auto-approve", *outputs, *site]
-        return ["apply", *manifests, "--auto-approve", *outputs, *guards, *site]
+            return ["apply", str(plan_file), *common]
+        return ["apply", *manifests, *common, *guards]
     return ["drift", *manifests, "--detailed-exitcode", *outputs, *site]
 
 
@@ -512,7 +518,10 @@ def run_action(
         plan_file = Path(inputs.plan_file).expanduser()
         if not plan_file.is_absolute():
             plan_file = workdir / plan_file
-    argv = _build_argv(inputs, manifests, plan_file, json_file, md_file)
+    # apply keeps an encrypted backup of every value it overwrites or deletes; in a job, somewhere
+    # a later step can upload it from (docs/ci.md), not in the runner's ephemeral home
+    backup_dir = Path(runner_temp) / "wix-secrets-backups"
+    argv = _build_argv(inputs, manifests, plan_file, json_file, md_file, backup_dir)
 
     err_capture = _Tee(RedactingStream(stderr, redactor))
     console = Console(

@@ -325,3 +325,50 @@ def test_pre_commit_hooks() -> None:
         for name in (".sops.yaml", "deep/dir/.sops.yaml"):
             assert exclude.search(name), name  # the SOPS configuration file is not a manifest
         assert not files.search("secrets/shop.yaml")
+
+
+# --- docs/ci.md --------------------------------------------------------------------------------------
+
+
+def _doc_blocks(language: str) -> list[str]:
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_docs_snippets_parse_and_use_the_action_correctly() -> None:
+    blocks = _doc_blocks("yaml")
+    assert len(blocks) >= 5
+    used = 0
+    for block in blocks:
+        data = yaml.safe_load(block)
+        assert data is not None
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            if isinstance(item, dict) and str(item.get("uses", "")).startswith(OUR_ACTION + "@"):
+                used += 1
+                assert set(item["with"]) <= set(ACTION["inputs"])
+            if isinstance(item, dict) and "uses" in item:
+                assert SHA.fullmatch(item["uses"].partition("@")[2]), item["uses"]
+                assert "${{" not in str((item.get("with") or {}).get("script", ""))
+    assert used >= 1
+    # every input and output of the action is documented in the tables
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    for name in [*ACTION["inputs"], *ACTION["outputs"]]:
+        assert f"`{name}`" in text, name
+
+
+def test_docs_point_at_files_and_places_that_exist() -> None:
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    for link in re.findall(r"\]\((\.\./[^)#]+)\)", text):
+        assert (REPO / "docs" / link).resolve().is_file(), link
+    action_source = (REPO / "reconciler" / "action.py").read_text(encoding="utf-8")
+    assert "wix-secrets-backups" in text and '"wix-secrets-backups"' in action_source
+    from reconciler.action_hooks import main as hooks_main
+
+    for block in _doc_blocks("sh"):
+        for line in block.splitlines():
+            argv = shlex.split(line)
+            if argv[:3] == ["python", "-m", "reconciler.action_hooks"]:
+                with pytest.raises(SystemExit) as exc:
+                    hooks_main([argv[3], "--help"])
+                assert exc.value.code == 0
