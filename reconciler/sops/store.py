@@ -13,6 +13,7 @@ Writing is in :mod:`.emit`. Tree types: :class:`Branch` (ordered mapping: list o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,29 +140,51 @@ def _loader_classes() -> tuple[Any, Any]:
 
 
 _LOADERS: tuple[Any, Any] | None = None
+_HASH = re.compile(r"(?:^|(?<=[ \t]))#")
 
 
-@dataclass
-class _Entry:
-    line: int
-    col: int
-    container: Any  # Branch or list
-    index: int  # position among the container's real entries
+class _Box:
+    """A mapping or sequence being built, with where it is (for placing comments)."""
+
+    __slots__ = ("child_col", "end", "lines", "obj", "parent", "start")
+
+    def __init__(self, obj: Any, parent: _Box | None) -> None:
+        self.obj = obj
+        self.parent = parent
+        self.lines: list[int] = []  # line of each real entry, in order
+        self.start = (0, 0)
+        self.end = (0, 0)
+        self.child_col = 0
 
 
 class _Builder:
-    def __init__(self, where: str, track: bool) -> None:
+    def __init__(self, where: str, track: bool, hash_lines: set[int]) -> None:
         self.where = where
         self.track = track
-        self.entries: list[_Entry] = []
-        self.containers: list[tuple[Any, int, int, int, int, int]] = []  # (obj, sl, sc, el, ec, child_col)
+        self.hash_lines = hash_lines
+        self.entry_lines: list[int] = []
+        self.entry_cols: list[int] = []
+        self.entry_boxes: list[tuple[_Box, int]] = []
+        self.boxes: list[_Box] = []
+        self.spans: list[tuple[int, int, int, int]] = []  # scalars touching a line with '#'
 
-    def build(self, node: Any, depth: int = 0, start: tuple[int, int] | None = None) -> Any:
+    def _entry(self, box: _Box, mark: Any) -> None:
+        box.lines.append(mark.line)
+        self.entry_lines.append(mark.line)
+        self.entry_cols.append(mark.column)
+        self.entry_boxes.append((box, len(box.lines) - 1))
+
+    def build(self, node: Any, depth: int = 0, start: tuple[int, int] | None = None,
+              parent: _Box | None = None) -> Any:
         import yaml
 
         if depth > 200:
             raise SopsFormatError(f"{self.where}: the YAML is nested too deeply")
         if isinstance(node, yaml.ScalarNode):
+            if self.track:
+                sm, em = node.start_mark, node.end_mark
+                if sm.line in self.hash_lines or em.line != sm.line:
+                    self.spans.append((sm.line, sm.column, em.line, em.column))
             if node.tag == "?":  # implicit plain scalar (GoResolver)
                 value = resolve_plain(node.value)
             else:
@@ -172,16 +195,17 @@ class _Builder:
             return value
         if isinstance(node, yaml.SequenceNode):
             seq: list[Any] = []
+            box = _Box(seq, parent) if self.track else None
             for child in node.value:
-                if self.track:
-                    self.entries.append(_Entry(child.start_mark.line, child.start_mark.column, seq, len(seq)))
-                seq.append(self.build(child, depth + 1))
-            if self.track:
+                if box is not None:
+                    self._entry(box, child.start_mark)
+                seq.append(self.build(child, depth + 1, None, box))
+            if box is not None:
                 first = node.value[0].start_mark.column if node.value else -1
-                col = node.start_mark.column if not node.flow_style else first
-                self._container(seq, node, col, start)
+                self._close(box, node, node.start_mark.column if not node.flow_style else first, start)
             return seq
         branch = Branch()
+        mbox = _Box(branch, parent) if self.track else None
         seen: set[str] = set()
         for knode, vnode in node.value:
             key = self.build(knode, depth + 1) if isinstance(knode, yaml.ScalarNode) else knode
@@ -192,20 +216,36 @@ class _Builder:
             if key in seen:
                 raise SopsFormatError(f"{self.where}: line {line}: duplicate key {key!r}")
             seen.add(key)
-            if self.track:
-                self.entries.append(_Entry(knode.start_mark.line, knode.start_mark.column, branch,
-                                           len(branch.items)))
+            if mbox is not None:
+                self._entry(mbox, knode.start_mark)
             end = (knode.end_mark.line, knode.end_mark.column + 1)
-            branch.items.append((key, self.build(vnode, depth + 1, end)))
-        if self.track:
+            branch.items.append((key, self.build(vnode, depth + 1, end, mbox)))
+        if mbox is not None:
             col = node.value[0][0].start_mark.column if node.value else node.start_mark.column
-            self._container(branch, node, col, start)
+            self._close(mbox, node, col, start)
         return branch
 
-    def _container(self, obj: Any, node: Any, child_col: int, start: tuple[int, int] | None) -> None:
+    def _close(self, box: _Box, node: Any, child_col: int, start: tuple[int, int] | None) -> None:
         sm, em = node.start_mark, node.end_mark
-        sl, sc = start if start is not None and node.flow_style is not True else (sm.line, sm.column)
-        self.containers.append((obj, sl, sc, em.line, em.column, child_col))
+        box.start = start if start is not None and node.flow_style is not True else (sm.line, sm.column)
+        box.end = (em.line, em.column)
+        box.child_col = child_col
+        self.boxes.append(box)
+
+
+def _scan_comments(lines: list[str], hash_lines: set[int], spans: list[tuple[int, int, int, int]]
+                   ) -> list[tuple[int, int, str]]:
+    """Comments by line scan: a ``#`` at line start or after a blank, outside every scalar."""
+    found = []
+    for ln in sorted(hash_lines):
+        text = lines[ln]
+        for m in _HASH.finditer(text):
+            col = m.start()
+            if any((sl, sc) <= (ln, col) < (el, ec) for sl, sc, el, ec in spans):
+                continue
+            found.append((ln, col, text[col + 1:].rstrip("\r")))
+            break
+    return found
 
 
 def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = None) -> list[Any]:
@@ -215,16 +255,20 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
     global _LOADERS
     if _LOADERS is None:
         _LOADERS = _loader_classes()
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise SopsFormatError(f"{where}: the file is not UTF-8") from exc
     track = ("#" in text) if comments is None else comments
-    loader = (_LOADERS[1] if track else _LOADERS[0])(text)
-    builder = _Builder(where, track)
+    lines = text.split("\n") if track else []
+    hash_lines = {i for i, line in enumerate(lines) if "#" in line}
+    use_python = _LOADERS[0] is _LOADERS[1]
+    loader = _LOADERS[0](text)
+    builder = _Builder(where, track, hash_lines)
     docs: list[Any] = []
-    roots: list[Any] = []
     try:
         while loader.check_node():
             node = loader.get_node()
-            roots.append(node)
             if node is None:
                 continue
             if not isinstance(node, yaml.MappingNode):
@@ -234,67 +278,63 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise SopsFormatError(f"{where}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise SopsFormatError(f"{where}: the file is not UTF-8") from exc
     finally:
         loader.dispose()
-    if track and docs:
-        _place_comments(docs, builder, loader.comments, text)
+    if track and docs and hash_lines:
+        found = loader.comments if use_python else _scan_comments(lines, hash_lines, builder.spans)
+        _place_comments(docs, builder, found, lines)
     return docs
 
 
-def _place_comments(docs: list[Any], b: _Builder, found: list[tuple[int, int, str]], text: str) -> None:
-    lines = text.splitlines()
-    inserts: dict[int, list[tuple[int, int, str]]] = {}  # id(container) -> [(index, order, text)]
-    objs: dict[int, Any] = {}
-    tops = [c for c in b.containers if c[0] in docs]
+def _place_comments(docs: list[Any], b: _Builder, found: list[tuple[int, int, str]], lines: list[str]) -> None:
+    import bisect
+
+    tops = [box for box in b.boxes if box.parent is None]
+    inserts: dict[int, tuple[_Box, list[tuple[int, int, str]]]] = {}
     for order, (line, col, body) in enumerate(found):
-        before = lines[line][:col] if line < len(lines) else ""
-        inline = before.strip() != ""
-        target: Any = None
+        inline = line < len(lines) and lines[line][:col].strip() != ""
+        target: _Box | None = None
         index = 0
+        lo = bisect.bisect_left(b.entry_lines, line)
+        hi = bisect.bisect_right(b.entry_lines, line)
         if inline:
-            on_line = [e for e in b.entries if e.line == line]
-            if on_line:
-                e = min(on_line, key=lambda e: e.col)
-                target, index = e.container, e.index
-            else:
-                later = [e for e in b.entries if e.line > line]
-                if later:
-                    target, index = later[0].container, later[0].index
+            if lo < hi:
+                best = min(range(lo, hi), key=lambda i: b.entry_cols[i])
+                target, index = b.entry_boxes[best]
+            elif hi < len(b.entry_lines):
+                target, index = b.entry_boxes[hi]
         else:
-            enclosing = [c for c in b.containers
-                         if (c[1], c[2]) <= (line, col) < (c[3], c[4]) and c[5] <= col]
-            if enclosing:
-                exact = [c for c in enclosing if c[5] == col]
-                chosen = (exact or enclosing)[-1]
-                target = chosen[0]
-                index = sum(1 for e in b.entries if e.container is target and e.line <= line)
+            chain: list[_Box] = []
+            for k in (lo - 1, lo):
+                near = b.entry_boxes[k][0] if 0 <= k < len(b.entry_boxes) else None
+                while near is not None:
+                    if near.start <= (line, col) < near.end and near.child_col <= col and near not in chain:
+                        chain.append(near)
+                    near = near.parent
+            if chain:
+                exact = [x for x in chain if x.child_col == col]
+                target = max(exact, key=lambda x: x.start) if exact else max(chain, key=lambda x: x.child_col)
+                index = bisect.bisect_right(target.lines, line)
             else:
-                nxt = [c for c in tops if (c[1], c[2]) > (line, col)]
-                chosen = nxt[0] if nxt else tops[-1]
-                target = chosen[0]
-                index = 0 if nxt else len(target.items)
+                nxt = [x for x in tops if x.start > (line, col)]
+                target = nxt[0] if nxt else (tops[-1] if tops else None)
+                index = 0 if nxt or target is None else len(target.lines)
         if target is None:
-            target, index = docs[-1], len(docs[-1].items)
-        objs[id(target)] = target
-        inserts.setdefault(id(target), []).append((index, order, body))
-    for key, items in inserts.items():
-        target = objs[key]
-        seq = target.items if isinstance(target, Branch) else target
+            continue
+        inserts.setdefault(id(target), (target, []))[1].append((index, order, body))
+    for target, items in inserts.values():
+        is_map = isinstance(target.obj, Branch)
+        seq = target.obj.items if is_map else target.obj
         for index, _, body in sorted(items, key=lambda t: (t[0], t[1])):
-            pos = _real_position(seq, index, isinstance(target, Branch))
-            seq.insert(pos, (Comment(body), None) if isinstance(target, Branch) else Comment(body))  # type: ignore[arg-type]
+            pos = _real_position(seq, index, is_map)
+            seq.insert(pos, (Comment(body), None) if is_map else Comment(body))
 
 
 def _real_position(seq: list[Any], index: int, is_map: bool) -> int:
     count = 0
     for pos, item in enumerate(seq):
-        is_comment = isinstance(item[0] if is_map else item, Comment)
-        if not is_comment:
+        if not isinstance(item[0] if is_map else item, Comment):
             if count == index:
                 return pos
             count += 1
     return len(seq)
-
-

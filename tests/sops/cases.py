@@ -129,6 +129,23 @@ nested:
     k: v
 # final comment
 """,
+    "hash_in_values": """\
+url: "http://x/#frag"
+plain_hash: a#b
+single: 'x # not a comment'
+block: |
+  # not a comment
+  line
+after: 1 # real comment
+list:
+  - "# quoted"
+  - x#y
+ключ: знач # коммент ✓
+multi: "first
+  # still the string
+  last"
+# end
+""",
     "multi_doc": """\
 first: 1
 name: one
