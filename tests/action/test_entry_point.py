@@ -159,6 +159,15 @@ def test_apply_then_drift_clean_then_drift_after_an_out_of_band_change(
     assert writes(site) == []  # drift never writes
     drifted.assert_no_leak(CANARIES | {"oob": "changed-out-of-band-value"})
 
+    # apply puts it back, keeping an encrypted backup of the overwritten value in RUNNER_TEMP
+    repaired = runner.run_entry_point(site_inputs(site, age_key, command="apply"))
+    assert repaired.code == 0, repaired.log
+    assert repaired.outputs["updates"] == "1"
+    assert site_values(site) == CANARIES
+    backups = [name for name in repaired.files if name.startswith("wix-secrets-backups/")]
+    assert backups, sorted(repaired.files)
+    repaired.assert_no_leak(CANARIES | {"oob": "changed-out-of-band-value"})  # backups included
+
 
 def test_broken_manifest_becomes_annotations_on_the_file(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
     broken = runner.workspace / "secrets" / "broken.yaml"
@@ -281,3 +290,41 @@ def test_max_deletes_guard_refuses_and_says_so(runner: Runner, site: EmulatorSer
     assert any("title=wix-secrets apply failed" in e for e in run.annotations("error")), run.log
     assert "more than --max-deletes 1" in run.summary
     run.assert_no_leak()
+
+
+def test_saved_plan_is_applied_and_a_stale_one_is_refused(
+    runner: Runner, site: EmulatorServer, age_key: AgeKey
+) -> None:
+    planned = runner.run_entry_point(site_inputs(site, age_key, command="plan", **{"plan-file": "shop.plan.json"}))
+    assert planned.code == 0, planned.log
+    saved = Path(planned.outputs["plan-file"])
+    assert saved == runner.workspace / "shop.plan.json" and saved.is_file()
+    planned.files["plan-file"] = saved.read_text(encoding="utf-8")  # a saved plan holds no value
+    planned.assert_no_leak()
+
+    site.emulator.reset()
+    applied = runner.run_entry_point(site_inputs(site, age_key, command="apply", **{"plan-file": "shop.plan.json"}))
+    assert applied.code == 0, applied.log
+    assert applied.outputs["plan-file"] == str(saved)
+    assert applied.outputs["creates"] == "4"
+    assert site_values(site) == CANARIES
+    applied.assert_no_leak()
+
+    # a new plan, then someone changes the site before it is applied: the saved plan is stale
+    runner.run_entry_point(site_inputs(site, age_key, command="plan", **{"plan-file": "again.plan.json"}))
+    (runner.workspace / "secrets" / "shop.sops.yaml").write_bytes(
+        encrypt_manifest(manifest_yaml(CANARIES | {"STRIPE_API_KEY": "sk_live_CANARY_rotated_91b2"}), age_key.recipient)
+    )
+    planned = runner.run_entry_point(site_inputs(site, age_key, command="plan", **{"plan-file": "rotate.plan.json"}))
+    assert planned.outputs["updates"] == "1", planned.log
+    with site.emulator.store.transaction(write=True) as store:
+        record = store.by_name("STRIPE_API_KEY")
+        assert record is not None
+        store.update(record, name=None, value="changed-in-the-dashboard", description=None)
+    site.emulator.reset()
+    stale = runner.run_entry_point(site_inputs(site, age_key, command="apply", **{"plan-file": "rotate.plan.json"}))
+    assert stale.code == 4, stale.log
+    assert stale.outputs["exit-code"] == "4"
+    assert writes(site) == []
+    assert any("title=wix-secrets apply failed" in e for e in stale.annotations("error")), stale.log
+    stale.assert_no_leak(CANARIES | {"new": "sk_live_CANARY_rotated_91b2", "oob": "changed-in-the-dashboard"})
