@@ -26,7 +26,11 @@ _BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 _BREAKS = "\r\n\x85\u2028\u2029"
 _ESCAPES = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
             "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
-_SIMPLE = re.compile(r"[A-Za-z0-9_./=+][A-Za-z0-9_./=+@-]*")
+# ASCII text that go-yaml's analysis always allows as a plain block scalar (no indicators, no ": ",
+# no " #", no leading/trailing space); only its resolution (int, bool, ...) can still force quotes.
+_WORD = r"[A-Za-z0-9_./=+@()\-]+"
+_SAFE = re.compile(rf"(?:[A-Za-z0-9_./=+(][A-Za-z0-9_./=+@()\-]*|-{_WORD})(?: +{_WORD})*")
+_RESOLVABLE_START = set("0123456789+-.~yYnNtTfFoO")
 
 
 def _printable(ch: str) -> bool:
@@ -86,8 +90,10 @@ def go_scalar_string(s: str, *, key: bool = False) -> str:
     """The style go-yaml v3 picks for a string: ``plain``, ``single``, ``double`` or ``literal``."""
     if s.startswith("ENC[AES256_GCM,") and "\n" not in s and " " not in s:
         return "plain"
-    if _SIMPLE.fullmatch(s) and not s[0].isdigit() and s not in _OLD_BOOLS and s[0] not in "yYnNtTfFoO~.+-":
-        return "plain"
+    if _SAFE.fullmatch(s) and not s.startswith(("---", "...")):
+        if s[0] not in _RESOLVABLE_START:
+            return "plain"
+        return "plain" if isinstance(resolve_plain(s), str) and s not in _OLD_BOOLS else "double"
     can_plain = isinstance(resolve_plain(s), str) and s not in _OLD_BOOLS and not _BASE60.fullmatch(s)
     style = "literal" if "\n" in s else "plain" if can_plain else "double"
     plain_ok, single_ok, block_ok = _analyze(s)
@@ -168,11 +174,11 @@ class _Writer:
                 out.append(prefix + " {}")
             elif prefix.endswith("-") and not isinstance(v.items[0][0], Comment):
                 start = len(out)
-                self.mapping(v, indent, indent - 2)
+                self.mapping(v, indent)
                 out[start] = prefix + " " + out[start][indent:]
             else:
                 out.append(prefix)
-                self.mapping(v, indent, indent)
+                self.mapping(v, indent)
         elif isinstance(v, list):
             if not v:
                 out.append(prefix + " []")
@@ -190,7 +196,7 @@ class _Writer:
         else:
             out.append(prefix + " " + self.scalar(v))
 
-    def mapping(self, b: Branch, indent: int, base: int) -> None:
+    def mapping(self, b: Branch, indent: int) -> None:
         pad = " " * indent
         for k, v in b.items:
             if isinstance(k, Comment):
@@ -199,7 +205,8 @@ class _Writer:
                 key = _quote(k, go_scalar_string(k, key=True))
                 if key == "" or (go_scalar_string(k, key=True) == "plain" and not k):
                     key = '""'
-                self.value_after(pad + key + ":", v, indent + 4, base + 4)
+                child = 4 * ((indent + 4) // 4)  # go-yaml: the next multiple of the indent (4)
+                self.value_after(pad + key + ":", v, child, child)
 
     def sequence(self, seq: list[Any], indent: int) -> None:
         pad = " " * indent
@@ -207,7 +214,7 @@ class _Writer:
             if isinstance(v, Comment):
                 self.out.append(pad + "#" + v.value)
             else:
-                self.value_after(pad + "-", v, indent + 2, indent + 4)
+                self.value_after(pad + "-", v, indent + 2, indent + 2)
 
 
 def dump(docs: list[Any], *, go_floats: bool = False) -> bytes:
@@ -222,6 +229,6 @@ def dump(docs: list[Any], *, go_floats: bool = False) -> bytes:
         if isinstance(doc, Branch) and not doc.items:
             w.out.append("{}")
         else:
-            w.mapping(doc, 0, 0)
+            w.mapping(doc, 0)
         parts.append("\n".join(w.out) + "\n")
     return "---\n".join(parts).encode("utf-8")

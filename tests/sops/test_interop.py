@@ -76,6 +76,7 @@ def test_sops_encrypts_we_decrypt(name: str, text: str, rules: dict[str, object]
     ours = decrypt_text(enc, keys=age_key.keyring())
     theirs = sops_decrypt(sops, tmp_path, enc)
     assert norm(load(ours)) == norm(load(theirs))
+    assert ours == theirs  # byte for byte what sops -d prints
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), CASES, ids=[c[0] for c in CASES])
