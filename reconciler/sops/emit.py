@@ -145,6 +145,7 @@ class _Writer:
     def __init__(self, go_floats: bool) -> None:
         self.go_floats = go_floats
         self.out: list[str] = []
+        self.keys: dict[str, str] = {}
 
     def scalar(self, v: Any) -> str:
         if v is None:
@@ -202,9 +203,9 @@ class _Writer:
             if isinstance(k, Comment):
                 self.out.append(pad + "#" + k.value)
             else:
-                key = _quote(k, go_scalar_string(k, key=True))
-                if key == "" or (go_scalar_string(k, key=True) == "plain" and not k):
-                    key = '""'
+                key = self.keys.get(k)
+                if key is None:
+                    key = self.keys[k] = _quote(k, go_scalar_string(k, key=True))
                 child = 4 * ((indent + 4) // 4)  # go-yaml: the next multiple of the indent (4)
                 self.value_after(pad + key + ":", v, child, child)
 

@@ -140,6 +140,8 @@ def _loader_classes() -> tuple[Any, Any]:
 
 
 _LOADERS: tuple[Any, Any] | None = None
+_SCALAR: Any = None
+_SEQUENCE: Any = None
 _HASH = re.compile(r"(?:^|(?<=[ \t]))#")
 
 
@@ -176,11 +178,9 @@ class _Builder:
 
     def build(self, node: Any, depth: int = 0, start: tuple[int, int] | None = None,
               parent: _Box | None = None) -> Any:
-        import yaml
-
         if depth > 200:
             raise SopsFormatError(f"{self.where}: the YAML is nested too deeply")
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, _SCALAR):
             if self.track:
                 sm, em = node.start_mark, node.end_mark
                 if sm.line in self.hash_lines or em.line != sm.line:
@@ -193,7 +193,7 @@ class _Builder:
                 line = node.start_mark.line + 1
                 raise SopsEncryptError(f"{self.where}: line {line}: integer too large for sops (uint64)")
             return value
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, _SEQUENCE):
             seq: list[Any] = []
             box = _Box(seq, parent) if self.track else None
             for child in node.value:
@@ -208,7 +208,7 @@ class _Builder:
         mbox = _Box(branch, parent) if self.track else None
         seen: set[str] = set()
         for knode, vnode in node.value:
-            key = self.build(knode, depth + 1) if isinstance(knode, yaml.ScalarNode) else knode
+            key = self.build(knode, depth + 1) if isinstance(knode, _SCALAR) else knode
             line = knode.start_mark.line + 1
             if not isinstance(key, str):
                 raise SopsFormatError(f"{self.where}: line {line}: mapping keys must be strings "
@@ -252,9 +252,10 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
     """Parse every document. ``comments=None`` keeps them when the text has a ``#``."""
     import yaml
 
-    global _LOADERS
+    global _LOADERS, _SCALAR, _SEQUENCE
     if _LOADERS is None:
         _LOADERS = _loader_classes()
+        _SCALAR, _SEQUENCE = yaml.ScalarNode, yaml.SequenceNode
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
