@@ -155,7 +155,13 @@ def parse_project(data: bytes, *, file: str, base: Path, path: Path | None = Non
         manifests = tuple(dict.fromkeys(resolve(m) for m in listed))
         if not manifests:
             problems.append(diag(where, f"site {name!r} has no manifest", hint="add manifests: [FILE, ...]"))
-        creds = base_creds.merged(Credentials(**raw.get("credentials", {})))
+        own = Credentials(**raw.get("credentials", {}))
+        inherited = base_creds
+        if any(getattr(own, k) for k in _OAUTH) and not own.api_key_env:  # a Wix app replaces a default key
+            inherited = Credentials(**{k: getattr(base_creds, k) for k in _OAUTH})
+        elif own.api_key_env and not any(getattr(own, k) for k in _OAUTH):  # and a key replaces a default app
+            inherited = Credentials(site_id_env=base_creds.site_id_env)
+        creds = inherited.merged(own)
         local = raw.get("local")
         if local and raw.get("api_url"):
             problems.append(diag(where, f"site {name!r} has both local and api_url; choose one"))

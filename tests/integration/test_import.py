@@ -71,8 +71,8 @@ def seed_site(url: str) -> None:
     seed(url, *((f"T{i}", value, f"tricky {i}") for i, value in enumerate(TRICKY)))
 
 
-def test_import_then_plan_shows_no_changes(cli, tmp_path: Path, server: Any, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
-    emulator, url = server
+def test_import_then_plan_shows_no_changes(cli: Any, tmp_path: Path, server: Any, age: tuple[str, str]) -> None:
+    _emulator, url = server
     identity, recipient = age
     seed_site(url)
     out = tmp_path / "secrets" / "site.sops.yaml"
@@ -97,7 +97,7 @@ def test_import_then_plan_shows_no_changes(cli, tmp_path: Path, server: Any, age
         assert CANARY not in r.out + r.err
 
 
-def test_import_needs_a_recipient_and_reads_nothing_without_one(cli, tmp_path: Path, server: Any) -> None:  # type: ignore[no-untyped-def]
+def test_import_needs_a_recipient_and_reads_nothing_without_one(cli: Any, tmp_path: Path, server: Any) -> None:
     emulator, url = server
     seed_site(url)
     emulator.reset()
@@ -108,13 +108,16 @@ def test_import_needs_a_recipient_and_reads_nothing_without_one(cli, tmp_path: P
     assert emulator.counts().get("list", 0) == 0
 
 
-def test_import_uses_the_sops_yaml_rule_for_the_output_path(cli, tmp_path: Path, server: Any, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_import_uses_the_sops_yaml_rule_for_the_output_path(
+    cli: Any, tmp_path: Path, server: Any, age: tuple[str, str]
+) -> None:
     _, url = server
     identity, recipient = age
     seed_site(url)
     other = str(pyrage.x25519.Identity.generate().to_public())
     (tmp_path / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: ^other/\n    age: {other}\n  - path_regex: \\.sops\\.yaml$\n    age: {recipient}\n"
+        f"creation_rules:\n  - path_regex: ^other/\n    age: {other}\n"
+        f"  - path_regex: \\.sops\\.yaml$\n    age: {recipient}\n"
     )
     result = cli("import", "-o", "prod.sops.yaml", env=env(url))
     assert result.code == 0, result.err
@@ -125,7 +128,7 @@ def test_import_uses_the_sops_yaml_rule_for_the_output_path(cli, tmp_path: Path,
     assert cli("plan", "--detailed-exitcode", "prod.sops.yaml", env=env(url, identity)).code == 0
 
 
-def test_import_refuses_to_overwrite_without_force(cli, tmp_path: Path, server: Any, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_import_refuses_to_overwrite_without_force(cli: Any, tmp_path: Path, server: Any, age: tuple[str, str]) -> None:
     _, url = server
     seed_site(url)
     target = tmp_path / "m.sops.yaml"
@@ -138,7 +141,9 @@ def test_import_refuses_to_overwrite_without_force(cli, tmp_path: Path, server: 
     assert is_encrypted(target.read_bytes())
 
 
-def test_names_a_manifest_cannot_hold_are_reported_not_dropped(cli, tmp_path: Path, server: Any, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_names_a_manifest_cannot_hold_are_reported_not_dropped(
+    cli: Any, tmp_path: Path, server: Any, age: tuple[str, str]
+) -> None:
     _, url = server
     identity, recipient = age
     seed(url, ("token", "a", ""), ("TOKEN", "b", ""), ("fine", "c", ""))
@@ -153,7 +158,7 @@ def test_names_a_manifest_cannot_hold_are_reported_not_dropped(cli, tmp_path: Pa
     assert planned.code == 0, planned.out + planned.err  # the two show as unmanaged, not as changes
 
 
-def test_import_from_a_local_site_round_trips(cli, tmp_path: Path, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_import_from_a_local_site_round_trips(cli: Any, tmp_path: Path, age: tuple[str, str]) -> None:
     identity, recipient = age
     site = str(tmp_path / "site.json")
     (tmp_path / "m.yaml").write_text(f'version: 1\nsecrets:\n  A:\n    value: "{CANARY}"\n    description: d\n')
@@ -165,7 +170,9 @@ def test_import_from_a_local_site_round_trips(cli, tmp_path: Path, age: tuple[st
     assert planned.code == 0, planned.out + planned.err
 
 
-def test_every_request_names_the_tool_and_version_in_the_user_agent(cli, server: Any, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_every_request_names_the_tool_and_version_in_the_user_agent(
+    cli: Any, server: Any, age: tuple[str, str]
+) -> None:
     emulator, url = server
     seed_site(url)
     emulator.headers.clear()
@@ -175,7 +182,7 @@ def test_every_request_names_the_tool_and_version_in_the_user_agent(cli, server:
     assert agents == {f"wix-secrets/{__version__} (+https://github.com/wix-secrets/wix-secrets)"}
 
 
-def test_a_failed_import_leaves_no_file(cli, tmp_path: Path, age: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_import_leaves_no_file(cli: Any, tmp_path: Path, age: tuple[str, str]) -> None:
     result = cli("import", "--api-url", "http://127.0.0.1:9", "--out", "m.sops.yaml", "--age", age[1],
                  "--retries", "0", env={"WIX_API_KEY": "k", "WIX_SITE_ID": "s"})
     assert result.code == 1

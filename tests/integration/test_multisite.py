@@ -109,7 +109,7 @@ def value(url: str, site: str, secret: str) -> str:
     return str(r.json()["value"])
 
 
-def test_plan_all_has_a_section_per_site_and_a_combined_summary(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_plan_all_has_a_section_per_site_and_a_combined_summary(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     result = cli("plan", "--all", "--detailed-exitcode", env=creds())
     assert result.code == 2, result.out + result.err
@@ -123,7 +123,7 @@ def test_plan_all_has_a_section_per_site_and_a_combined_summary(cli, tmp_path: P
         assert emulator.counts().get("create", 0) == 0
 
 
-def test_sites_are_planned_concurrently(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_sites_are_planned_concurrently(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     started = time.monotonic()
     assert cli("plan", "--site", "shop", env=creds()).code == 0
@@ -134,7 +134,7 @@ def test_sites_are_planned_concurrently(cli, tmp_path: Path, servers: Any) -> No
     assert three < 2 * one, (one, three)  # sequential would take about 3x
 
 
-def test_apply_all_applies_every_site_with_its_own_credentials(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_apply_all_applies_every_site_with_its_own_credentials(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     result = cli("apply", "--all", "--auto-approve", "--audit-log", "audit.jsonl", env=creds())
     assert result.code == 0, result.out + result.err
@@ -144,7 +144,7 @@ def test_apply_all_applies_every_site_with_its_own_credentials(cli, tmp_path: Pa
         site = listing(url, name)
         assert set(site) == {"SHARED_TOKEN", "LOG_LEVEL", "SITE_NAME"}
         assert value(url, name, "SITE_NAME") == f"site-name-of-{name}"
-        assert value(url, name, "LOG_LEVEL") == ("level-debug" if name == "staging" else "level-warn")  # the override wins
+        assert value(url, name, "LOG_LEVEL") == ("level-debug" if name == "staging" else "level-warn")  # override
         assert value(url, name, "SHARED_TOKEN") == CANARY
     lines = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert len(lines) == 9 and {json.loads(line)["site"]["name"] for line in lines} == set(SITES)
@@ -153,7 +153,7 @@ def test_apply_all_applies_every_site_with_its_own_credentials(cli, tmp_path: Pa
     assert CANARY not in result.out + result.err + again.out
 
 
-def test_apply_asks_once_for_all_sites(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_apply_asks_once_for_all_sites(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     refused = cli("apply", "--all", env=creds(), stdin="no\n", tty=True)
     assert refused.code == 1
@@ -166,7 +166,7 @@ def test_apply_asks_once_for_all_sites(cli, tmp_path: Path, servers: Any) -> Non
     assert len(listing(servers["shop"][1], "shop")) == 3
 
 
-def test_a_broken_site_fails_alone_and_blocks_apply(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_site_fails_alone_and_blocks_apply(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     write(tmp_path / "secrets" / "blog.yaml", "version: 1\nsecrets:\n  wixBad:\n    value: x\n")
     env = creds()
@@ -184,7 +184,7 @@ def test_a_broken_site_fails_alone_and_blocks_apply(cli, tmp_path: Path, servers
     assert listing(servers["shop"][1], "shop") == {}
 
 
-def test_json_document_is_valid_and_each_site_matches_the_plan_schema(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_json_document_is_valid_and_each_site_matches_the_plan_schema(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     env = creds()
     del env["BLOG_WIX_API_KEY"]
@@ -203,10 +203,11 @@ def test_json_document_is_valid_and_each_site_matches_the_plan_schema(cli, tmp_p
     assert CANARY not in result.out
 
 
-def test_guard_and_changes_give_the_most_severe_code(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_guard_and_changes_give_the_most_severe_code(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     assert cli("apply", "--all", "--auto-approve", env=creds()).code == 0
-    write(tmp_path / "secrets" / "shop.yaml", "version: 1\nsecrets:\n  SITE_NAME:\n    value: changed\npolicy:\n  prune: true\n")
+    shop = "version: 1\nsecrets:\n  SITE_NAME:\n    value: changed\npolicy:\n  prune: true\n"
+    write(tmp_path / "secrets" / "shop.yaml", shop)
     write(tmp_path / "secrets" / "common.yaml", "version: 1\nsecrets: {}\n")
     result = cli("plan", "--all", "--detailed-exitcode", "--max-deletes", "0", env=creds())
     assert result.code == 5, result.out  # shop would delete 2 (guard, 5) > changes elsewhere (2)
@@ -214,7 +215,7 @@ def test_guard_and_changes_give_the_most_severe_code(cli, tmp_path: Path, server
     assert most_severe([0, 2, 3, 5, 4]) == 5 and most_severe([2, 1, 5]) == 1 and most_severe([]) == 0
 
 
-def test_drift_site_and_usage_errors(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_drift_site_and_usage_errors(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     drift = cli("drift", "--site", "blog", "--detailed-exitcode", env=creds())
     assert drift.code == 2 and "=== blog" in drift.out and "=== shop" not in drift.out
@@ -229,7 +230,7 @@ def test_drift_site_and_usage_errors(cli, tmp_path: Path, servers: Any) -> None:
     assert "../../secrets/shop.yaml" in json.dumps(found.out) or "=== shop" in found.out
 
 
-def test_sites_command_lists_and_prints_a_matrix(cli, tmp_path: Path, servers: Any) -> None:  # type: ignore[no-untyped-def]
+def test_sites_command_lists_and_prints_a_matrix(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
     matrix = cli("sites", "--matrix")
     assert matrix.code == 0, matrix.err
