@@ -281,18 +281,25 @@ class _Tee:
         return text[start + len("Error: ") :].strip() or None
 
 
+def _frames_only(exc: BaseException) -> str:
+    """A traceback without the exception's message, which could quote the data being read."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{type(exc).__name__} (message withheld)"
+
+
 def _relative_for_annotation(file: str, workdir: Path, environ: Mapping[str, str]) -> str:
     """The path the way GitHub matches it against the pull request: relative to the workspace."""
     path = Path(file)
     if not path.is_absolute():
         path = workdir / path
     base = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    real, real_base = os.path.realpath(path), os.path.realpath(base)
     try:
-        rel = os.path.relpath(os.path.normpath(path), os.path.normpath(base))
+        rel = os.path.relpath(real, real_base)
     except ValueError:  # another drive on Windows
-        return path.as_posix()
-    if rel.startswith(".."):
-        return os.path.normpath(path).replace(os.sep, "/")
+        return Path(real).as_posix()
+    if rel == ".." or rel.startswith(".." + os.sep):
+        return Path(real).as_posix()
     return rel.replace(os.sep, "/")
 
 
@@ -383,7 +390,8 @@ def _fallback_markdown(
                 problem += f"; hint: {d.hint}"
             lines.append(f"| `{_md_cell(d.file or '-')}` | {d.line or ''} | {_md_cell(problem)} |")
         lines.append("")
-    lines.append("Nothing was sent to Wix." if command != "apply" or code == 1 else "")
+    if error is not None or diagnostics:  # it stopped at the manifest, before any request
+        lines.append("Nothing was sent to Wix.")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -502,7 +510,7 @@ def run_action(
                 title="wix-secrets: internal error",
             )
         )
-        streams.log("".join(traceback.format_exception(exc)))
+        streams.log(_frames_only(exc))
         _finish_outputs(environ, {"exit-code": str(int(ExitCode.ERROR))}, streams)
         return int(ExitCode.ERROR)
 
@@ -539,7 +547,7 @@ def run_action(
 
         code = int(run(argv, console))
     except BaseException as exc:  # run() never raises for user errors; this is a bug
-        streams.log("".join(traceback.format_exception(exc)))
+        streams.log(_frames_only(exc))
         code = int(ExitCode.ERROR)
     finally:
         stdout.flush()

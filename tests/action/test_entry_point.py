@@ -11,11 +11,22 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from reconciler.emulator import EmulatorServer
 
 from .conftest import AgeKey
-from .gha import API_KEY, CANARIES, INJECTION, SITE_ID, ActionRun, Runner, encrypt_manifest, manifest_yaml
+from .gha import (
+    API_KEY,
+    CANARIES,
+    INJECTION,
+    SITE_ID,
+    ActionRun,
+    Runner,
+    encrypt_manifest,
+    manifest_yaml,
+    parse_github_output,
+)
 
 SECRETS_PREFIX = "/_api/cloud-secrets-vault-server/api/v1/secrets"
 
@@ -328,3 +339,47 @@ def test_saved_plan_is_applied_and_a_stale_one_is_refused(
     assert writes(site) == []
     assert any("title=wix-secrets apply failed" in e for e in stale.annotations("error")), stale.log
     stale.assert_no_leak(CANARIES | {"new": "sk_live_CANARY_rotated_91b2", "oob": "changed-in-the-dashboard"})
+
+
+def test_annotations_point_at_the_file_from_the_workspace_root(
+    runner: Runner, site: EmulatorServer, age_key: AgeKey
+) -> None:
+    infra = runner.workspace / "infra" / "secrets"
+    infra.mkdir(parents=True)
+    (infra / "odd, name.yaml").write_text("version: 1\nsecrets:\n  OK_NAME:\n    valu: typo-1234\n", encoding="utf-8")
+    run = runner.run_entry_point(
+        site_inputs(
+            site, age_key, command="plan", manifest="'secrets/odd, name.yaml'", **{"working-directory": "infra"}
+        )
+    )
+    assert run.code == 1
+    errors = run.annotations("error")
+    assert errors and all(e.startswith("::error file=infra/secrets/odd%2C name.yaml,line=") for e in errors), errors
+
+
+def test_an_unexpected_failure_while_reading_stops_before_running_and_withholds_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import reconciler.operations
+    from reconciler.action import run_action
+
+    def broken_loader(*args: object, **kwargs: object) -> None:
+        message = "parser choked on: " + CANARIES["STRIPE_API_KEY"]
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(reconciler.operations, "load_desired", broken_loader)
+    (tmp_path / "m.yaml").write_text("version: 1\nsecrets: {}\n", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    output_file = tmp_path / "out"
+    env = {"INPUT_MANIFEST": "m.yaml", "GITHUB_OUTPUT": str(output_file), "RUNNER_TEMP": str(tmp_path / "t")}
+    code = run_action(env, stdout=out, stderr=err, cwd=tmp_path)
+    assert code == 1
+    text = out.getvalue() + err.getvalue()
+    assert "CANARY" not in text
+    assert "RuntimeError (message withheld)" in text
+    assert "::stop-commands::" not in text  # the command never ran
+    assert "title=wix-secrets: internal error" not in text  # the title is escaped ...
+    assert "title=wix-secrets%3A internal error" in text  # ... like every property
+    assert parse_github_output(output_file.read_text()) == {"exit-code": "1"}
