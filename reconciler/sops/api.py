@@ -101,15 +101,25 @@ def _split_docs(docs: list[Any], where: str) -> tuple[list[Any], Any]:
     return docs, block
 
 
+def _try_entry(keys: KeyRing, entry: AgeEntry, damaged: list[SopsIntegrityError]) -> bytes | None:
+    try:
+        return keys.decrypt_entry(entry.enc)
+    except SopsIntegrityError as exc:  # keep trying the other recipients
+        damaged.append(exc)
+        return None
+
+
 def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
     from reconciler.sops import shamir
+
+    damaged: list[SopsIntegrityError] = []
 
     if not meta.groups or not any(meta.groups):
         raise SopsFormatError(f"{where}: the file has no age recipients",
                               hint="only age is supported; this file may use pgp or a cloud KMS")
     if not meta.uses_key_groups or len(meta.groups) == 1:
         for entry in meta.groups[0]:
-            key = keys.decrypt_entry(entry.enc)
+            key = _try_entry(keys, entry, damaged)
             if key is not None:
                 if meta.uses_key_groups and len(key) == 33:
                     key = key[:-1]  # a single group's "share" is the key itself in sops; be lenient
@@ -117,16 +127,20 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
                     raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
                                              "the file was modified or damaged")
                 return key
+        if damaged:
+            raise SopsIntegrityError(f"{where}: {damaged[0].summary}", hint=damaged[0].hint)
         raise keys.not_found(meta.recipients, where=where)
     shares: list[bytes] = []
     for group in meta.groups:
         for entry in group:
-            part = keys.decrypt_entry(entry.enc)
+            part = _try_entry(keys, entry, damaged)
             if part is not None:
                 shares.append(part)
                 break
     threshold = meta.shamir_threshold or len(meta.groups)
     if len(shares) < threshold:
+        if damaged:
+            raise SopsIntegrityError(f"{where}: {damaged[0].summary}", hint=damaged[0].hint)
         err = keys.not_found(meta.recipients, where=where)
         err.detail = f"{err.detail}\nkey groups: {len(shares)} of the {threshold} needed could be decrypted"
         raise err

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import SopsEncryptError, SopsFormatError, SopsKeyNotFound
+from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError, SopsKeyNotFound
 
 __all__ = ["KeyRing", "default_keys_file", "encrypt_to_recipients", "parse_recipient"]
 
@@ -179,7 +179,10 @@ class KeyRing:
         return cls(ids, tried)
 
     def decrypt_entry(self, enc: str) -> bytes | None:
-        """Decrypt one armored age file with every identity; None when none fits."""
+        """Decrypt one armored age file with every identity; None when none fits.
+
+        Raises SopsIntegrityError when the age file itself is damaged (not merely for another key).
+        """
         import pyrage
 
         if not self._identities:
@@ -189,10 +192,13 @@ class KeyRing:
             data += b"\n"
         try:
             return bytes(pyrage.decrypt(data, self._identities))
-        except pyrage.DecryptError:
-            return None
-        except Exception:
-            return None
+        except Exception as exc:
+            if "No matching keys" in str(exc):
+                return None
+            raise SopsIntegrityError(
+                "the encrypted data key in the sops metadata is damaged: the file was modified or damaged",
+                hint="restore the file from version control",
+            ) from None
 
     def not_found(self, recipients: Sequence[str], *, where: str) -> SopsKeyNotFound:
         """The error listing every place tried and the recipients the file is encrypted to."""

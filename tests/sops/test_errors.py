@@ -71,6 +71,8 @@ DAMAGE: dict[str, tuple[Callable[[str], str], type[SopsError], str]] = {
     "missing_version": (lambda t: t.replace("    version: 3.11.0\n", ""), SopsFormatError, "version"),
     "missing_sops_block": (lambda t: t[: t.index("sops:")], SopsFormatError, "not a sops file"),
     "missing_mac": (lambda t: re.sub(r"^    mac: .*\n", "", t, flags=re.M), SopsFormatError, "no MAC"),
+    "damaged_age_block": (lambda t: re.sub(r"(-----BEGIN AGE ENCRYPTED FILE-----\n\s+)(....)", r"\1AAAA", t),
+                          SopsIntegrityError, "data key"),
     "not_yaml": (lambda t: "{{{ not yaml", SopsFormatError, "invalid YAML"),
     "empty": (lambda t: "", SopsFormatError, "empty"),
 }
