@@ -36,6 +36,7 @@ __all__ = [
     "SiteRun",
     "add_plan_arguments",
     "apply_run",
+    "backup_before_apply",
     "confirm",
     "emit",
     "outputs",
@@ -78,6 +79,28 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             action="store_true",
             help="exit 2 when there are changes (plan) or drift (drift), 0 when none, 1 on error",
         )
+    if command == "plan":
+        group.add_argument(
+            "--out",
+            metavar="PLANFILE",
+            help="save the plan; `wix-secrets apply PLANFILE` applies exactly it or refuses if stale (exit 4)",
+        )
+    if command == "apply":
+        backup = parser.add_argument_group("backup")
+        backup.add_argument(
+            "--backup-dir",
+            metavar="DIR",
+            help="where to write the encrypted backup of values deleted or overwritten "
+            "(default $XDG_STATE_HOME/wix-secrets/backups)",
+        )
+        backup.add_argument(
+            "--backup-age",
+            metavar="RECIPIENT",
+            action="append",
+            default=[],
+            help="age recipient of the backup (default: the manifest's own recipients)",
+        )
+        backup.add_argument("--no-backup", action="store_true", help="do not write a backup (not recommended)")
     if command == "apply":
         group.add_argument(
             "--audit-log",
@@ -255,6 +278,35 @@ async def apply_run(run: SiteRun, console: Console, client: Any) -> ApplyResult:
     return run.result
 
 
+async def backup_before_apply(run: SiteRun, args: argparse.Namespace, console: Console, client: Any) -> None:
+    """Write the encrypted backup of every value the plan deletes or overwrites, reading the ones the
+    plan did not read (deletes). Any failure stops the apply before it changes anything."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from reconciler import backup
+
+    assert run.planned is not None
+    values = dict(run.planned.remote.values)
+    entries = backup.entries_needed(run.planned.plan, values)
+    if not entries or getattr(args, "no_backup", False):
+        return
+    missing = [e.secret for e in entries if e.value is None]
+    if missing:
+        read = await asyncio.gather(*(client.get_value(s.name) for s in missing))
+        for secret, value in zip(missing, read, strict=True):
+            values[secret.id] = value
+            console.redactor.add(value.reveal())
+        entries = backup.entries_needed(run.planned.plan, values)
+    state = console.environ.get("XDG_STATE_HOME") or str(Path(console.environ.get("HOME", "~")) / ".local/state")
+    directory = console.resolve(getattr(args, "backup_dir", None) or Path(state) / "wix-secrets" / "backups")
+    recipients = list(getattr(args, "backup_age", None) or run.desired.recipients)
+    site = run.name or run.settings.site_id or ("local" if run.settings.local else "site")
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = backup.write(entries, directory=directory, recipients=recipients, site=site, created=created)
+    console.err(f"Backup of {len(entries)} value(s) about to be deleted or overwritten: {path}")
+
+
 def confirm(console: Console) -> None:
     if not console.interactive:
         raise ApprovalError(
@@ -331,6 +383,12 @@ def run_site_command(args: argparse.Namespace, console: Console, command: Comman
     if not args.manifests:
         raise UsageError("no manifest given", hint=f"wix-secrets {command} MANIFEST...")
     info = run_info(command, args.manifests, None, None)
+    if command == "apply" and len(args.manifests) == 1:
+        from reconciler.cli.saved import apply_saved, read_plan_file
+
+        saved = read_plan_file(console, args.manifests[0])
+        if saved is not None:
+            return apply_saved(args, console, args.manifests[0], saved)
     try:
         settings = site_settings(args, console)
         info = run_info(command, args.manifests, None, settings)
@@ -358,11 +416,16 @@ async def _single(run: SiteRun, args: argparse.Namespace, console: Console) -> i
                 console.err("Error: the plan has conflicts (listed above); nothing was changed.")
             if run.guard_error is not None:
                 raise run.guard_error
+            if run.command == "plan" and getattr(args, "out", None) and not plan.conflicts:
+                from reconciler.cli.saved import save_plan
+
+                save_plan(run, args, console)
             return exit_code_of(run, args)
         if not args.json and not args.markdown:
             console.out(out.human)
         if not args.auto_approve:
             confirm(console)
+        await backup_before_apply(run, args, console, client)
         await apply_run(run, console, client)
         from reconciler.cli.multisite import write_audit
 

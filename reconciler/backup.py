@@ -1,0 +1,104 @@
+"""Encrypted backups of the values an apply is about to destroy.
+
+A Wix secret that is deleted cannot be restored, and an overwritten value is gone. Before any delete or
+value overwrite, apply writes the old values into a SOPS file encrypted to the manifest's own
+recipients (or ``--backup-age``), named with the site and a UTC timestamp. The file is a valid
+manifest: restoring is a plain ``wix-secrets apply BACKUP``. Names and descriptions stay readable
+(``encrypted_regex: ^value$``); values never touch the disk unencrypted (the YAML is built and
+encrypted in memory).
+
+:func:`entries_needed` and :func:`render` are pure; :func:`write` does the file I/O for the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import UsageError
+from reconciler.model import RemoteSecret, Sensitive
+from reconciler.plan import Action, Plan
+
+__all__ = ["BackupEntry", "entries_needed", "filename", "render", "write"]
+
+
+@dataclass(frozen=True)
+class BackupEntry:
+    secret: RemoteSecret
+    value: Sensitive | None  # None until read
+
+
+def entries_needed(plan: Plan, values: Mapping[str, Sensitive]) -> list[BackupEntry]:
+    """The remote secrets whose current value the plan destroys (deletes and value overwrites)."""
+    entries = []
+    for change in plan.actionable:
+        if change.remote is None:
+            continue
+        if change.action is Action.DELETE or "value" in change.changed:
+            entries.append(BackupEntry(change.remote, values.get(change.remote.id)))
+    return entries
+
+
+def filename(site: str, created: str) -> str:
+    """``wix-secrets-backup-<site>-<YYYYmmddTHHMMSSZ>.sops.yaml``; ``site`` is an id or a name, never a value."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", site).strip("-")[:64] or "site"
+    stamp = re.sub(r"[^0-9TZ]", "", created)
+    return f"wix-secrets-backup-{slug}-{stamp}.sops.yaml"
+
+
+def _quote(text: str) -> str:
+    # a JSON string is a valid YAML double-quoted scalar
+    return json.dumps(text, ensure_ascii=False)
+
+
+def render(entries: Sequence[BackupEntry], *, site: str, created: str) -> bytes:
+    """The plaintext backup manifest (kept in memory only; encrypt before writing)."""
+    lines = [
+        f"# wix-secrets backup of {len(entries)} secret value(s) of {site}, taken {created}",
+        "# before an apply deleted or overwrote them. Restore with: wix-secrets apply THIS_FILE",
+        "version: 1",
+        "secrets:",
+    ]
+    for entry in entries:
+        if entry.value is None:
+            raise ValueError(f"no value read for {entry.secret.name}")
+        lines.append(f"  {_quote(entry.secret.name)}:")
+        lines.append(f"    value: {_quote(entry.value.reveal())}")
+        if entry.secret.description:
+            lines.append(f"    description: {_quote(entry.secret.description)}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write(
+    entries: Sequence[BackupEntry], *, directory: Path, recipients: Sequence[str], site: str, created: str
+) -> Path:
+    """Encrypt and write the backup atomically (mode 0600, folder 0700). Returns its path."""
+    if not recipients:
+        raise UsageError(
+            "cannot write the backup of the values this apply deletes or overwrites: no age recipient",
+            hint="encrypt the manifest with SOPS (its recipients are used), pass --backup-age RECIPIENT, "
+            "or --no-backup to go without one",
+        )
+    from reconciler.sops import EncryptionRules, encrypt
+
+    plain = render(entries, site=site, created=created)
+    sealed = encrypt(plain, recipients=list(recipients), rules=EncryptionRules(encrypted_regex="^value$"))
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = directory / filename(site, created)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".backup-", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(sealed)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
