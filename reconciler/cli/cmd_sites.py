@@ -27,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "credential variables. --matrix prints a GitHub Actions matrix (JSON) to shard sites across runners.",
     )
     parser.add_argument("--project", metavar="FILE", help="the project file (default: nearest wix-secrets.yaml)")
-    parser.add_argument("--matrix", action="store_true", help='print {"include": [{"site", "environment"}...]}')
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help='print {"include": [{"site", "environment", "manifests", ...}]} for strategy.matrix',
+    )
     parser.add_argument("--json", action="store_true", help="print the sites as a JSON document")
     parser.add_argument(
         "--environment", metavar="ENV", action="append", default=[], help="only sites of this environment"
@@ -35,8 +39,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def matrix(sites: list[Any]) -> dict[str, Any]:
-    return {"include": [{"site": s.name, "environment": s.environment or ""} for s in sites]}
+def matrix(sites: list[Any], rel: Any = str) -> dict[str, Any]:
+    """The GitHub Actions matrix: per site its name and environment, plus what a job needs to run it
+    without the project file: manifests (space-separated, relative to the current folder, as the
+    Action's ``manifest`` input takes them), site id and the names of the credential variables."""
+    return {
+        "include": [
+            {
+                "site": s.name,
+                "environment": s.environment or "",
+                "manifests": " ".join(rel(m) for m in s.manifests),
+                "site_id": s.site_id or "",
+                "api_key_env": s.credentials.api_key_env or "",
+                "site_id_env": s.credentials.site_id_env or "",
+            }
+            for s in sites
+        ]
+    }
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -48,7 +67,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     project = load_project(path, shown=args.project or os.path.relpath(path, console.cwd))
     sites = [s for s in project.sites if not args.environment or s.environment in args.environment]
     if args.matrix:
-        console.out(json.dumps(matrix(sites), separators=(",", ":")))
+        console.out(json.dumps(matrix(sites, lambda p: os.path.relpath(p, console.cwd)), separators=(",", ":")))
         return 0
     base = path.parent
 

@@ -234,17 +234,59 @@ def test_sites_command_lists_and_prints_a_matrix(cli: Any, tmp_path: Path, serve
     project(tmp_path, servers)
     matrix = cli("sites", "--matrix")
     assert matrix.code == 0, matrix.err
-    assert json.loads(matrix.out) == {
-        "include": [
-            {"site": "shop", "environment": "production"},
-            {"site": "blog", "environment": "production"},
-            {"site": "staging", "environment": "staging"},
-        ]
-    }
+    entries = json.loads(matrix.out)["include"]
+    assert [(e["site"], e["environment"]) for e in entries] == [
+        ("shop", "production"), ("blog", "production"), ("staging", "staging")
+    ]
+    assert entries[0]["manifests"] == "secrets/common.yaml secrets/shop.yaml"
+    assert entries[0]["site_id"] == "site-shop" and entries[0]["api_key_env"] == "SHOP_WIX_API_KEY"
     assert "\n" not in matrix.out.strip()  # one line, for $GITHUB_OUTPUT
-    only = json.loads(cli("sites", "--matrix", "--environment", "staging").out)
-    assert only == {"include": [{"site": "staging", "environment": "staging"}]}
+    only = json.loads(cli("sites", "--matrix", "--environment", "staging").out)["include"]
+    assert [e["site"] for e in only] == ["staging"]
     listed = cli("sites")
     assert "shop [production]: site site-shop; manifests: secrets/common.yaml, secrets/shop.yaml" in listed.out
     doc = json.loads(cli("sites", "--json").out)
     assert doc["sites"][0]["credentials"] == {"api_key_env": "SHOP_WIX_API_KEY"}
+
+
+def test_the_sharded_workflow_consumes_the_matrix_of_the_example_project(cli: Any) -> None:
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    out = cli("sites", "--matrix", "--project", "examples/project/wix-secrets.yaml", cwd=root, env={})
+    assert out.code == 0, out.err
+    line = out.out.strip()
+    assert "\n" not in line  # `echo "matrix=$(...)" >> $GITHUB_OUTPUT` needs one line
+    entries = json.loads(line)["include"]
+    assert [e["site"] for e in entries] == ["shop", "blog", "shop-staging"]
+    for entry in entries:
+        for manifest in entry["manifests"].split():
+            assert (root / manifest).is_file(), manifest
+        assert entry["manifests"].split()[0] == "examples/project/common.yaml"
+    workflow_text = (root / "examples" / "github" / "sharded.yml").read_text()
+    workflow = yaml.safe_load(workflow_text)
+    jobs = workflow["jobs"]
+    step = next(s for s in jobs["sites"]["steps"] if s.get("id") == "matrix")
+    assert "wix-secrets sites --matrix" in step["run"] and '"matrix=' in step["run"]
+    assert jobs["sites"]["outputs"]["matrix"] == "${{ steps.matrix.outputs.matrix }}"
+    for name in ("plan", "apply"):
+        assert jobs[name]["needs"] == "sites"
+        assert jobs[name]["strategy"]["matrix"] == "${{ fromJSON(needs.sites.outputs.matrix) }}"
+        assert jobs[name]["strategy"]["fail-fast"] is False
+    plan_step = next(s for s in jobs["plan"]["steps"] if str(s.get("uses", "")).startswith("wix-secrets/"))
+    assert plan_step["with"]["manifest"] == "${{ matrix.manifests }}"
+    assert plan_step["with"]["command"] == "plan"
+    referenced = set(re.findall(r"(?<![.\w])matrix\.(\w+)", workflow_text))
+    assert referenced <= set(entries[0]), referenced - set(entries[0])
+    action = yaml.safe_load((root / "action.yml").read_text())
+    assert set(plan_step["with"]) <= set(action["inputs"])
+    apply_steps = jobs["apply"]["steps"]
+    run = next(s["run"] for s in apply_steps if "wix-secrets apply" in str(s.get("run", "")))
+    assert '--site "$SITE"' in run and "--audit-log" in run and "${{" not in run
+    upload = next(s for s in apply_steps if "upload-artifact" in str(s.get("uses", "")))
+    assert upload["with"]["path"] == "audit/${{ matrix.site }}.jsonl"
+    for job in jobs.values():
+        for s in job["steps"]:
+            assert "${{" not in str(s.get("run", "")), "expressions reach scripts only through env"
