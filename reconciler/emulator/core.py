@@ -11,6 +11,8 @@ Stdlib only; it must not import ``reconciler.wix``, ``reconciler.model`` or ``re
 
 from __future__ import annotations
 
+import dataclasses
+
 import hmac
 import json
 import logging
@@ -165,6 +167,8 @@ class Emulator:
         lower = {k.lower(): v for k, v in headers.items()}
         route, param = _route(method, path)
         draw = self._injector.draw() if self.faults.active else None
+        if draw and not self._injector.hits(route):
+            draw = dataclasses.replace(draw, drop=False, error_status=None, lost=None)
         delay = draw.delay if draw else 0.0
         if draw and draw.drop:
             return self._record(method, route, Reply(0, (), b"", delay, drop=True, fault="drop"))

@@ -36,6 +36,8 @@ class Faults:
     lost_reply_rate: fraction of successful writes (create/update/delete) whose change *is* applied
         but whose answer is lost: half the time the connection drops, otherwise a 5xx.
     seed: makes every decision reproducible.
+    routes: when given, drops, 5xx and lost replies hit only these routes (e.g. {"create"}), so a test
+        can make every write of one kind fail while reads succeed.
     """
 
     latency_ms: float = 0.0
@@ -45,6 +47,7 @@ class Faults:
     drop_rate: float = 0.0
     lost_reply_rate: float = 0.0
     seed: int | None = None
+    routes: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0 or self.jitter_ms < 0:
@@ -99,6 +102,10 @@ class FaultInjector:
         if u_lost < f.lost_reply_rate:
             lost = 0 if u_kind < 0.5 else ERROR_STATUSES[int((u_kind - 0.5) * 2 * len(ERROR_STATUSES))]
         return Draw(delay, drop, error_status, lost)
+
+    def hits(self, route: str) -> bool:
+        """Whether drops, 5xx and lost replies may hit ``route``."""
+        return self.faults.routes is None or route in self.faults.routes
 
     def admit(self) -> int | None:
         """None if the request fits the rate limit (and is counted); else Retry-After in whole seconds."""

@@ -208,15 +208,33 @@ def test_partial_failure_skips_deletes_then_a_rerun_converges(tmp_path: Path) ->
     asyncio.run(scenario())
 
 
-def test_partial_apply_exit_code_is_3(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    # every write is answered 5xx after retries: reads succeed first (list+values go before faults start)
-    emulator = Emulator(faults=Faults(error_rate=1.0, seed=1))
-    (tmp_path / "m.yaml").write_text("version: 1\nsecrets:\n  A:\n    value: a\n")
-    with EmulatorServer(emulator) as server:
-        result = cli("apply", "--auto-approve", "--retries", "0", "m.yaml",
-                     env={**HTTP_ENV, "WIX_API_URL": server.url})
-    # the very first request (list) fails too: an error before anything is applied is exit 1
-    assert result.code == 1 and "503" in result.err or "500" in result.err or "502" in result.err or "504" in result.err
+def test_partial_apply_exits_3_skips_deletes_and_a_rerun_finishes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "site.json"
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\nsecrets:\n  A:\n    value: a2\n  NEW:\n    value: new-value\n  OLD:\n    state: absent\n"
+    )
+    seeded = Emulator(state_file=state)
+    for name, value in (("A", "a1"), ("OLD", "o")):
+        seeded.handle("POST", "/api/v1/secrets", {"authorization": "k"},
+                      json.dumps({"secret": {"name": name, "value": value}}).encode())
+    # every create fails (5xx, after retries); reads and updates work
+    flaky = Emulator(state_file=state, faults=Faults(error_rate=1.0, routes=frozenset({"create"}), seed=3))
+    with EmulatorServer(flaky) as server:
+        env = {**HTTP_ENV, "WIX_API_URL": server.url}
+        result = cli("apply", "--auto-approve", "--retries", "1", "--backup-age", RECIPIENT,
+                     "--backup-dir", "bk", "m.yaml", env=env)
+        assert result.code == 3, result.err
+        assert "✓ A: update applied" in result.out
+        assert "✗ NEW: create failed" in result.out
+        assert "· OLD: delete skipped (skipped because 1 other operation failed)" in result.out
+        assert "Apply PARTIALLY complete: 1 applied, 1 failed, 1 skipped." in result.out
+        assert flaky.counts()["delete"] == 0
+    with EmulatorServer(Emulator(state_file=state)) as server:
+        env = {**HTTP_ENV, "WIX_API_URL": server.url}
+        again = cli("apply", "--auto-approve", "--backup-age", RECIPIENT, "--backup-dir", "bk", "m.yaml", env=env)
+        assert again.code == 0, again.err
+        assert set(names(server.url)) == {"A", "NEW"}
+        assert cli("plan", "--detailed-exitcode", "m.yaml", env=env).code == 0
 
 
 @pytest.mark.slow
