@@ -40,14 +40,23 @@ class Result:
 def cli(tmp_path: Path) -> object:
     """Run ``wix-secrets`` in-process with a fake terminal. ``env`` replaces the environment."""
 
-    def invoke(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str = "",
-               tty: bool = False) -> Result:
+    def invoke(
+        *argv: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str = "", tty: bool = False
+    ) -> Result:
         out, err = io.StringIO(), io.StringIO()
         environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", "")}
         environ.update(env or {})
         console = Console(
-            stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=environ, cwd=cwd or tmp_path,
-            stdout_tty=tty, stderr_tty=tty, stdin_tty=tty, color=False, redactor=Redactor(),
+            stdout=out,
+            stderr=err,
+            stdin=io.StringIO(stdin),
+            environ=environ,
+            cwd=cwd or tmp_path,
+            stdout_tty=tty,
+            stderr_tty=tty,
+            stdin_tty=tty,
+            color=False,
+            redactor=Redactor(),
         )
         code = run(list(argv), console)
         return Result(code, out.getvalue(), err.getvalue())

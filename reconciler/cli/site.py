@@ -68,9 +68,15 @@ def open_client(settings: SiteSettings, console: Console) -> Any:
 
     user_agent = f"wix-secrets/{__version__} (+https://github.com/wix-secrets/wix-secrets)"
     if settings.local:
-        from reconciler.emulator import Emulator, EmulatorTransport
+        from reconciler.emulator import Emulator, EmulatorStateError, EmulatorTransport
 
-        emulator = Emulator(state_file=_path(settings.local))
+        try:
+            emulator = Emulator(state_file=_path(settings.local))
+        except (EmulatorStateError, OSError) as exc:
+            raise UsageError(
+                f"cannot use the local site {settings.local}: {exc}",
+                hint="point --local at a new file, or at a file written by wix-secrets",
+            ) from None
         return WixSecretsClient(
             api_url=LOCAL_API_URL,
             auth=ApiKeyAuth("local", settings.site_id or "local"),

@@ -61,16 +61,21 @@ def seed(url: str, *secrets: tuple[str, str]) -> dict[str, str]:
     ids = {}
     base = f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets"
     for name, value in secrets:
-        r = httpx.post(base, json={"secret": {"name": name, "value": value}},
-                       headers={"Authorization": "test-key", "wix-site-id": "site-1"})
+        r = httpx.post(
+            base,
+            json={"secret": {"name": name, "value": value}},
+            headers={"Authorization": "test-key", "wix-site-id": "site-1"},
+        )
         r.raise_for_status()
         ids[name] = r.json()["id"]
     return ids
 
 
 def listing(url: str) -> dict[str, dict[str, str]]:
-    r = httpx.get(f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets",
-                  headers={"Authorization": "test-key", "wix-site-id": "site-1"})
+    r = httpx.get(
+        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets",
+        headers={"Authorization": "test-key", "wix-site-id": "site-1"},
+    )
     return {s["name"]: s for s in r.json()["secrets"]}
 
 
@@ -104,7 +109,9 @@ def test_http_plan_request_counts_are_exact(cli, manifest: Path, server: tuple[E
 
 
 def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
-    cli, manifest: Path, server: tuple[Emulator, str]  # type: ignore[no-untyped-def]
+    cli,
+    manifest: Path,
+    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
 ) -> None:
     emulator, url = server
     ids = seed(url, ("API_KEY", "old"), ("legacy_thing", "x"), ("unrelated", "u"))
@@ -124,15 +131,18 @@ def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
 
 
 def test_rename_keeps_the_id(cli, tmp_path: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
-    emulator, url = server
+    _emulator, url = server
     ids = seed(url, ("db_url", "postgres://x"))
-    m = write(tmp_path / "r.yaml", """\
+    m = write(
+        tmp_path / "r.yaml",
+        """\
         version: 1
         secrets:
           DATABASE_URL:
             value: postgres://x
             renamed_from: [db_url]
-        """)
+        """,
+    )
     plan = cli("plan", str(m), env=http_env(url))
     assert "→ DATABASE_URL" in plan.out and "rename from db_url" in plan.out and "will break" in plan.out
     result = cli("apply", "--auto-approve", str(m), env=http_env(url))
@@ -142,7 +152,9 @@ def test_rename_keeps_the_id(cli, tmp_path: Path, server: tuple[Emulator, str]) 
 
 
 def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
-    cli, tmp_path: Path, server: tuple[Emulator, str]  # type: ignore[no-untyped-def]
+    cli,
+    tmp_path: Path,
+    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
 ) -> None:
     emulator, url = server
     seed(url, *[(f"s{i}", "v") for i in range(8)])
@@ -154,14 +166,17 @@ def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
     assert emulator.counts()["delete"] == 0
     refused = cli("apply", "--auto-approve", "--prune", "--max-deletes", "6", str(m), env=http_env(url))
     assert refused.code == 5 and "more than half" in refused.err
-    done = cli("apply", "--auto-approve", "--prune", "--max-deletes", "6", "--allow-mass-delete", str(m),
-               env=http_env(url))
+    done = cli(
+        "apply", "--auto-approve", "--prune", "--max-deletes", "6", "--allow-mass-delete", str(m), env=http_env(url)
+    )
     assert done.code == 0, done.err
     assert set(listing(url)) == {"s0", "s1"}
 
 
 def test_apply_without_a_terminal_refuses_and_changes_nothing(
-    cli, manifest: Path, server: tuple[Emulator, str]  # type: ignore[no-untyped-def]
+    cli,
+    manifest: Path,
+    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
 ) -> None:
     emulator, url = server
     result = cli("apply", str(manifest), env=http_env(url))
@@ -188,9 +203,12 @@ def test_empty_plan_applies_nothing_and_asks_nothing(cli, manifest: Path, tmp_pa
 
 
 def test_json_output_is_valid_against_the_published_schema(
-    cli, manifest: Path, tmp_path: Path, server: tuple[Emulator, str]  # type: ignore[no-untyped-def]
+    cli,
+    manifest: Path,
+    tmp_path: Path,
+    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
 ) -> None:
-    emulator, url = server
+    _emulator, url = server
     seed(url, ("API_KEY", "old"))
     schema = load_schema("plan")
     plan = cli("plan", "--json", str(manifest), env=http_env(url))
@@ -199,8 +217,16 @@ def test_json_output_is_valid_against_the_published_schema(
     assert doc["format_version"] == "1" and doc["summary"]["create"] == 1 and doc["summary"]["update"] == 1
     out_file = tmp_path / "apply.json"
     md_file = tmp_path / "apply.md"
-    applied = cli("apply", "--auto-approve", "--json-file", str(out_file), "--markdown-file", str(md_file),
-                  str(manifest), env=http_env(url))
+    applied = cli(
+        "apply",
+        "--auto-approve",
+        "--json-file",
+        str(out_file),
+        "--markdown-file",
+        str(md_file),
+        str(manifest),
+        env=http_env(url),
+    )
     doc = json.loads(out_file.read_text())
     jsonschema.validate(doc, schema)
     assert doc["result"]["status"] == "success" and doc["result"]["converged"] is True
@@ -211,17 +237,22 @@ def test_json_output_is_valid_against_the_published_schema(
 
 
 def test_manifest_errors_send_no_request_and_report_every_problem(
-    cli, tmp_path: Path, server: tuple[Emulator, str]  # type: ignore[no-untyped-def]
+    cli,
+    tmp_path: Path,
+    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
 ) -> None:
     emulator, url = server
-    bad = write(tmp_path / "bad.yaml", f"""\
+    bad = write(
+        tmp_path / "bad.yaml",
+        f"""\
         version: 1
         secrets:
           wixNope:
             value: {CANARY}
           n:
             value: 12
-        """)
+        """,
+    )
     result = cli("plan", "--json", str(bad), env=http_env(url))
     assert result.code == 1
     doc = json.loads(result.out)
@@ -234,7 +265,9 @@ def test_manifest_errors_send_no_request_and_report_every_problem(
 
 
 def test_drift_is_read_only_and_reports_added_and_changed(
-    cli, manifest: Path, server: tuple[Emulator, str]  # type: ignore[no-untyped-def]
+    cli,
+    manifest: Path,
+    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
 ) -> None:
     emulator, url = server
     seed(url, ("API_KEY", CANARY), ("DB_URL", "changed"), ("added_by_hand", "x"))
@@ -247,7 +280,7 @@ def test_drift_is_read_only_and_reports_added_and_changed(
 
 
 def test_verbose_and_debug_never_show_values(cli, manifest: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
-    emulator, url = server
+    _emulator, url = server
     seed(url, ("API_KEY", "old-" + CANARY))
     result = cli("--debug", "apply", "-v", "--auto-approve", str(manifest), env=http_env(url))
     assert result.code == 0, result.err

@@ -37,9 +37,11 @@ KEY_ENV = {"SOPS_AGE_KEY": str(IDENTITY)}
 
 
 def encrypted_manifest(path: Path, secrets: dict[str, str], extra: str = "") -> Path:
-    body = "version: 1\nsecrets:\n" + "".join(
-        f"  {name}:\n    value: {json.dumps(value)}\n" for name, value in secrets.items()
-    ) + extra
+    body = (
+        "version: 1\nsecrets:\n"
+        + "".join(f"  {name}:\n    value: {json.dumps(value)}\n" for name, value in secrets.items())
+        + extra
+    )
     path.write_bytes(encrypt(body.encode(), recipients=[RECIPIENT], rules=EncryptionRules(encrypted_regex="^value$")))
     return path
 
@@ -129,8 +131,9 @@ def test_backup_before_delete_and_overwrite_restores_with_a_plain_apply(cli, tmp
     site = str(tmp_path / "site.json")
     start = encrypted_manifest(tmp_path / "a.sops.yaml", {"KEEP": "k", "CHANGE": CANARY, "DROP": "d" + CANARY})
     assert cli("apply", "--local", site, "--auto-approve", str(start), env=KEY_ENV).code == 0
-    nxt = encrypted_manifest(tmp_path / "b.sops.yaml", {"KEEP": "k", "CHANGE": "new"},
-                             extra="  DROP:\n    state: absent\n")
+    nxt = encrypted_manifest(
+        tmp_path / "b.sops.yaml", {"KEEP": "k", "CHANGE": "new"}, extra="  DROP:\n    state: absent\n"
+    )
     backups = tmp_path / "backups"
     result = cli("apply", "--local", site, "--auto-approve", "--backup-dir", str(backups), str(nxt), env=KEY_ENV)
     assert result.code == 0, result.err
@@ -155,8 +158,17 @@ def test_backup_needs_a_recipient_and_stops_the_apply(cli, tmp_path: Path) -> No
     refused = cli("apply", "--local", site, "--auto-approve", "b.yaml")
     assert refused.code == 1 and "no age recipient" in refused.err
     assert cli("plan", "--local", site, "--detailed-exitcode", "b.yaml").code == 2  # nothing changed
-    ok = cli("apply", "--local", site, "--auto-approve", "--backup-age", RECIPIENT,
-             "--backup-dir", str(tmp_path / "bk"), "b.yaml")
+    ok = cli(
+        "apply",
+        "--local",
+        site,
+        "--auto-approve",
+        "--backup-age",
+        RECIPIENT,
+        "--backup-dir",
+        str(tmp_path / "bk"),
+        "b.yaml",
+    )
     assert ok.code == 0 and len(list((tmp_path / "bk").iterdir())) == 1
 
 
@@ -190,15 +202,22 @@ def test_partial_failure_skips_deletes_then_a_rerun_converges(tmp_path: Path) ->
     desired = load_manifest(text, file="m.yaml")
 
     async def scenario() -> None:
-        async with WixSecretsClient(api_url="http://127.0.0.1", auth=ApiKeyAuth("k", "s"),
-                                    transport=EmulatorTransport(emulator), rate_limit=None) as client:
+        async with WixSecretsClient(
+            api_url="http://127.0.0.1",
+            auth=ApiKeyAuth("k", "s"),
+            transport=EmulatorTransport(emulator),
+            rate_limit=None,
+        ) as client:
             await client.create("OLD", Sensitive("o"), None)
             flaky = FailingClient(client, {"B"})
             plan = make_plan(desired, await read_remote(flaky, desired))
             result = await apply_plan(flaky, plan)
             assert result.status == "partial"
             assert {(i.change.name, i.status) for i in result.items} == {
-                ("A", "applied"), ("B", "failed"), ("OLD", "skipped")}
+                ("A", "applied"),
+                ("B", "failed"),
+                ("OLD", "skipped"),
+            }
             assert "OLD" in {s.name for s in await client.list_secrets()}  # nothing deleted
             plan = make_plan(desired, await read_remote(client, desired))
             result = await apply_plan(client, plan)
@@ -215,14 +234,28 @@ def test_partial_apply_exits_3_skips_deletes_and_a_rerun_finishes(cli, tmp_path:
     )
     seeded = Emulator(state_file=state)
     for name, value in (("A", "a1"), ("OLD", "o")):
-        seeded.handle("POST", "/api/v1/secrets", {"authorization": "k"},
-                      json.dumps({"secret": {"name": name, "value": value}}).encode())
+        seeded.handle(
+            "POST",
+            "/api/v1/secrets",
+            {"authorization": "k"},
+            json.dumps({"secret": {"name": name, "value": value}}).encode(),
+        )
     # every create fails (5xx, after retries); reads and updates work
     flaky = Emulator(state_file=state, faults=Faults(error_rate=1.0, routes=frozenset({"create"}), seed=3))
     with EmulatorServer(flaky) as server:
         env = {**HTTP_ENV, "WIX_API_URL": server.url}
-        result = cli("apply", "--auto-approve", "--retries", "1", "--backup-age", RECIPIENT,
-                     "--backup-dir", "bk", "m.yaml", env=env)
+        result = cli(
+            "apply",
+            "--auto-approve",
+            "--retries",
+            "1",
+            "--backup-age",
+            RECIPIENT,
+            "--backup-dir",
+            "bk",
+            "m.yaml",
+            env=env,
+        )
         assert result.code == 3, result.err
         assert "✓ A: update applied" in result.out
         assert "✗ NEW: create failed" in result.out
@@ -258,8 +291,11 @@ def test_apply_of_200_secrets_converges_under_20_percent_faults_and_a_rate_limit
         assert set(site) == set(secrets) | {"keep0", "keep1", "keep2"}
         kinds = {r.fault for r in emulator.requests}
         assert {"drop", "error"} <= kinds and ({"lost_drop", "lost_error"} & kinds)
-        created = [r for r in emulator.requests
-                   if r.route == "create" and (r.status == 200 or (r.fault or "").startswith("lost"))]
+        created = [
+            r
+            for r in emulator.requests
+            if r.route == "create" and (r.status == 200 or (r.fault or "").startswith("lost"))
+        ]
         assert len(created) == 200 + 3  # each secret created exactly once, even when answers were lost
         final = cli("plan", "--detailed-exitcode", "--rate-limit", "9000", str(m), env=env)
         assert final.code == 0, final.out
@@ -284,8 +320,9 @@ def test_sigkill_half_way_then_apply_again_converges(tmp_path: Path) -> None:
         again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
         assert set(names(server.url)) == set(secrets)
-        plan = subprocess.run([*argv[:3], "plan", "--detailed-exitcode", str(m)], env=env, capture_output=True,
-                              text=True, timeout=120)
+        plan = subprocess.run(
+            [*argv[:3], "plan", "--detailed-exitcode", str(m)], env=env, capture_output=True, text=True, timeout=120
+        )
         assert plan.returncode == 0, plan.stdout + plan.stderr
 
 
@@ -294,12 +331,17 @@ def test_no_value_reaches_any_output_in_any_mode(cli, tmp_path: Path) -> None:  
     import base64
     import urllib.parse
 
-    forms = {CANARY, base64.b64encode(CANARY.encode()).decode(), urllib.parse.quote(CANARY, safe=""),
-             json.dumps(CANARY)[1:-1]}
+    forms = {
+        CANARY,
+        base64.b64encode(CANARY.encode()).decode(),
+        urllib.parse.quote(CANARY, safe=""),
+        json.dumps(CANARY)[1:-1],
+    }
     site = str(tmp_path / "site.json")
     m = encrypted_manifest(tmp_path / "m.sops.yaml", {"A": CANARY, "B": "b-" + CANARY})
     bad = tmp_path / "bad.yaml"
-    bad.write_text(textwrap.dedent(f"""\
+    bad.write_text(
+        textwrap.dedent(f"""\
         version: 1
         secrets:
           wixA:
@@ -307,26 +349,47 @@ def test_no_value_reaches_any_output_in_any_mode(cli, tmp_path: Path) -> None:  
           B:
             value: "{CANARY}"
             value_from: {{env: X}}
-        """))
+        """)
+    )
     outputs: list[str] = []
     runs = [
-        ("validate", str(m)), ("validate", "--json", str(bad)), ("validate", str(bad)),
-        ("plan", "--local", site, str(m)), ("plan", "--local", site, "--json", str(m)),
-        ("plan", "--local", site, "--markdown", str(m)), ("--debug", "plan", "-v", "--local", site, str(m)),
+        ("validate", str(m)),
+        ("validate", "--json", str(bad)),
+        ("validate", str(bad)),
+        ("plan", "--local", site, str(m)),
+        ("plan", "--local", site, "--json", str(m)),
+        ("plan", "--local", site, "--markdown", str(m)),
+        ("--debug", "plan", "-v", "--local", site, str(m)),
         ("plan", "--local", site, "--json", str(bad)),
         ("apply", "--local", site, str(m)),  # refuses: no tty
-        ("--debug", "apply", "--local", site, "--auto-approve", "--json-file", "a.json", "--markdown-file",
-         "a.md", "--backup-dir", "bk", str(m)),
-        ("drift", "--local", site, "--json", str(m)), ("drift", "--local", site, "--markdown", str(m)),
-        ("plan", "--local", site, "--out", "p.json", str(m)), ("apply", "p.json"),
+        (
+            "--debug",
+            "apply",
+            "--local",
+            site,
+            "--auto-approve",
+            "--json-file",
+            "a.json",
+            "--markdown-file",
+            "a.md",
+            "--backup-dir",
+            "bk",
+            str(m),
+        ),
+        ("drift", "--local", site, "--json", str(m)),
+        ("drift", "--local", site, "--markdown", str(m)),
+        ("plan", "--local", site, "--out", "p.json", str(m)),
+        ("apply", "p.json"),
         ("decrypt", str(m), "-o", "plain.yaml"),
     ]
     for argv in runs:
         result = cli(*argv, env=KEY_ENV)
         outputs += [result.out, result.err]
     m2 = encrypted_manifest(tmp_path / "m2.sops.yaml", {"A": "changed", "B": "b"}, extra="  C:\n    value: c\n")
-    for argv in [("--debug", "apply", "--local", site, "--auto-approve", "--backup-dir", "bk", str(m2)),
-                 ("apply", "--local", site, "--auto-approve", "--backup-dir", "bk", str(m))]:
+    for argv in [
+        ("--debug", "apply", "--local", site, "--auto-approve", "--backup-dir", "bk", str(m2)),
+        ("apply", "--local", site, "--auto-approve", "--backup-dir", "bk", str(m)),
+    ]:
         result = cli(*argv, env=KEY_ENV)
         outputs += [result.out, result.err]
     for path in tmp_path.rglob("*"):

@@ -118,9 +118,7 @@ def test_case_only_duplicates_are_refused() -> None:
 
 
 def test_still_encrypted_values_are_refused() -> None:
-    found = problems(
-        "version: 1\nsecrets:\n  A:\n    value: ENC[AES256_GCM,data:abc,iv:x,tag:y,type:str]\n"
-    )
+    found = problems("version: 1\nsecrets:\n  A:\n    value: ENC[AES256_GCM,data:abc,iv:x,tag:y,type:str]\n")
     assert found == [(4, "the value of A is still SOPS-encrypted text")]
 
 
@@ -161,9 +159,13 @@ def test_value_from_missing_sources_are_reported() -> None:
 
     found = problems(
         "version: 1\nsecrets:\n  A:\n    value_from: {env: NOPE}\n  B:\n    value_from: {file: x.txt}\n",
-        environ={}, read_file=missing,
+        environ={},
+        read_file=missing,
     )
-    assert [m for _, m in found] == ["environment variable NOPE is not set", "cannot read x.txt: No such file or directory"]
+    assert [m for _, m in found] == [
+        "environment variable NOPE is not set",
+        "cannot read x.txt: No such file or directory",
+    ]
 
 
 def test_declared_secret_matching_ignore_is_an_error() -> None:
@@ -183,8 +185,16 @@ def test_tombstone_with_other_fields_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("name", "ok"),
-    [("API_KEY", True), ("a+b=c-d@e#f$g", True), ("x" * 50, True), ("x" * 51, False), ("WiXy", False),
-     ("has space", False), ("", False), ("naïve", False)],
+    [
+        ("API_KEY", True),
+        ("a+b=c-d@e#f$g", True),
+        ("x" * 50, True),
+        ("x" * 51, False),
+        ("WiXy", False),
+        ("has space", False),
+        ("", False),
+        ("naïve", False),
+    ],
 )
 def test_name_rules(name: str, ok: bool) -> None:
     assert (check_name(name) is None) is ok
