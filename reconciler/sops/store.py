@@ -148,7 +148,7 @@ _HASH = re.compile(r"(?:^|(?<=[ \t]))#")
 class _Box:
     """A mapping or sequence being built, with where it is (for placing comments)."""
 
-    __slots__ = ("child_col", "end", "lines", "obj", "parent", "start")
+    __slots__ = ("child_col", "end", "flow", "lines", "obj", "parent", "start")
 
     def __init__(self, obj: Any, parent: _Box | None) -> None:
         self.obj = obj
@@ -157,6 +157,7 @@ class _Box:
         self.start = (0, 0)
         self.end = (0, 0)
         self.child_col = 0
+        self.flow = False
 
 
 class _Builder:
@@ -230,6 +231,7 @@ class _Builder:
         box.start = start if start is not None and node.flow_style is not True else (sm.line, sm.column)
         box.end = (em.line, em.column)
         box.child_col = child_col
+        box.flow = node.flow_style is True
         self.boxes.append(box)
 
 
@@ -291,6 +293,8 @@ def _place_comments(docs: list[Any], b: _Builder, found: list[tuple[int, int, st
     import bisect
 
     tops = [box for box in b.boxes if box.parent is None]
+    by_obj = {id(box.obj): box for box in b.boxes}
+    has_flow = any(box.flow for box in b.boxes)
     inserts: dict[int, tuple[_Box, list[tuple[int, int, str]]]] = {}
     for order, (line, col, body) in enumerate(found):
         inline = line < len(lines) and lines[line][:col].strip() != ""
@@ -302,6 +306,11 @@ def _place_comments(docs: list[Any], b: _Builder, found: list[tuple[int, int, st
             if lo < hi:
                 best = min(range(lo, hi), key=lambda i: b.entry_cols[i])
                 target, index = b.entry_boxes[best]
+                # go-yaml gives a line comment after a flow collection to that collection
+                value = _entry_value(target, index) if has_flow else None
+                vbox = by_obj.get(id(value)) if isinstance(value, (Branch, list)) else None
+                if vbox is not None and vbox.flow and vbox.start[0] <= line:
+                    target, index = vbox, 0
             elif hi < len(b.entry_lines):
                 target, index = b.entry_boxes[hi]
         else:
@@ -339,3 +348,11 @@ def _real_position(seq: list[Any], index: int, is_map: bool) -> int:
                 return pos
             count += 1
     return len(seq)
+
+
+def _entry_value(box: _Box, index: int) -> Any:
+    if isinstance(box.obj, Branch):
+        real = [v for k, v in box.obj.items if not isinstance(k, Comment)]
+        return real[index] if index < len(real) else None
+    real_items = [v for v in box.obj if not isinstance(v, Comment)]
+    return real_items[index] if index < len(real_items) else None

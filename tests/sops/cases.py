@@ -146,6 +146,35 @@ multi: "first
   last"
 # end
 """,
+    "comment_placement": """\
+# head
+
+# after a blank line
+a:
+  b:
+    c: 1
+    # foot of b's map
+  d: 2
+  # foot of a's map
+l:
+  - x: 1 # inline in a list item map
+    y: 2
+  - 2
+  # after the items
+f: [1, 2] # after a flow sequence
+g: {k: v} # after a flow map
+h: # after a key
+  i: 1
+# ключ ✓ 🙂
+#
+""",
+    "multi_doc_comments": """\
+a: 1
+# end of doc 1
+---
+# start of doc 2
+b: 2
+""",
     "multi_doc": """\
 first: 1
 name: one
@@ -185,6 +214,10 @@ api_secret: s
 plain: p
 stringData:
   x: y
+items:
+  # sops:enc
+  - first
+  - second
 """
 
 RULES: dict[str, dict[str, object]] = {
