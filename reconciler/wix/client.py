@@ -32,6 +32,7 @@ from reconciler.model import RemoteSecret, Sensitive
 from reconciler.wix import wire
 from reconciler.wix.auth import Auth, check_api_url
 from reconciler.wix.engine import CallState, RequestEngine
+from reconciler.wix.pool import ShardedTransport
 from reconciler.wix.ratelimit import Clock, RateLimiter, RequestStats, Sleep
 
 __all__ = ["DEFAULT_USER_AGENT", "ReadOnlyClient", "WixSecretsClient"]
@@ -71,9 +72,9 @@ class WixSecretsClient:
         self._auth = auth
         self._http = httpx.AsyncClient(
             base_url=self.api_url,
-            transport=transport,
+            # one keep-alive connection per concurrent request, at a constant cost per request (see pool)
+            transport=transport if transport is not None else ShardedTransport(),
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency),
             headers={"User-Agent": user_agent or DEFAULT_USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
             trust_env=False,
