@@ -112,7 +112,7 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         default=None,
-        help="requests in flight at once (default 16)",
+        help="requests in flight at once (default 32)",
     )
     group.add_argument(
         "--rate-limit",

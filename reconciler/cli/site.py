@@ -40,7 +40,7 @@ def site_settings(args: argparse.Namespace, console: Console) -> SiteSettings:
         raise UsageError("--local and --api-url both given; choose one site")
     if local:
         api_url = None
-    concurrency = getattr(args, "concurrency", None) or 16
+    concurrency = getattr(args, "concurrency", None) or 32
     if concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     rate = getattr(args, "rate_limit", None)

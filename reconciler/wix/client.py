@@ -52,7 +52,7 @@ class WixSecretsClient:
         api_url: str,
         auth: Auth,
         transport: httpx.AsyncBaseTransport | None = None,
-        concurrency: int = 16,
+        concurrency: int = 32,
         rate_limit: float | None = 200.0,
         retries: int = 5,
         timeout: float = 30.0,
