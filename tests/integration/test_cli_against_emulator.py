@@ -116,7 +116,7 @@ def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
     emulator, url = server
     ids = seed(url, ("API_KEY", "old"), ("legacy_thing", "x"), ("unrelated", "u"))
     emulator.reset()
-    result = cli("apply", "--auto-approve", str(manifest), env=http_env(url))
+    result = cli("apply", "--auto-approve", "--no-backup", str(manifest), env=http_env(url))
     assert result.code == 0, result.out + result.err
     counts = emulator.counts()
     # plan: 1 list + 1 read (API_KEY; DB_URL does not exist yet); apply: update, create, delete + 1 list
@@ -145,7 +145,7 @@ def test_rename_keeps_the_id(cli, tmp_path: Path, server: tuple[Emulator, str]) 
     )
     plan = cli("plan", str(m), env=http_env(url))
     assert "→ DATABASE_URL" in plan.out and "rename from db_url" in plan.out and "will break" in plan.out
-    result = cli("apply", "--auto-approve", str(m), env=http_env(url))
+    result = cli("apply", "--auto-approve", "--no-backup", str(m), env=http_env(url))
     assert result.code == 0, result.err
     assert listing(url)["DATABASE_URL"]["id"] == ids["db_url"]
     assert "db_url" not in listing(url)
@@ -160,14 +160,14 @@ def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
     seed(url, *[(f"s{i}", "v") for i in range(8)])
     m = write(tmp_path / "p.yaml", "version: 1\nsecrets:\n  s0:\n    value: v\n  s1:\n    value: v\n")
     emulator.reset()
-    refused = cli("apply", "--auto-approve", "--prune", str(m), env=http_env(url))
+    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", str(m), env=http_env(url))
     assert refused.code == 5, refused.err
     assert "more than --max-deletes 5" in refused.err
     assert emulator.counts()["delete"] == 0
-    refused = cli("apply", "--auto-approve", "--prune", "--max-deletes", "6", str(m), env=http_env(url))
+    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", "--max-deletes", "6", str(m), env=http_env(url))
     assert refused.code == 5 and "more than half" in refused.err
     done = cli(
-        "apply", "--auto-approve", "--prune", "--max-deletes", "6", "--allow-mass-delete", str(m), env=http_env(url)
+        "apply", "--auto-approve", "--no-backup", "--prune", "--max-deletes", "6", "--allow-mass-delete", str(m), env=http_env(url)
     )
     assert done.code == 0, done.err
     assert set(listing(url)) == {"s0", "s1"}
@@ -220,6 +220,7 @@ def test_json_output_is_valid_against_the_published_schema(
     applied = cli(
         "apply",
         "--auto-approve",
+        "--no-backup",
         "--json-file",
         str(out_file),
         "--markdown-file",
@@ -282,7 +283,7 @@ def test_drift_is_read_only_and_reports_added_and_changed(
 def test_verbose_and_debug_never_show_values(cli, manifest: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
     _emulator, url = server
     seed(url, ("API_KEY", "old-" + CANARY))
-    result = cli("--debug", "apply", "-v", "--auto-approve", str(manifest), env=http_env(url))
+    result = cli("--debug", "apply", "-v", "--auto-approve", "--no-backup", str(manifest), env=http_env(url))
     assert result.code == 0, result.err
     assert "HTTP" in result.err or "request" in result.err.lower()
     assert CANARY not in result.out + result.err
