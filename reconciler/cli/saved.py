@@ -155,6 +155,9 @@ async def _apply(run: SiteRun, args: argparse.Namespace, console: Console, saved
             console.out(f"\nApplying the saved plan {path} (made {saved.created}).")
         await backup_before_apply(run, args, console, client)
         await apply_run(run, console, client)
+        from reconciler.cli.multisite import write_audit
+
+        write_audit(run, args, console)
         applied = outputs(run, console, verbose=False)
         if not args.json and not args.markdown:
             console.out("")

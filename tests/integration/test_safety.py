@@ -400,3 +400,14 @@ def test_no_value_reaches_any_output_in_any_mode(cli, tmp_path: Path) -> None:  
     for form in forms:
         assert form not in blob
     assert CANARY in (tmp_path / "plain.yaml").read_text()  # decrypt -o writes plaintext on purpose
+
+
+def test_applying_a_saved_plan_writes_the_audit_log(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = str(tmp_path / "site.json")
+    m = encrypted_manifest(tmp_path / "m.sops.yaml", {"A": CANARY})
+    assert cli("plan", "--local", site, "--out", "p.json", str(m), env=KEY_ENV).code == 0
+    result = cli("apply", "p.json", "--audit-log", "audit.jsonl", env=KEY_ENV)
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(r["action"], r["secret"]["name"], r["status"]) for r in lines] == [("create", "A", "applied")]
+    assert CANARY not in (tmp_path / "audit.jsonl").read_text()
