@@ -32,6 +32,7 @@ from reconciler.plan import Action, Change, Plan, matches_any
 __all__ = [
     "ApplyResult",
     "ItemResult",
+    "KnownValues",
     "SecretsReader",
     "SecretsWriter",
     "apply_plan",
@@ -77,17 +78,35 @@ def names_to_read(desired: DesiredState, listed: Sequence[RemoteSecret]) -> list
     return [s for s in listed if s.name in wanted and not matches_any(s.name, desired.policy.ignore)]
 
 
+class KnownValues(Protocol):
+    """A value cache (:class:`reconciler.valuecache.ValueCache`): may vouch that a secret holds a value."""
+
+    def known(self, secret: RemoteSecret, desired: Sensitive) -> bool: ...
+
+
 async def read_remote(
     client: SecretsReader,
     desired: DesiredState,
     *,
     on_read: Callable[[int, int], None] | None = None,
+    value_cache: KnownValues | None = None,
 ) -> RemoteState:
     """List the site, then read the values the plan needs. A secret deleted between the list and the
-    read is treated as absent."""
+    read is treated as absent. With ``value_cache``, a declared secret the cache vouches for (same id
+    and updatedDate, desired value's keyed MAC) is not read: its value is the desired one."""
     listed = await client.list_secrets()
     targets = names_to_read(desired, listed)
     values: dict[str, Sensitive] = {}
+    if value_cache is not None:
+        declared = {s.name: s.value for s in desired.present() if s.value is not None}
+        unknown: list[RemoteSecret] = []
+        for secret in targets:
+            wanted = declared.get(secret.name)
+            if wanted is not None and value_cache.known(secret, wanted):
+                values[secret.id] = wanted
+            else:
+                unknown.append(secret)
+        targets = unknown
     vanished: set[str] = set()
     done = 0
 
