@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import Diagnostic, ManifestError, UsageError
-from reconciler.executor import ApplyResult, Progress, SecretsReader, SecretsWriter, apply_plan, read_remote
+from reconciler.executor import (
+    ApplyResult,
+    KnownValues,
+    Progress,
+    SecretsReader,
+    SecretsWriter,
+    apply_plan,
+    read_remote,
+)
 from reconciler.fingerprint import fingerprint
 from reconciler.manifest import load_manifest, merge_states
 from reconciler.model import DesiredState, RemoteState, Sensitive
@@ -93,9 +101,12 @@ async def plan_site(
     *,
     prune: bool | None = None,
     on_read: Callable[[int, int], None] | None = None,
+    value_cache: KnownValues | None = None,
 ) -> PlannedSite:
-    """Read the site (one list + one value read per declared secret) and compute the plan."""
-    remote = await read_remote(client, desired, on_read=on_read)
+    """Read the site (one list + one value read per declared secret) and compute the plan.
+
+    ``value_cache`` lets unchanged secrets skip their value read (see :mod:`reconciler.valuecache`)."""
+    remote = await read_remote(client, desired, on_read=on_read, value_cache=value_cache)
     plan = make_plan(desired, remote, prune=prune, fingerprint=fingerprinter(desired))
     return PlannedSite(desired, remote, plan)
 
