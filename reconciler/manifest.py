@@ -154,6 +154,7 @@ def load_manifest(
         digest=digest,
         fingerprint_key=derive_key(data_key, "fingerprint") if data_key is not None else None,
         recipients=recipients,
+        cache_key=derive_key(data_key, "value-cache") if data_key is not None else None,
     )
 
 
@@ -387,4 +388,5 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
         digest=("multi:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()) if all(digests) else "",
         fingerprint_key=keys[0] if keys else None,
         recipients=tuple(dict.fromkeys(r for s in states for r in s.recipients)),
+        cache_key=next((s.cache_key for s in states if s.cache_key is not None), None),
     )

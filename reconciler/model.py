@@ -153,6 +153,8 @@ class DesiredState:
     digest: str = ""
     fingerprint_key: bytes | None = field(default=None, repr=False)
     recipients: tuple[str, ...] = ()
+    #: key of the opt-in value cache (reconciler.valuecache), derived like fingerprint_key; None if plaintext
+    cache_key: bytes | None = field(default=None, repr=False)
 
     def present(self) -> tuple[DesiredSecret, ...]:
         return tuple(s for s in self.secrets if s.state == "present")
