@@ -113,6 +113,12 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
     )
     project.add_argument("--all", action="store_true", help="every site of the project file, concurrently")
     project.add_argument("--project", metavar="FILE", help="the project file (default: nearest wix-secrets.yaml)")
+    group.add_argument(
+        "--value-cache",
+        metavar="DIR",
+        help="skip reading values that have not changed since the last run (SOPS manifests only; "
+        "keeps per secret its updatedDate and a keyed MAC of the value, never the value)",
+    )
     group.add_argument("--json-file", metavar="FILE", help="also write the JSON document to FILE")
     group.add_argument("--markdown-file", metavar="FILE", help="also write the Markdown summary to FILE")
     add_output_options(parser)
@@ -133,6 +139,7 @@ class SiteRun:
     guard_error: WixSecretsError | None = None
     result: ApplyResult | None = None
     stats: Any = None
+    value_cache: Any = None  # reconciler.valuecache.ValueCache with --value-cache
 
     @property
     def has_changes(self) -> bool:
@@ -203,10 +210,18 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
     started = time.monotonic()
     reader = client.read_only() if run.command == "drift" else client
     label = f"{run.name}: reading values" if run.name else "reading values"
+    run.value_cache = _open_value_cache(run, args, console)
     run.planned = await plan_site(
-        reader, run.desired, prune=getattr(args, "prune", None), on_read=ProgressReporter(console, label)
+        reader,
+        run.desired,
+        prune=getattr(args, "prune", None),
+        on_read=ProgressReporter(console, label),
+        value_cache=run.value_cache,
     )
     register_values(console, remote=run.planned.remote)
+    if run.value_cache is not None:
+        run.value_cache.remember(run.planned.remote)
+        _save_value_cache(run, console)
     log.info(
         "%splanned in %.0f ms: %s",
         f"{run.name}: " if run.name else "",
@@ -275,7 +290,35 @@ async def apply_run(run: SiteRun, console: Console, client: Any) -> ApplyResult:
         (time.monotonic() - started) * 1000,
         client.stats,
     )
+    if run.value_cache is not None:  # the touched secrets have new updatedDates: read them next time
+        run.value_cache.forget(i.change.remote.id for i in run.result.items if i.change.remote is not None)
+        _save_value_cache(run, console)
     return run.result
+
+
+def _open_value_cache(run: SiteRun, args: argparse.Namespace, console: Console) -> Any:
+    """The site's value cache with --value-cache DIR; None without the flag or without a data key."""
+    directory = getattr(args, "value_cache", None)
+    if not directory:
+        return None
+    if run.desired.cache_key is None:
+        console.err(
+            f"warning: {run.name + ': ' if run.name else ''}--value-cache is unavailable for a plaintext "
+            "manifest (the cache is keyed by the SOPS data key); reading every value"
+        )
+        return None
+    from reconciler.valuecache import ValueCache
+
+    settings = run.settings
+    site = f"local:{settings.local}" if settings.local else f"{settings.api_url} {settings.site_id or ''}"
+    return ValueCache.open(console.resolve(directory), site=site, key=run.desired.cache_key)
+
+
+def _save_value_cache(run: SiteRun, console: Console) -> None:
+    try:
+        run.value_cache.save()
+    except OSError as exc:
+        console.err(f"warning: cannot write the value cache {run.value_cache.path}: {exc.strerror or exc}")
 
 
 async def backup_before_apply(run: SiteRun, args: argparse.Namespace, console: Console, client: Any) -> None:
