@@ -1,0 +1,179 @@
+"""``--value-cache`` against the emulator over loopback HTTP, with a real SOPS/age-encrypted manifest.
+
+Exact request counts: a warm plan sends one list and no value read; an out-of-band write (a new
+updatedDate) is read again and shows up in the plan; a plaintext manifest gets a warning and every read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyrage
+import pytest
+
+from reconciler.emulator import Emulator, EmulatorServer
+from reconciler.sops import encrypt
+
+CANARY = "CANARY-77c1f0e2-value-cache"
+BASE = "/_api/cloud-secrets-vault-server/api/v1/secrets"
+HEADERS = {"Authorization": "test-key", "wix-site-id": "site-1"}
+VALUES = {"API_KEY": f"{CANARY}-api", "DB_URL": f"{CANARY}-db", "TOKEN": f"{CANARY}-token"}
+
+
+def manifest_text(values: dict[str, str]) -> str:
+    lines = ["version: 1", "secrets:"]
+    for name, value in values.items():
+        lines += [f"  {name}:", f"    value: {value}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Emulator, str]]:
+    emulator = Emulator(api_key="test-key")
+    with EmulatorServer(emulator) as srv:
+        yield emulator, srv.url
+
+
+@pytest.fixture
+def age_key() -> tuple[str, str]:
+    identity = pyrage.x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+def encrypted_manifest(path: Path, recipient: str, values: dict[str, str]) -> Path:
+    path.write_bytes(encrypt(manifest_text(values).encode(), recipients=[recipient]))
+    return path
+
+
+def env(url: str, secret_key: str | None) -> dict[str, str]:
+    out = {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1"}
+    if secret_key:
+        out["SOPS_AGE_KEY"] = secret_key
+    return out
+
+
+def seed(url: str, values: dict[str, str]) -> dict[str, str]:
+    ids = {}
+    for name, value in values.items():
+        r = httpx.post(url + BASE, json={"secret": {"name": name, "value": value}}, headers=HEADERS)
+        r.raise_for_status()
+        ids[name] = r.json()["id"]
+    return ids
+
+
+def write_out_of_band(url: str, secret_id: str, value: str) -> None:
+    r = httpx.patch(f"{url}{BASE}/{secret_id}", json={"secret": {"value": value}}, headers=HEADERS)
+    r.raise_for_status()
+
+
+def reads(emulator: Emulator) -> tuple[int, int, int]:
+    """(lists, value reads, writes) since the last reset; then reset the log."""
+    counts = emulator.counts()
+    emulator.reset()
+    return counts["list"], counts["get_value"], counts["create"] + counts["update"] + counts["delete"]
+
+
+def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+) -> None:
+    emulator, url = server
+    secret_key, recipient = age_key
+    ids = seed(url, VALUES)
+    emulator.reset()
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    cache_dir = tmp_path / "cache"
+    plan = ("plan", "--detailed-exitcode", "--value-cache", str(cache_dir), str(manifest))
+
+    cold = cli(*plan, env=env(url, secret_key))
+    assert cold.code == 0, cold.out + cold.err
+    assert reads(emulator) == (1, 3, 0)
+
+    warm = cli(*plan, env=env(url, secret_key))
+    assert warm.code == 0, warm.out + warm.err
+    assert reads(emulator) == (1, 0, 0)  # one list, no GetSecretValue at all
+
+    # someone changes DB_URL behind the tool's back: new updatedDate -> read again -> drift shown
+    write_out_of_band(url, ids["DB_URL"], "changed-out-of-band")
+    emulator.reset()
+    caught = cli(*plan, env=env(url, secret_key))
+    assert caught.code == 2, caught.out + caught.err
+    assert "DB_URL" in caught.out and "update" in caught.out
+    assert reads(emulator) == (1, 1, 0)  # only the rewritten secret is read
+
+    applied = cli(
+        "apply", "--auto-approve", "--no-backup", "--value-cache", str(cache_dir), str(manifest),
+        env=env(url, secret_key),
+    )
+    assert applied.code == 0, applied.out + applied.err
+    assert reads(emulator) == (2, 1, 1)  # plan list + read of DB_URL, one update, one verifying list
+
+    after_apply = cli(*plan, env=env(url, secret_key))
+    assert after_apply.code == 0, after_apply.out + after_apply.err
+    assert reads(emulator) == (1, 1, 0)  # the applied secret has a new updatedDate: read once more
+    settled = cli(*plan, env=env(url, secret_key))
+    assert settled.code == 0
+    assert reads(emulator) == (1, 0, 0)
+
+    files = list(cache_dir.iterdir())
+    assert len(files) == 1
+    assert stat.S_IMODE(os.stat(files[0]).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
+    text = files[0].read_text()
+    assert CANARY not in text and "changed-out-of-band" not in text
+    for result in (cold, warm, caught, applied, after_apply, settled):
+        assert CANARY not in result.out + result.err
+
+
+def test_an_out_of_band_write_of_the_same_value_is_read_and_shows_no_change(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+) -> None:
+    emulator, url = server
+    secret_key, recipient = age_key
+    ids = seed(url, VALUES)
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    plan = ("plan", "--detailed-exitcode", "--value-cache", str(tmp_path / "cache"), str(manifest))
+    assert cli(*plan, env=env(url, secret_key)).code == 0
+    write_out_of_band(url, ids["TOKEN"], VALUES["TOKEN"])
+    emulator.reset()
+    again = cli(*plan, env=env(url, secret_key))
+    assert again.code == 0, again.out + again.err
+    assert reads(emulator) == (1, 1, 0)
+
+
+def test_a_re_encrypted_manifest_with_a_new_value_trusts_nothing(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+) -> None:
+    emulator, url = server
+    secret_key, recipient = age_key
+    seed(url, VALUES)
+    cache = str(tmp_path / "cache")
+    first = encrypted_manifest(tmp_path / "a.sops.yaml", recipient, VALUES)
+    assert cli("plan", "--value-cache", cache, str(first), env=env(url, secret_key)).code == 0
+    emulator.reset()
+    # encrypting again makes a new data key, hence a new cache key: every entry is void
+    wanted = dict(VALUES, API_KEY="new-wanted-value")
+    second = encrypted_manifest(tmp_path / "a.sops.yaml", recipient, wanted)
+    result = cli("plan", "--detailed-exitcode", "--value-cache", cache, str(second), env=env(url, secret_key))
+    assert result.code == 2, result.out + result.err
+    assert reads(emulator) == (1, 3, 0)  # a new data key: nothing is trusted
+
+
+def test_plaintext_manifest_warns_and_reads_everything(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, server: tuple[Emulator, str]
+) -> None:
+    emulator, url = server
+    seed(url, VALUES)
+    emulator.reset()
+    manifest = tmp_path / "plain.yaml"
+    manifest.write_text(manifest_text(VALUES))
+    cache_dir = tmp_path / "cache"
+    for _ in range(2):
+        result = cli("plan", "--value-cache", str(cache_dir), str(manifest), env=env(url, None))
+        assert result.code == 0, result.out + result.err
+        assert "--value-cache is unavailable for a plaintext manifest" in result.err
+        assert reads(emulator) == (1, 3, 0)
+    assert not cache_dir.exists()
