@@ -1,0 +1,74 @@
+"""ShardedTransport: one keep-alive connection per concurrent request, given back when the response closes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from reconciler.emulator import Emulator, EmulatorServer, Faults
+from reconciler.errors import NetworkError
+from reconciler.model import Sensitive
+from reconciler.wix import WixSecretsClient
+from reconciler.wix.auth import ApiKeyAuth
+from reconciler.wix.pool import ShardedTransport
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Emulator, str]]:
+    emulator = Emulator(api_key="k", faults=Faults(latency_ms=5))
+    with EmulatorServer(emulator) as srv:
+        yield emulator, srv.url
+
+
+def client(url: str, transport: httpx.AsyncBaseTransport, concurrency: int, retries: int = 5) -> WixSecretsClient:
+    return WixSecretsClient(
+        api_url=url, auth=ApiKeyAuth("k", "s"), transport=transport, concurrency=concurrency,
+        rate_limit=None, retries=retries, backoff_base=0.001,
+    )
+
+
+def test_never_more_connections_than_concurrent_requests_and_they_are_reused(
+    server: tuple[Emulator, str],
+) -> None:
+    emulator, url = server
+    transport = ShardedTransport()
+
+    async def run() -> None:
+        async with client(url, transport, concurrency=4) as c:
+            await asyncio.gather(*(c.create(f"S{i}", Sensitive(f"v{i}"), None) for i in range(12)))
+            assert 1 <= transport.size <= 4
+            first = transport.size
+            values = await asyncio.gather(*(c.get_value(f"S{i}") for i in range(12)))
+            assert [v.reveal() for v in values] == [f"v{i}" for i in range(12)]
+            assert transport.size == first  # kept alive and reused, none opened
+        assert transport.size == 0  # closed with the client
+
+    asyncio.run(run())
+    assert emulator.counts()["create"] == 12 and emulator.counts()["get_value"] == 12
+
+
+def test_failed_requests_give_their_connection_back() -> None:
+    transport = ShardedTransport()
+    emulator_drops = Emulator(api_key="k", faults=Faults(drop_rate=1.0))
+    with EmulatorServer(emulator_drops) as dropping:
+
+        async def run() -> None:
+            async with client(dropping.url, transport, concurrency=2, retries=1) as c:
+                for _ in range(3):
+                    with pytest.raises(NetworkError):
+                        await c.get_value("A")
+                assert transport.size <= 2
+
+        asyncio.run(run())
+    assert emulator_drops.counts()["get_value"] == 6  # 3 calls x (1 try + 1 retry), all answered by a drop
+
+
+def test_the_default_client_uses_it() -> None:
+    c = WixSecretsClient(api_url="http://127.0.0.1:9", auth=ApiKeyAuth("k", "s"))
+    try:
+        assert isinstance(c._http._transport, ShardedTransport)
+    finally:
+        asyncio.run(c.aclose())
