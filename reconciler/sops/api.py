@@ -18,6 +18,7 @@ from typing import Any
 from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError
 from reconciler.sops.cipher import Cipher
 from reconciler.sops.emit import dump
+from reconciler.sops.fastyaml import parse as parse_fast
 from reconciler.sops.keys import KeyRing, encrypt_to_recipients
 from reconciler.sops.metadata import SOPS_VERSION, AgeEntry, Metadata, mac_aad
 from reconciler.sops.store import Branch, load, to_plain
@@ -158,12 +159,20 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
 def open_file(
     data: bytes, *, keys: KeyRing, where: str = "<file>", comments: bool | None = False
 ) -> SopsFile:
-    """Parse, find the data key, decrypt every value and verify the MAC. Raises SopsError subclasses."""
-    docs = load(data, where=where, comments=comments)
+    """Parse, find the data key, decrypt every value and verify the MAC. Raises SopsError subclasses.
+
+    Files in the subset sops writes are read by :mod:`.fastyaml` (no PyYAML); anything else by PyYAML.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SopsFormatError(f"{where}: the file is not UTF-8") from exc
+    fast = parse_fast(text)
+    docs = fast if fast is not None else load(text, where=where, comments=comments)
     docs, block = _split_docs(docs, where)
     meta = Metadata.parse(block, where=where)
     rules = meta.rules
-    if comments is False and (rules.encrypted_comment_regex or rules.unencrypted_comment_regex):
+    if fast is None and comments is False and (rules.encrypted_comment_regex or rules.unencrypted_comment_regex):
         return open_file(data, keys=keys, where=where, comments=True)
     key = _data_key(meta, keys, where)
     cipher = Cipher(key)
