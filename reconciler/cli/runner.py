@@ -15,21 +15,22 @@ before anything is printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.cli.app import add_output_options, add_site_options
 from reconciler.cli.console import Console
 from reconciler.cli.progress import ProgressReporter
 from reconciler.cli.site import SiteSettings, open_client, site_settings
 from reconciler.errors import ApprovalError, Diagnostic, ExitCode, ManifestError, UsageError, WixSecretsError
-from reconciler.executor import ApplyResult
-from reconciler.model import DesiredState, RemoteState
-from reconciler.operations import PlannedSite
 from reconciler.render import RunInfo
+
+if TYPE_CHECKING:  # imported lazily: building the parser (--help, --version) must stay fast
+    from reconciler.executor import ApplyResult
+    from reconciler.model import DesiredState, RemoteState
+    from reconciler.operations import PlannedSite
 
 __all__ = [
     "Outputs",
@@ -336,6 +337,8 @@ async def backup_before_apply(run: SiteRun, args: argparse.Namespace, console: C
         return
     missing = [e.secret for e in entries if e.value is None]
     if missing:
+        import asyncio
+
         read = await asyncio.gather(*(client.get_value(s.name) for s in missing))
         for secret, value in zip(missing, read, strict=True):
             values[secret.id] = value
@@ -437,6 +440,8 @@ def run_site_command(args: argparse.Namespace, console: Console, command: Comman
         info = run_info(command, args.manifests, None, settings)
         run = prepare(args, console, command, args.manifests, settings=settings)
         info = run.info
+        import asyncio
+
         return asyncio.run(_single(run, args, console))
     except ManifestError as exc:
         emit_error(console, args, info, exc, exc.diagnostics)
