@@ -13,14 +13,13 @@ encrypted in memory).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import UsageError
+from reconciler.fsutil import atomic_write
 from reconciler.model import RemoteSecret, Sensitive
 from reconciler.plan import Action, Plan
 
@@ -88,17 +87,6 @@ def write(
 
     plain = render(entries, site=site, created=created)
     sealed = encrypt(plain, recipients=list(recipients), rules=EncryptionRules(encrypted_regex="^value$"))
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = directory / filename(site, created)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".backup-", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(sealed)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, sealed, dir_mode=0o700)
     return target

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,21 +88,12 @@ def _target(args: argparse.Namespace, console: Console, out: Path) -> _Target:
 
 def write_private(path: Path, data: bytes, *, force: bool) -> None:
     """Write ``data`` to ``path`` atomically: a 0600 temp file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    from reconciler.fsutil import atomic_write
+
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        if not force and path.exists():
-            raise UsageError(f"{path}: already exists; pass --force to overwrite it")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        atomic_write(path, data, overwrite=force)
+    except FileExistsError:
+        raise UsageError(f"{path}: already exists; pass --force to overwrite it") from None
 
 
 async def _read_site(client: Any, console: Console) -> tuple[list[Any], dict[str, Any]]:

@@ -153,14 +153,13 @@ async def _run(slots: list[_Slot], args: argparse.Namespace, console: Console, c
             console.err(f"\nThis applies the plans of {len(to_apply)} site(s): {names}.")
             confirm(console)
 
-        # Encrypted backups (when this build has them) of every site first: a failed backup stops
-        # the apply before any site changes.
-        from reconciler.cli import runner
+        # Encrypted backups of every site first: a failed backup stops the apply before any site changes.
+        from reconciler.cli.runner import backup_before_apply
 
-        backup = getattr(runner, "backup_before_apply", None)
-        if backup is not None:
-            for i in to_apply:
-                await backup(slots[i].run, args, slots[i].console, clients[i])
+        for i in to_apply:
+            run = slots[i].run
+            assert run is not None
+            await backup_before_apply(run, args, slots[i].console, clients[i])
 
         async def apply_one(index: int) -> None:
             run = slots[index].run

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from reconciler.cli.runner import (
 )
 from reconciler.cli.site import SiteSettings, open_client, site_settings
 from reconciler.errors import StalePlanError, UsageError, WixSecretsError
+from reconciler.fsutil import atomic_write
 from reconciler.planfile import SavedPlan, binding_key, desired_digest, dumps, is_plan_file, loads, stale_reasons
 
 __all__ = ["apply_saved", "read_plan_file", "save_plan"]
@@ -56,16 +55,7 @@ def save_plan(run: SiteRun, args: argparse.Namespace, console: Console) -> Path:
         },
     )
     target = console.resolve(args.out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".plan-", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(console.redactor.scrub(text))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, console.redactor.scrub(text).encode("utf-8"))
     console.err(f"Saved the plan to {args.out}. To apply exactly this plan: wix-secrets apply {args.out}")
     return target
 

@@ -12,7 +12,6 @@ Stdlib only; it must not import ``reconciler.wix``, ``reconciler.model`` or ``re
 from __future__ import annotations
 
 import dataclasses
-
 import hmac
 import json
 import logging

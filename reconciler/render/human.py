@@ -72,7 +72,9 @@ def render_plan(plan: Plan, info: RunInfo, *, color: bool = False, verbose: bool
     """The plan as text. Unchanged and unmanaged secrets are listed only with ``verbose``."""
     drift = info.command == "drift"
     lines: list[str] = []
-    header = f"{'Drift of' if drift else 'Plan for'} {info.site_label} from {', '.join(info.manifest_paths) or 'manifest'}"
+    header = (
+        f"{'Drift of' if drift else 'Plan for'} {info.site_label} from {', '.join(info.manifest_paths) or 'manifest'}"
+    )
     lines.append(_paint(header, _BOLD, color))
     lines.append("")
     width = max((len(c.name) for c in plan.changes), default=0)

@@ -53,10 +53,14 @@ def render_markdown(plan: Plan, info: RunInfo, result: ApplyResult | None = None
         lines.append(header)
         lines.append("|---|---|---|---|" + ("---|" if result is not None else ""))
         for change in rows:
-            row = f"| {change.action.symbol} | `{_cell(change.name)}` | {_ICONS[change.action]} | {_cell(_fields(change))} |"
+            cells = [change.action.symbol, f"`{_cell(change.name)}`", _ICONS[change.action], _cell(_fields(change))]
             if result is not None:
                 item = statuses.get(id(change))
-                row += f" {item.status if item else 'not run'}{' – ' + _cell(item.error) if item and item.error else ''} |"
+                outcome: str = item.status if item else "not run"
+                if item and item.error:
+                    outcome += f" – {_cell(item.error)}"
+                cells.append(outcome)
+            row = "| " + " | ".join(cells) + " |"
             lines.append(row)
         lines.append("")
     for warning in plan.warnings:
