@@ -94,6 +94,8 @@ def go_scalar_string(s: str, *, key: bool = False) -> str:
         if s[0] not in _RESOLVABLE_START:
             return "plain"
         return "plain" if isinstance(resolve_plain(s), str) and s not in _OLD_BOOLS else "double"
+    if any(c in s for c in "\r\x85\u2028\u2029"):
+        return "double"  # YAML 1.1 readers treat these as line breaks: only escapes are safe
     can_plain = isinstance(resolve_plain(s), str) and s not in _OLD_BOOLS and not _BASE60.fullmatch(s)
     style = "literal" if "\n" in s else "plain" if can_plain else "double"
     plain_ok, single_ok, block_ok = _analyze(s)
@@ -128,10 +130,10 @@ def _quote(s: str, style: str) -> str:
     return _double(s)
 
 
-def _literal(s: str, indent: int) -> list[str]:
+def _literal(s: str, indent: int, parent: int) -> list[str]:
     header = "|"
     if s[0] in " \n" or s[0] in _BREAKS:
-        header += "4"
+        header += str(indent - parent)  # content indentation relative to the parent node (4 at top level)
     if not s.endswith("\n"):
         header += "-"
     elif s == "\n" or s.endswith("\n\n"):
@@ -170,6 +172,14 @@ class _Writer:
     def value_after(self, prefix: str, v: Any, indent: int, block_indent: int) -> None:
         """``prefix`` (``key:`` or ``-``) then ``v``; children at ``indent``; literal content at ``block_indent``."""
         out = self.out
+        if isinstance(v, Branch) and v.items and all(isinstance(k, Comment) for k, _ in v.items):
+            pad = prefix[: len(prefix) - len(prefix.lstrip(" "))]
+            out.extend(pad + "#" + k.value for k, _ in v.items if isinstance(k, Comment))
+            v = Branch()  # only comments: YAML would read the key as null, so keep it a mapping
+        elif isinstance(v, list) and v and all(isinstance(x, Comment) for x in v):
+            pad = prefix[: len(prefix) - len(prefix.lstrip(" "))]
+            out.extend(pad + "#" + x.value for x in v if isinstance(x, Comment))
+            v = []
         if isinstance(v, Branch):
             if not v.items:
                 out.append(prefix + " {}")
@@ -191,7 +201,7 @@ class _Writer:
                 out.append(prefix)
                 self.sequence(v, indent)
         elif isinstance(v, str) and "\n" in v and go_scalar_string(v) == "literal":
-            block = _literal(v, block_indent)
+            block = _literal(v, block_indent, len(prefix) - len(prefix.lstrip(" ")))
             out.append(prefix + " " + block[0])
             out.extend(block[1:])
         else:

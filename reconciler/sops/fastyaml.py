@@ -125,10 +125,10 @@ class _Parser:
             raise _Unsupported
         return key, content[pos + 2:]
 
-    def value(self, rest: str, col: int) -> Any:
-        """The value after ``key: `` (or ``- ``) written at column ``col``."""
+    def value(self, rest: str, col: int, seq: list[Any] | None = None) -> Any:
+        """The value after ``key: `` (or ``- `` of ``seq``) written at column ``col``."""
         if not rest:
-            return self.child(col)
+            return self.child(col, seq)
         c = rest[0]
         if c in "\"'":
             value, tail = _quoted(rest)
@@ -143,7 +143,9 @@ class _Parser:
             return []
         return _plain(rest)
 
-    def child(self, col: int) -> Any:
+    def child(self, col: int, seq: list[Any] | None = None) -> Any:
+        """The block under ``key:`` (or a bare ``-`` of ``seq``); comments before it go inside it,
+        except after a bare dash, where they belong to the sequence (as PyYAML marks place them)."""
         pending: list[Comment] = []
         while True:
             nl = self.next_line()
@@ -158,6 +160,9 @@ class _Parser:
                 continue
             break
         self.i += 1
+        if seq is not None:
+            seq.extend(pending)
+            pending = []
         if content == "-" or content.startswith("- "):
             return self.sequence(indent, content, pending)
         return self.mapping(indent, content, pending)
@@ -187,7 +192,7 @@ class _Parser:
             elif rest and (rest[0] in "\"'" or (": " in rest or rest.endswith(":"))) and self._is_key(rest):
                 seq.append(self.mapping(col + 2, rest))
             else:
-                seq.append(self.value(rest, col))
+                seq.append(self.value(rest, col, seq))
 
     @staticmethod
     def _is_key(rest: str) -> bool:
