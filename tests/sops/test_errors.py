@@ -142,3 +142,36 @@ def test_repr_hides_key(encrypted: bytes, age_key: AgeKey) -> None:
     assert result.data_key.hex() not in repr(result)
     assert str(result.data_key) not in repr(result)
     assert age_key.identity not in repr(age_key.keyring())
+
+
+@pytest.mark.parametrize(("text", "error", "words"), [
+    ("", SopsError, "empty"),
+    ("# only a comment\n", SopsError, "empty"),
+    ("- a\n- b\n", SopsFormatError, "mapping"),
+    ("a: 1\nsops:\n  mac: x\n", SopsError, "already encrypted"),
+    ("1: one\n", SopsFormatError, "non-string key"),
+    ("a: 18446744073709551615\n", SopsError, "too large"),
+    ("a: 1\na: 2\n", SopsFormatError, "duplicate key"),
+    ("a: [1\n", SopsFormatError, "invalid YAML"),
+])
+def test_encrypt_rejects_bad_input(text: str, error: type[SopsError], words: str, age_key: AgeKey,
+                                   sops: SopsRun, tmp_path: Path) -> None:
+    from reconciler.sops import encrypt
+
+    with pytest.raises(error) as info:
+        encrypt(text.encode(), recipients=[age_key.recipient])
+    assert words in info.value.user_message()
+    # sops refuses the same inputs
+    src = tmp_path / "bad.yaml"
+    src.write_text(text)
+    assert sops(["--encrypt", "--age", age_key.recipient, str(src)], check=False).returncode != 0
+
+
+def test_bad_recipient_is_an_encrypt_error(age_key: AgeKey) -> None:
+    from reconciler.errors import SopsEncryptError
+    from reconciler.sops import encrypt
+
+    with pytest.raises(SopsEncryptError):
+        encrypt(b"a: 1\n", recipients=["age1notarecipient"])
+    with pytest.raises(SopsEncryptError):
+        encrypt(b"a: 1\n", recipients=[])

@@ -110,3 +110,19 @@ def test_bad_sources_do_not_hide_good_ones(tmp_path: Path) -> None:
     assert _can_decrypt(ring, k)
     assert any("unknown identity type" in t for t in ring.tried)
     assert k.identity not in " ".join(ring.tried)
+
+
+def test_encrypted_ssh_key_is_reported_not_fatal(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                            serialization.BestAvailableEncryption(b"passphrase"))
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_bytes(pem)
+    k = new_age_key()
+    ring = KeyRing.discover({"SOPS_AGE_KEY": k.identity}, home=home)
+    assert _can_decrypt(ring, k)
+    assert any("id_ed25519" in t and "not usable" in t for t in ring.tried)
