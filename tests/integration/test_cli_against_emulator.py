@@ -167,7 +167,15 @@ def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
     refused = cli("apply", "--auto-approve", "--no-backup", "--prune", "--max-deletes", "6", str(m), env=http_env(url))
     assert refused.code == 5 and "more than half" in refused.err
     done = cli(
-        "apply", "--auto-approve", "--no-backup", "--prune", "--max-deletes", "6", "--allow-mass-delete", str(m), env=http_env(url)
+        "apply",
+        "--auto-approve",
+        "--no-backup",
+        "--prune",
+        "--max-deletes",
+        "6",
+        "--allow-mass-delete",
+        str(m),
+        env=http_env(url),
     )
     assert done.code == 0, done.err
     assert set(listing(url)) == {"s0", "s1"}
