@@ -122,8 +122,6 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
         for entry in meta.groups[0]:
             key = _try_entry(keys, entry, damaged)
             if key is not None:
-                if meta.uses_key_groups and len(key) == 33:
-                    key = key[:-1]  # a single group's "share" is the key itself in sops; be lenient
                 if len(key) != 32:
                     raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
                                              "the file was modified or damaged")

@@ -195,12 +195,12 @@ _pyyaml_resolver: Any = None
 
 
 def _pyyaml_implicit_tag(value: str) -> str:
+    import yaml
+
     global _pyyaml_resolver
     if _pyyaml_resolver is None:
-        import yaml
-
         _pyyaml_resolver = yaml.resolver.Resolver()
-    return str(_pyyaml_resolver.resolve(__import__("yaml").ScalarNode, value, (True, False)))
+    return str(_pyyaml_resolver.resolve(yaml.ScalarNode, value, (True, False)))
 
 
 def resolve_scalar(value: str, *, style: str | None, tag: str, implicit: bool | None = None) -> object:
