@@ -199,6 +199,7 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
     import subprocess
     import tempfile
 
+    from reconciler.errors import SopsError
     from reconciler.sops.api import decrypt_text, edit
 
     path, data = _read(console, args.file)
@@ -212,19 +213,30 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(plain)
-        try:
-            rc = subprocess.call([*shlex.split(editor), str(tmp)], env=dict(console.environ))
-        except OSError as exc:
-            raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
-        if rc != 0:
-            raise UsageError(f"the editor exited with status {rc}; {args.file} was not changed")
-        edited = tmp.read_bytes()
+        while True:
+            try:
+                rc = subprocess.call([*shlex.split(editor), str(tmp)], env=dict(console.environ))
+            except OSError as exc:
+                raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
+            if rc != 0:
+                raise UsageError(f"the editor exited with status {rc}; {args.file} was not changed")
+            edited = tmp.read_bytes()
+            if edited == plain:
+                console.err(f"{args.file}: no changes")
+                return 0
+            try:
+                new = edit(data, edited, keys=keys, where=args.file)
+                break
+            except SopsError as exc:
+                # like sops: offer to fix the edit instead of losing it (the temp file is still private)
+                if not console.interactive:
+                    raise
+                console.err(f"Error: {exc.user_message()}")
+                if console.ask("Edit again? [Y/n] ").lower() in ("n", "no"):
+                    raise
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-    if edited == plain:
-        console.err(f"{args.file}: no changes")
-        return 0
-    _write(path, edit(data, edited, keys=keys, where=args.file), private=False)
+    _write(path, new, private=False)
     console.err(f"{args.file}: re-encrypted")
     return 0
 

@@ -203,3 +203,17 @@ def test_first_matching_creation_rule_wins(tmp_path: Path) -> None:
     assert second is not None and second.age == ("age1a", "age1b")
     assert second.rules.encrypted_suffix == "_secret"
     assert rule_for_file(cfg, tmp_path / "x.json").age == ("age1fallback",)  # type: ignore[union-attr]
+
+
+def test_edit_invalid_yaml_keeps_file_and_removes_temp(enc_manifest: Path, tmp_path: Path,
+                                                       age_key: AgeKey) -> None:
+    editor = tmp_path / "bad_editor.py"
+    editor.write_text("import os, sys\nopen(os.environ['EDIT_LOG'], 'w').write(sys.argv[1])\n"
+                      "open(sys.argv[1], 'w').write('a: [unclosed\\n')\n")
+    log = tmp_path / "edit.log"
+    before = enc_manifest.read_bytes()
+    c, _, err = console(tmp_path, age_key, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log))
+    assert run(["edit", str(enc_manifest)], c) == 1
+    assert "invalid YAML" in err.getvalue()
+    assert not os.path.exists(log.read_text())
+    assert enc_manifest.read_bytes() == before
