@@ -280,7 +280,7 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SopsFormatError(f"{where}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+        raise SopsFormatError(f"{where}: invalid YAML{at}: {getattr(exc, 'problem', None) or 'syntax error'}") from None
     finally:
         loader.dispose()
     if track and docs and hash_lines:
