@@ -150,7 +150,7 @@ def _convert(node: Node, file: str, diags: list[Diagnostic], *, depth: int) -> Y
         )
         return YNode("scalar", line, column, None)
     if isinstance(node, ScalarNode):
-        value = resolve_scalar(node.value, style=node.style or None, tag=node.tag)
+        value = resolve_scalar(node.value, style=node.style or None, tag=node.tag, implicit=node.tag == _PLAIN)
         return YNode("scalar", line, column, value, style=node.style or None, raw=node.value)
     if isinstance(node, SequenceNode):
         items = [_convert(item, file, diags, depth=depth + 1) for item in node.value]
@@ -166,7 +166,9 @@ def _convert(node: Node, file: str, diags: list[Diagnostic], *, depth: int) -> Y
                 )
             )
             continue
-        key = resolve_scalar(key_node.value, style=key_node.style or None, tag=key_node.tag)
+        key = resolve_scalar(
+            key_node.value, style=key_node.style or None, tag=key_node.tag, implicit=key_node.tag == _PLAIN
+        )
         if not isinstance(key, str):
             diags.append(
                 Diagnostic(

@@ -10,7 +10,6 @@ path (found as sops finds it); with neither, nothing is read and nothing is writ
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +116,8 @@ async def _read_site(client: Any, console: Console) -> tuple[list[Any], dict[str
             done += 1
             progress(done, len(listed))
 
+        import asyncio
+
         await asyncio.gather(*(read(s) for s in listed))
     return listed, values
 
@@ -136,6 +137,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     site = settings.site_id or (f"local site {settings.local}" if settings.local else settings.api_url)
     if settings.site_id and not settings.local:
         site = f"site {settings.site_id} ({settings.api_url})"
+    import asyncio
+
     listed, values = asyncio.run(_read_site(open_client(settings, console), console))
     imported = build_manifest(
         listed,

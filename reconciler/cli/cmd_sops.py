@@ -320,6 +320,7 @@ def _keygen(args: argparse.Namespace, console: Console) -> int:
     if args.output:
         target = console.resolve(args.output)
         try:
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # e.g. ~/.config/sops/age/
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError as exc:
             raise UsageError(f"{args.output} already exists; not overwriting a keys file") from exc

@@ -198,3 +198,8 @@ def test_tombstone_with_other_fields_is_an_error() -> None:
 )
 def test_name_rules(name: str, ok: bool) -> None:
     assert (check_name(name) is None) is ok
+
+
+def test_an_explicit_str_tag_makes_a_string() -> None:
+    state = load("version: 1\nsecrets:\n  A:\n    value: !!str 0123\n  B:\n    value: !!str 1e3\n")
+    assert {s.name: s.value.reveal() for s in state.secrets} == {"A": "0123", "B": "1e3"}  # type: ignore[attr-defined]
