@@ -30,8 +30,22 @@ def test_the_plan_module_does_no_io() -> None:
         assert forbidden not in source
 
 
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
 def test_the_emulator_does_not_import_the_client() -> None:
+    """The emulator stands beside the graph, so testing the client against it is not circular."""
     for path in (ROOT / "reconciler" / "emulator").glob("*.py"):
-        text = path.read_text()
-        for forbidden in ("reconciler.wix", "reconciler.model", "reconciler.plan"):
-            assert forbidden not in text, f"{path.name} imports {forbidden}"
+        for module in _imports(path):
+            assert not module.startswith(("reconciler.wix", "reconciler.model", "reconciler.plan")), (
+                f"{path.name} imports {module}"
+            )

@@ -308,7 +308,18 @@ def test_sigkill_half_way_then_apply_again_converges(tmp_path: Path) -> None:
     m = encrypted_manifest(tmp_path / "m.sops.yaml", secrets)
     with EmulatorServer(emulator) as server:
         env = {**os.environ, **KEY_ENV, **HTTP_ENV, "WIX_API_URL": server.url}
-        argv = [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--concurrency", "4", str(m)]
+        argv = [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            "--auto-approve",
+            "--concurrency",
+            "4",
+            "--rate-limit",
+            "0",
+            str(m),
+        ]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while emulator.counts()["create"] < 30 and time.monotonic() < deadline:
@@ -321,7 +332,11 @@ def test_sigkill_half_way_then_apply_again_converges(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert set(names(server.url)) == set(secrets)
         plan = subprocess.run(
-            [*argv[:3], "plan", "--detailed-exitcode", str(m)], env=env, capture_output=True, text=True, timeout=120
+            [*argv[:3], "plan", "--detailed-exitcode", "--rate-limit", "0", str(m)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert plan.returncode == 0, plan.stdout + plan.stderr
 
