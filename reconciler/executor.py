@@ -69,12 +69,10 @@ class SecretsWriter(SecretsReader, Protocol):
 
 def names_to_read(desired: DesiredState, listed: Sequence[RemoteSecret]) -> list[RemoteSecret]:
     """The listed secrets whose values the plan needs: declared names, and rename sources."""
-    present = {s.name: s for s in desired.present()}
-    listed_names = {s.name for s in listed}
-    wanted: set[str] = set(present)
-    for secret in present.values():
-        if secret.name not in listed_names:
-            wanted.update(secret.renamed_from)
+    present = desired.present()
+    wanted: set[str] = {s.name for s in present}
+    for secret in present:  # a rename source's value is compared with the renamed secret's
+        wanted.update(secret.renamed_from)
     return [s for s in listed if s.name in wanted and not matches_any(s.name, desired.policy.ignore)]
 
 
