@@ -8,6 +8,12 @@ wraps stdout, stderr and the log handler with it.
 
 Values shorter than :data:`MIN_LENGTH` characters are not scrubbed: replacing every ``"1"`` in the
 output would make it unreadable and would itself reveal the value.
+
+Adding a value is cheap; the matcher is built when text is next scrubbed. Up to :data:`REGEX_FORMS`
+forms it is one compiled alternation (longest first); beyond that (thousands of secrets, where compiling
+the alternation takes seconds and over 100 MiB) the text is scanned with sets instead (the forms'
+first :data:`MIN_LENGTH` characters, then the forms by length, longest first), with exactly the same
+result: at the leftmost position where any form matches, the longest form is replaced.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ __all__ = ["MIN_LENGTH", "REPLACEMENT", "RedactingFilter", "RedactingStream", "R
 
 MIN_LENGTH: Final = 4
 REPLACEMENT: Final = "[redacted]"
+#: Above this many forms, scrub with the prefix index instead of one regular expression.
+REGEX_FORMS: Final = 2000
 
 
 def forms_of(value: str) -> set[str]:
@@ -52,6 +60,10 @@ class Redactor:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False
+        self._heads: set[str] = set()  # the first MIN_LENGTH characters of every form
+        self._by_length: dict[int, set[str]] = {}
+        self._lengths: tuple[int, ...] = ()  # longest first
         for value in values:
             self.add(value)
 
@@ -63,18 +75,52 @@ class Redactor:
             return
         with self._lock:
             self._forms |= new
+            for form in new:
+                self._heads.add(form[:MIN_LENGTH])
+                self._by_length.setdefault(len(form), set()).add(form)
             # longest first, so a value is replaced whole before any shorter value inside it
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+            self._lengths = tuple(sorted(self._by_length, reverse=True))
+            self._stale = True
 
     def __len__(self) -> int:
         return len(self._forms)
 
+    def _regex(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._stale:
+                ordered = sorted(self._forms, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(f) for f in ordered)) if ordered else None
+                self._stale = False
+            return self._pattern
+
     def scrub(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is None or not text:
+        if not text or not self._forms:
             return text
-        return pattern.sub(REPLACEMENT, text)
+        if len(self._forms) <= REGEX_FORMS:
+            pattern = self._regex() if self._stale else self._pattern
+            return pattern.sub(REPLACEMENT, text) if pattern is not None else text
+        return self._scan(text)
+
+    def _scan(self, text: str) -> str:
+        heads, by_length, lengths = self._heads, self._by_length, self._lengths
+        out: list[str] = []
+        start = i = 0
+        end = len(text) - MIN_LENGTH + 1
+        while i < end:
+            if text[i : i + MIN_LENGTH] in heads:
+                for length in lengths:
+                    if text[i : i + length] in by_length[length]:
+                        out.append(text[start:i])
+                        out.append(REPLACEMENT)
+                        i += length
+                        start = i
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        out.append(text[start:])
+        return "".join(out)
 
 
 class RedactingStream:
