@@ -22,18 +22,16 @@ atomically, mode 0600, in a directory created with mode 0700. A damaged or forei
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from reconciler.fsutil import atomic_write
 from reconciler.model import RemoteSecret, RemoteState, Sensitive
 
 __all__ = ["FORMAT", "Entry", "ValueCache", "cache_file"]
@@ -147,25 +145,9 @@ class ValueCache:
 
     def save(self) -> None:
         """Write the cache atomically (mode 0600; the directory is created with mode 0700)."""
-        directory = self.path.parent
-        if not directory.is_dir():
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
         doc = {
             "format": FORMAT,
             "check": self._check(),
             "entries": {i: {"updated": e.updated, "mac": e.mac} for i, e in sorted(self.entries.items())},
         }
-        data = json.dumps(doc, indent=1).encode("utf-8") + b"\n"
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, json.dumps(doc, indent=1).encode("utf-8") + b"\n", dir_mode=0o700)
