@@ -238,7 +238,6 @@ def _identity_lines(age_key: str) -> list[str]:
 @dataclass
 class _Streams:
     raw_out: TextIO
-    raw_err: TextIO
     redactor: Redactor
 
     def command(self, line: str) -> None:
@@ -453,7 +452,7 @@ def run_action(
     """Run the action once; return the process exit code. Never raises for user errors."""
     base = cwd or Path.cwd()
     redactor = Redactor()
-    streams = _Streams(stdout, stderr, redactor)
+    streams = _Streams(stdout, redactor)
 
     # 1. inputs; the credentials are masked before anything can be printed
     for line in mask_commands([get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key"))]):

@@ -18,7 +18,6 @@ class ProgressReporter:
         self._tty = console.stderr_tty and not console.in_ci
         self._last_quarter = 0
         self._last_draw = 0.0
-        self._drawn = False
 
     def __call__(self, done: int, total: int) -> None:
         if total < _MIN_TOTAL:
@@ -33,7 +32,6 @@ class ProgressReporter:
             bar = "█" * filled + "░" * (width - filled)
             self._console.stderr.write(f"\r{self._label} {bar} {done}/{total}")
             self._console.stderr.flush()
-            self._drawn = True
             if done >= total:
                 self._console.stderr.write("\r\033[K")
                 self._console.stderr.flush()

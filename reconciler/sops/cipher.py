@@ -95,7 +95,3 @@ class Cipher:
             f"ENC[AES256_GCM,data:{b64(out[:-16]).decode()},iv:{b64(iv).decode()},"
             f"tag:{b64(out[-16:]).decode()},type:{type_}]"
         )
-
-    def clear_stash(self) -> None:
-        """Forget remembered IVs (so every value gets a fresh IV)."""
-        self._stash.clear()

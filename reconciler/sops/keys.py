@@ -14,18 +14,12 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError, SopsKeyNotFound
 
 __all__ = ["KeyRing", "default_keys_file", "encrypt_to_recipients", "parse_recipient"]
-
-
-@dataclass(frozen=True)
-class _Source:
-    description: str  # e.g. "SOPS_AGE_KEY_FILE=/path (2 identities)"
 
 
 def default_keys_file(environ: Mapping[str, str], home: Path, platform: str = sys.platform) -> Path | None:

@@ -21,7 +21,6 @@ __all__ = ["SOPS_VERSION", "AgeEntry", "Metadata", "mac_aad"]
 
 SOPS_VERSION = "3.11.0"
 _SEMVER = re.compile(r"v?\d+\.\d+\.\d+")
-_KEY_TYPES = ("kms", "gcp_kms", "azure_kv", "hc_vault", "pgp", "hckms")
 _KNOWN = {"age", "key_groups", "shamir_threshold", "lastmodified", "mac", "version",
           "mac_only_encrypted", *RULE_NAMES}
 
@@ -54,11 +53,6 @@ class Metadata:
     def recipients(self) -> tuple[str, ...]:
         """Every age recipient, in file order."""
         return tuple(e.recipient for g in self.groups for e in g)
-
-    @property
-    def other_key_types(self) -> tuple[str, ...]:
-        """Non-age key types present in the file (this tool cannot use them)."""
-        return tuple(k for k, v in self.extra if k in _KEY_TYPES and v)
 
     @classmethod
     def parse(cls, block: Any, *, where: str) -> Metadata:

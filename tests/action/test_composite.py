@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.emulator import Emulator, EmulatorServer
+from reconciler.emulator import EmulatorServer
 
 from .conftest import AgeKey
 from .gha import API_KEY, CANARIES, SITE_ID, ActionRun, collect, encrypt_manifest, manifest_yaml, parse_github_output
@@ -181,14 +181,6 @@ def job(tmp_path: Path, action_checkout: Path, age_key: AgeKey) -> Job:
     manifest.write_bytes(encrypt_manifest(manifest_yaml(CANARIES), age_key.recipient))
     return job
 
-
-@pytest.fixture
-def site() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(Emulator(api_key=API_KEY)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_key: AgeKey) -> None:
