@@ -6,6 +6,7 @@ It stands beside the dependency graph (stdlib + httpx only; never ``reconciler.w
 - :class:`Emulator` (``core``): the behaviour; ``handle(method, target, headers, body) -> Reply``;
   ``requests`` is the request log, ``counts()`` the per-route totals.
 - :class:`Faults` (``faults``): latency, jitter, rate limit, 5xx, drops, lost replies, seed.
+- :class:`InFlight` (``inflight``): requests being served now and the peak (``Emulator.in_flight``).
 - :class:`EmulatorTransport` (``transport``): in-process ``httpx.AsyncBaseTransport`` (``--local``).
 - :class:`EmulatorServer` (``server``): real HTTP on loopback in a background thread; ``.url``.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from reconciler.emulator.core import ROUTES, Emulator, Reply, RequestRecord
 from reconciler.emulator.faults import Faults
+from reconciler.emulator.inflight import InFlight
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.state import EmulatorStateError
 from reconciler.emulator.transport import EmulatorTransport
@@ -25,6 +27,7 @@ __all__ = [
     "EmulatorStateError",
     "EmulatorTransport",
     "Faults",
+    "InFlight",
     "Reply",
     "RequestRecord",
 ]

@@ -36,6 +36,7 @@ from reconciler.emulator.envelopes import (
     validation_error,
 )
 from reconciler.emulator.faults import FaultInjector, Faults
+from reconciler.emulator.inflight import InFlight
 from reconciler.emulator.state import SecretStore
 
 __all__ = ["ROUTES", "Emulator", "Reply", "RequestRecord"]
@@ -111,7 +112,9 @@ class Emulator:
         token_ttl: float = DEFAULT_TOKEN_TTL,
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
+        self.in_flight = in_flight if in_flight is not None else InFlight()  # held by the front ends
         self.faults = faults or Faults()
         self.api_key = api_key
         self.app_secret = app_secret
@@ -136,6 +139,7 @@ class Emulator:
         """Clear the request log (in place), the rate window, the fault sequence; state=True: secrets too."""
         with self._log_lock:
             self.requests.clear()
+        self.in_flight.reset()
         self._injector.reset()
         if state:
             with self.store.transaction(write=True) as store:
@@ -206,6 +210,7 @@ class Emulator:
                     "counts": self.counts(),
                     "byStatus": dict(by_status),
                     "faults": dict(faults),
+                    "maxInFlight": self.in_flight.peak,
                     "requests": [r._asdict() for r in records],
                 },
             )

@@ -83,6 +83,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
+        if self.path.startswith("/_emulator/"):
+            self._serve_request()
+            return
+        with self.server.emulator.in_flight:
+            self._serve_request()
+
+    def _serve_request(self) -> None:
         try:
             body = self._read_body()
         except ValueError:
