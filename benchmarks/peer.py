@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,29 +63,30 @@ def _env(home: str, **extra: str) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", ""), "HOME": home, **extra}
 
 
-def _timed(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    """(wall seconds, stdout) of one whole process; raises unless it exits 0."""
-    started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(argv[:3])} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-400:]}"
-        )
-    return seconds, proc.stdout.decode(errors="replace")
+@dataclass(frozen=True)
+class Run:
+    """One whole process: wall time, CPU time (user + system, from ``wait4``), peak RSS, stdout."""
+
+    wall: float
+    cpu: float
+    rss_mib: float
+    out: str
 
 
-def _peak_rss(argv: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
-    """(wall seconds, ru_maxrss MiB, exit code, stderr tail) of one whole process, via wait4."""
-    with tempfile.TemporaryFile() as err:
+def _run(argv: list[str], *, cwd: Path, env: dict[str, str]) -> Run:
+    """Run ``argv`` to its end; raises unless it exits 0."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
+        wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
         err.seek(0)
-        tail = err.read().decode(errors="replace")[-400:]
-    return seconds, usage.ru_maxrss / 1024, proc.returncode, tail
+        if proc.returncode != 0:
+            tail = err.read().decode(errors="replace")[-400:]
+            raise AssertionError(f"{' '.join(argv[:3])} failed ({proc.returncode}): {tail}")
+        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode(errors="replace"))
 
 
 def _manifest(path: Path, pairs: list[tuple[str, str]]) -> None:
@@ -136,18 +138,20 @@ def peer_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
             env = _env(tmp_name, WIX_API_URL=emu.url, WIX_API_KEY=API_KEY, WIX_SITE_ID="bench")
             ours_argv = [*_cli(), "plan", "--rate-limit", "0", "--concurrency", str(c), "secrets.yaml"]
             validate_argv = [*_cli(), "validate", "secrets.yaml"]
-            times: dict[str, list[float]] = {"sdk": [], "ours": [], "validate": []}
+            runs_of: dict[str, list[Run]] = {"sdk": [], "ours": [], "validate": []}
             counts: dict[str, dict[str, int]] = {}
             for _ in range(cfg.peer_repeats):  # interleaved: the load moves both sides alike
                 emu.reset()
-                seconds, out = _timed([*sdk, str(tmp / "spec.json")], cwd=tmp, env=env)
-                _check_sdk(out, 1, n)
-                times["sdk"].append(seconds)
+                run = _run([*sdk, str(tmp / "spec.json")], cwd=tmp, env=env)
+                _check_sdk(run.out, 1, n)
+                runs_of["sdk"].append(run)
                 counts["sdk"] = emu.counts()
                 emu.reset()
-                times["ours"].append(_timed(ours_argv, cwd=tmp, env=env)[0])
+                runs_of["ours"].append(_run(ours_argv, cwd=tmp, env=env))
                 counts["ours"] = emu.counts()
-                times["validate"].append(_timed(validate_argv, cwd=tmp, env=_env(tmp_name))[0])
+                runs_of["validate"].append(_run(validate_argv, cwd=tmp, env=_env(tmp_name)))
+    times = {k: [r.wall for r in v] for k, v in runs_of.items()}
+    cpu = {k: _median([r.cpu for r in v]) for k, v in runs_of.items()}
     expected = {"list": 1, "get_value": n}
     sdk_med, ours_med, val_med = (_median(times[k]) for k in ("sdk", "ours", "validate"))
     network = (1 + math.ceil(n / c)) * lat
@@ -190,6 +194,20 @@ def peer_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
             note=f"validate (offline, whole process) {val_med * 1000:.0f} ms + network limit {network * 1000:.0f} ms",
         ),
     ]
+    rows.append(
+        Row(
+            "peer: CPU of wix-secrets plan vs the SDK script",
+            f"N={n} C={c}, user+system",
+            cpu["ours"],
+            cpu["sdk"],
+            "report",
+            None,
+            counts["ours"],
+            expected,
+            runs=runs,
+            note=f"load-independent cost; validate alone {cpu['validate'] * 1000:.0f} ms CPU",
+        )
+    )
     for row in rows:
         log(_line(row))
     return rows
@@ -243,22 +261,20 @@ def fleet_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
                 root.mkdir()
                 _project(root, emu.url, count, pairs)
                 expected = {"list": count, "get_value": count * n}
-                times: dict[str, list[float]] = {"sdk": [], "ours": []}
+                runs_of: dict[str, list[Run]] = {"sdk": [], "ours": []}
                 counts: dict[str, dict[str, int]] = {}
-                peak = 0.0
                 for _ in range(repeats):
                     emu.reset()
-                    seconds, out = _timed([*sdk, str(root / "spec.json")], cwd=root, env=env)
-                    _check_sdk(out, count, n)
-                    times["sdk"].append(seconds)
+                    run = _run([*sdk, str(root / "spec.json")], cwd=root, env=env)
+                    _check_sdk(run.out, count, n)
+                    runs_of["sdk"].append(run)
                     counts["sdk"] = emu.counts()
                     emu.reset()
-                    seconds, rss, code, err = _peak_rss(ours_argv, cwd=root, env=env)
-                    if code != 0:
-                        raise AssertionError(f"plan --all of {count} sites failed ({code}): {err}")
-                    times["ours"].append(seconds)
-                    peak = max(peak, rss)
+                    runs_of["ours"].append(_run(ours_argv, cwd=root, env=env))
                     counts["ours"] = emu.counts()
+                times = {k: [r.wall for r in v] for k, v in runs_of.items()}
+                cpu = {k: _median([r.cpu for r in v]) for k, v in runs_of.items()}
+                peak = max(r.rss_mib for r in runs_of["ours"])
                 sdk_med, ours_med = _median(times["sdk"]), _median(times["ours"])
                 network = (1 + math.ceil(n / c)) * lat
                 params = f"{count} sites x N={n}, whole process"
@@ -320,6 +336,21 @@ def fleet_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
                             note="ru_maxrss of `wix-secrets plan --all`",
                         )
                     )
-                for row in rows[-3 if count != sites else -2 :]:
+                rows.append(
+                    Row(
+                        f"fleet: CPU of wix-secrets plan --all vs the SDK script, {count} sites",
+                        f"{count} sites x N={n}, user+system",
+                        cpu["ours"],
+                        cpu["sdk"],
+                        "report",
+                        None,
+                        counts["ours"],
+                        expected,
+                        runs=repeats,
+                        note=f"load-independent cost: {cpu['ours'] / (count * (n + 1)) * 1000:.2f} vs "
+                        f"{cpu['sdk'] / (count * (n + 1)) * 1000:.2f} ms per request, start-up included",
+                    )
+                )
+                for row in rows[-4 if count != sites else -3 :]:
                     log(_line(row))
     return rows
