@@ -9,6 +9,9 @@ one) and gives it back when its response is closed, so each connection is still 
 reused, and the work per request is constant. There are never more shards than requests that were in
 flight at once, which the client's concurrency bound limits.
 
+The TLS context (the CA bundle, ~35 ms of CPU to load) is made once per process, when the first
+connection opens, and shared by every client: a fleet of sites pays it once.
+
 It also makes httpcore's ``import sniffio``, which it runs on every lock acquisition, fail at once
 when sniffio is not installed (:func:`_remember_missing_sniffio`); otherwise each failed import scans
 ``sys.path`` again, several times per request.
@@ -16,6 +19,7 @@ when sniffio is not installed (:func:`_remember_missing_sniffio`); otherwise eac
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import ssl
 import sys
@@ -37,6 +41,16 @@ def _remember_missing_sniffio() -> None:
 
 
 _remember_missing_sniffio()
+
+
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One TLS context per process, shared by every shard of every client.
+
+    Loading the CA bundle costs about 35 ms of CPU: once per process, not once per client (per site,
+    in a fleet) or per connection. It is made when the first connection is opened, not before.
+    """
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
@@ -63,7 +77,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     """Single-connection ``httpx.AsyncHTTPTransport`` shards, one per concurrent request."""
 
     def __init__(self, *, verify: ssl.SSLContext | bool = True, keepalive_expiry: float = 5.0) -> None:
-        self._ssl = httpx.create_ssl_context(verify=verify, trust_env=False)  # made once, shared
+        self._verify = verify
         self._limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=keepalive_expiry)
         self._free: list[httpx.AsyncHTTPTransport] = []
         self._shards: list[httpx.AsyncHTTPTransport] = []
@@ -76,7 +90,8 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     def _take(self) -> httpx.AsyncHTTPTransport:
         if self._free:
             return self._free.pop()
-        shard = httpx.AsyncHTTPTransport(verify=self._ssl, trust_env=False, limits=self._limits)
+        verify = self._verify if isinstance(self._verify, ssl.SSLContext) else _ssl_context(self._verify)
+        shard = httpx.AsyncHTTPTransport(verify=verify, trust_env=False, limits=self._limits)
         self._shards.append(shard)
         return shard
 

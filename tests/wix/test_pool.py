@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 
 import httpx
@@ -72,3 +73,42 @@ def test_the_default_client_uses_it() -> None:
         assert isinstance(c._http._transport, ShardedTransport)
     finally:
         asyncio.run(c.aclose())
+
+
+def test_one_tls_context_per_process_shared_by_every_client(server: tuple[Emulator, str]) -> None:
+    """Loading the CA bundle is paid once per process, not once per site of a fleet."""
+    _, url = server
+    first, second = ShardedTransport(), ShardedTransport()
+
+    async def run() -> list[object]:
+        contexts = []
+        for transport in (first, second):
+            async with client(url, transport, concurrency=2) as c:
+                await c.list_secrets()
+                shard = transport._shards[0]
+                contexts.append(shard._pool._ssl_context)
+        return contexts
+
+    one, two = asyncio.run(run())
+    assert one is two
+    assert one.verify_mode == ssl.CERT_REQUIRED and one.check_hostname  # still verifying
+
+
+def test_the_client_keeps_no_cookies() -> None:
+    """Cookies are neither parsed nor sent back: the API sets none, and parsing costs CPU per answer."""
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={"secrets": []}, headers={"set-cookie": "tracker=1; Path=/"})
+
+    async def run() -> None:
+        async with WixSecretsClient(
+            api_url="https://www.wixapis.com", auth=ApiKeyAuth("k", "s"), transport=httpx.MockTransport(handler)
+        ) as c:
+            await c.list_secrets()
+            await c.list_secrets()
+            assert len(c._http.cookies.jar) == 0
+
+    asyncio.run(run())
+    assert seen == [None, None]
