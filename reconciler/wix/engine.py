@@ -93,6 +93,8 @@ class RequestEngine:
         self.limiter = limiter
         self.retries = retries
         self.stats = RequestStats()
+        # absolute URLs are built by concatenation and parsed once (a relative path costs httpx two parses)
+        self._origin = str(http.base_url).rstrip("/")
         self._semaphore = asyncio.Semaphore(concurrency)
         self._clock = clock
         self._sleep = sleep
@@ -161,7 +163,8 @@ class RequestEngine:
                 sent_at = self._clock()
             self.stats.requests[op] += 1
             try:
-                response = await self.http.request(method, path, headers=headers, json=body)
+                url = httpx.URL(self._origin + path)
+                response = await self.http.request(method, url, headers=headers, json=body)
             except httpx.HTTPError as exc:
                 return self._transport_failure(exc, method, state, sent_at, generation)
         elapsed = (self._clock() - sent_at) * 1000
