@@ -33,7 +33,7 @@ from reconciler.model import RemoteSecret, Sensitive
 from reconciler.wix import wire
 from reconciler.wix.auth import Auth, check_api_url
 from reconciler.wix.engine import CallState, RequestEngine
-from reconciler.wix.pool import ShardedTransport
+from reconciler.wix.pool import SharedTransport
 from reconciler.wix.ratelimit import Clock, RateLimiter, RequestStats, Sleep
 
 __all__ = ["DEFAULT_USER_AGENT", "ReadOnlyClient", "WixSecretsClient"]
@@ -83,8 +83,8 @@ class WixSecretsClient:
         self._auth = auth
         self._http = httpx.AsyncClient(
             base_url=self.api_url,
-            # one keep-alive connection per concurrent request, at a constant cost per request (see pool)
-            transport=transport if transport is not None else ShardedTransport(),
+            # keep-alive connections shared by the clients of this event loop, bounded in number (see pool)
+            transport=transport if transport is not None else SharedTransport(),
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": user_agent or DEFAULT_USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
