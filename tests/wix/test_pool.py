@@ -12,9 +12,8 @@ import pytest
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 from reconciler.errors import NetworkError
 from reconciler.model import Sensitive
-from reconciler.wix import WixSecretsClient
+from reconciler.wix import WixSecretsClient, pool
 from reconciler.wix.auth import ApiKeyAuth
-from reconciler.wix import pool
 from reconciler.wix.pool import ShardedTransport, SharedTransport
 
 
