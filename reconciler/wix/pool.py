@@ -132,13 +132,9 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         except BaseException:
             give_back()
             raise
-        stream = _ReleasingStream(cast(httpx.AsyncByteStream, response.stream), give_back)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=stream,
-            extensions=response.extensions,
-        )
+        # the same response, its body wrapped (a second Response would copy the headers again)
+        response.stream = _ReleasingStream(cast(httpx.AsyncByteStream, response.stream), give_back)
+        return response
 
     async def aclose(self) -> None:
         shards, self._shards, self._free = self._shards, [], []
