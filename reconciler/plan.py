@@ -184,12 +184,27 @@ def make_plan(
         return changed, before, after
 
     present = sorted(desired.present(), key=lambda s: s.name)
-    renames_by_target, rename_conflicts, rename_warnings = _resolve_renames(present, by_name)
+    refused: set[str] = set()  # declared names whose rename is refused: planned as nothing
+    for d in present:
+        for old in d.renamed_from:
+            pattern = matches_any(old, policy.protect)
+            if old in by_name and pattern and old != d.name:
+                refused.add(d.name)
+                conflicts.append(
+                    f"{d.name}: renamed_from {old!r}, but {old} is protected by {pattern!r}; a protected "
+                    "secret is never renamed away or overwritten under another name (protect always wins). "
+                    f"Remove {old} from renamed_from, or from policy.protect first"
+                )
+    renames_by_target, rename_conflicts, rename_warnings = _resolve_renames(
+        [d for d in present if d.name not in refused], by_name
+    )
     conflicts.extend(rename_conflicts)
     warnings.extend(rename_warnings)
     moving = {source for source in renames_by_target.values()}  # remote names renamed away
 
     for d in present:
+        if d.name in refused and d.name not in by_name:
+            continue  # its rename is refused (a conflict): plan no create in its place
         clash = [n for n in folded.get(d.name.casefold(), []) if n != d.name]
         if clash and d.name not in by_name:
             conflicts.append(
@@ -264,9 +279,7 @@ def make_plan(
         pattern = matches_any(gone.name, policy.protect)
         if pattern:
             warnings.append(f"{gone.name}: declared absent but protected by {pattern!r}; not deleted")
-            quiet.append(
-                Change(Action.UNMANAGED, gone.name, gone, protected=True, reason=f"protected by {pattern!r}")
-            )
+            quiet.append(Change(Action.UNMANAGED, gone.name, gone, protected=True, reason=f"protected by {pattern!r}"))
         else:
             deletes.append(Change(Action.DELETE, gone.name, gone, reason="declared `state: absent`"))
 
@@ -311,8 +324,7 @@ def _resolve_renames(
         sources = [old for old in d.renamed_from if old in by_name]
         if len(sources) > 1:
             conflicts.append(
-                f"{d.name}: renamed_from names {', '.join(sources)} all exist on the site; "
-                "keep only the one to rename"
+                f"{d.name}: renamed_from names {', '.join(sources)} all exist on the site; keep only the one to rename"
             )
         elif sources:
             candidate[d.name] = sources[0]
