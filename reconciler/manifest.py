@@ -21,11 +21,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from reconciler.errors import Diagnostic, ManifestError
-from reconciler.fingerprint import derive_key
+from reconciler.fingerprint import derive_key, fingerprint
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.plan import matches_any
 from reconciler.schema import violations
@@ -140,6 +140,12 @@ def load_manifest(
             )
     if ctx.diags:
         raise ManifestError(ctx.diags, file=file)
+    fingerprint_key = derive_key(data_key, "fingerprint") if data_key is not None else None
+    if fingerprint_key is not None:  # each desired value under its own file's key, never a site value
+        secrets = [
+            replace(s, fingerprint=fingerprint(fingerprint_key, s.value)) if s.value is not None else s
+            for s in secrets
+        ]
     if data_key is not None:
         digest = (
             "hmac-sha256:"
@@ -152,7 +158,7 @@ def load_manifest(
         policy=policy,
         source=file,
         digest=digest,
-        fingerprint_key=derive_key(data_key, "fingerprint") if data_key is not None else None,
+        fingerprint_key=fingerprint_key,
         recipients=recipients,
         cache_key=derive_key(data_key, "value-cache") if data_key is not None else None,
     )
@@ -365,8 +371,9 @@ def _policy(tree: Any) -> Policy:
 def merge_states(states: Sequence[DesiredState]) -> DesiredState:
     """Several manifests for one site: later files override earlier ones secret by secret.
 
-    Policy: prune if any file asks for it; protect and ignore are the union. Fingerprints use the
-    first encrypted file's key so that they stay comparable.
+    Policy: prune if any file asks for it; protect and ignore are the union. Each secret keeps the
+    fingerprint computed under its own file's key (a file whose key its author chose can only
+    fingerprint values that author wrote).
     """
     if len(states) == 1:
         return states[0]

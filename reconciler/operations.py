@@ -23,9 +23,8 @@ from reconciler.executor import (
     apply_plan,
     read_remote,
 )
-from reconciler.fingerprint import fingerprint
 from reconciler.manifest import load_manifest, merge_states
-from reconciler.model import DesiredState, RemoteState, Sensitive
+from reconciler.model import DesiredState, RemoteState
 from reconciler.plan import Plan, make_plan
 
 __all__ = ["PlannedSite", "apply_site", "home_of", "load_desired", "plan_site"]
@@ -81,13 +80,6 @@ def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd
     return merge_states(states)
 
 
-def fingerprinter(desired: DesiredState) -> Callable[[Sensitive], str] | None:
-    key = desired.fingerprint_key
-    if key is None:
-        return None
-    return lambda value: fingerprint(key, value)
-
-
 @dataclass(frozen=True)
 class PlannedSite:
     desired: DesiredState
@@ -107,7 +99,7 @@ async def plan_site(
 
     ``value_cache`` lets unchanged secrets skip their value read (see :mod:`reconciler.valuecache`)."""
     remote = await read_remote(client, desired, on_read=on_read, value_cache=value_cache)
-    plan = make_plan(desired, remote, prune=prune, fingerprint=fingerprinter(desired))
+    plan = make_plan(desired, remote, prune=prune)
     return PlannedSite(desired, remote, plan)
 
 

@@ -2,7 +2,9 @@
 
 No I/O happens here: no httpx, no yaml, no os. Values are compared for real (the remote values were
 read with GetSecretValue before planning), never displayed; the plan carries the desired values only
-so that apply can send them, and every renderer shows fingerprints at most.
+so that apply can send them. Renderers show at most the keyed fingerprint of a *desired* value
+(:attr:`DesiredSecret.fingerprint`); nothing derived from a site's current value is ever part of a change
+beyond "it differs" (see :mod:`reconciler.fingerprint`).
 
 Vocabulary (as in Terraform's ``plans.Action``):
 
@@ -26,7 +28,7 @@ make the plan unsafe to apply (a rename cycle, a case-only name clash with a rem
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -75,7 +77,8 @@ class Change:
     ``name`` is the name after the change (for a delete, the remote name). ``remote`` is the secret as
     listed when the plan was made (None for a create): its id, name, description and ``updated_date``
     bind a saved plan to the remote state. ``value`` and ``description`` are what apply will send
-    (only the fields in ``changed``); ``value`` is never rendered.
+    (only the fields in ``changed``); ``value`` is never rendered. ``fingerprint_after`` is the keyed
+    fingerprint of the value apply will send; there is deliberately no fingerprint of the site's value.
     """
 
     action: Action
@@ -87,7 +90,6 @@ class Change:
     description: str | Unset = UNSET
     protected: bool = False
     reason: str | None = None
-    fingerprint_before: str | None = None
     fingerprint_after: str | None = None
 
     @property
@@ -143,15 +145,11 @@ def make_plan(
     remote: RemoteState,
     *,
     prune: bool | None = None,
-    fingerprint: Callable[[Sensitive], str] | None = None,
 ) -> Plan:
     """Compute the plan that makes ``remote`` match ``desired``.
 
-    ``prune`` overrides ``desired.policy.prune`` when given (the ``--prune`` flag). ``fingerprint`` is
-    an optional callable ``Sensitive -> str`` (keyed; see :mod:`reconciler.fingerprint`) used to
-    annotate value changes for display.
+    ``prune`` overrides ``desired.policy.prune`` when given (the ``--prune`` flag).
     """
-    fp = fingerprint
     policy = desired.policy
     do_prune = policy.prune if prune is None else prune
     warnings: list[str] = []
@@ -170,18 +168,16 @@ def make_plan(
     deletes: list[Change] = []
     quiet: list[Change] = []
 
-    def _value_diff(d: DesiredSecret, r: RemoteSecret) -> tuple[list[str], str | None, str | None]:
+    def _value_diff(d: DesiredSecret, r: RemoteSecret) -> tuple[list[str], str | None]:
         changed: list[str] = []
-        before = after = None
+        after = None
         current = remote.values.get(r.id)
         if d.value is not None and (current is None or current != d.value):
             changed.append("value")
-            if fp is not None:
-                after = fp(d.value)
-                before = fp(current) if current is not None else None
+            after = d.fingerprint
         if not isinstance(d.description, Unset) and d.description != r.description:
             changed.append("description")
-        return changed, before, after
+        return changed, after
 
     present = sorted(desired.present(), key=lambda s: s.name)
     refused: set[str] = set()  # declared names whose rename is refused: planned as nothing
@@ -216,7 +212,7 @@ def make_plan(
         if source is not None:
             r = by_name[source]
             claimed.add(r.id)
-            changed, before, after = _value_diff(d, r)
+            changed, after = _value_diff(d, r)
             renames.append(
                 Change(
                     Action.RENAME,
@@ -226,7 +222,6 @@ def make_plan(
                     changed=("name", *changed),
                     value=d.value if "value" in changed else None,
                     description=d.description if "description" in changed else UNSET,
-                    fingerprint_before=before,
                     fingerprint_after=after,
                     reason=f"renamed from {r.name} (id kept); code reading {r.name!r} will break",
                 )
@@ -235,7 +230,7 @@ def make_plan(
         if d.name in by_name and d.name not in moving:
             r = by_name[d.name]
             claimed.add(r.id)
-            changed, before, after = _value_diff(d, r)
+            changed, after = _value_diff(d, r)
             target = others if changed else quiet
             target.append(
                 Change(
@@ -245,7 +240,6 @@ def make_plan(
                     changed=tuple(changed),
                     value=d.value if "value" in changed else None,
                     description=d.description if "description" in changed else UNSET,
-                    fingerprint_before=before,
                     fingerprint_after=after,
                     reason=None if changed else "in sync",
                 )
@@ -265,7 +259,7 @@ def make_plan(
                 changed=("value",) + (() if isinstance(d.description, Unset) else ("description",)),
                 value=d.value,
                 description=d.description,
-                fingerprint_after=fp(d.value) if fp is not None else None,
+                fingerprint_after=d.fingerprint,
                 reason=reuse,
             )
         )

@@ -1,7 +1,8 @@
 """Human output in the spirit of Terraform: ``+ ~ - →`` lines and a one-line summary.
 
 Colour only when asked (the CLI decides: a TTY and no ``NO_COLOR``). A value is never shown; a value
-change is shown as changed, with keyed fingerprints when the manifest has a data key.
+change is shown as changed, with the keyed fingerprint of the new (declared) value when the manifest has
+a data key. Nothing derived from the site's current value is shown (see :mod:`reconciler.fingerprint`).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _detail(change: Change) -> str:
         if fields:
             parts.append("update " + " and ".join(fields))
     if "value" in change.changed and change.action is not Action.CREATE:
-        if change.fingerprint_before or change.fingerprint_after:
-            parts.append(f"value fp {change.fingerprint_before or '?'} → {change.fingerprint_after or '?'}")
+        if change.fingerprint_after:
+            parts.append(f"value changed → fp {change.fingerprint_after}")
         else:
             parts.append("value changed (hidden)")
     elif change.action is Action.CREATE and change.fingerprint_after:

@@ -4,6 +4,7 @@ from a site value is shown. Request counts are exact."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,48 @@ def test_protect_cannot_be_bypassed_by_renaming(cli: Any, tmp_path: Path, server
     assert writes(emulator) == 0
     assert listing(url)["prod_stripe"]["id"] == ids["prod_stripe"]
     assert value_of(url, "prod_stripe") == "sk_live_original"
+
+
+def test_no_fingerprint_of_a_site_value_under_a_key_the_manifest_author_chose(
+    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+) -> None:
+    # issue 10.4: a PR author encrypts a new manifest (to the public recipient: they then know its data
+    # key) that names any site secret, directly or via renamed_from, and reads the keyed fingerprint of
+    # the site's current value in the plan; a weak value then falls to an offline guess.
+    import pyrage
+
+    from reconciler.fingerprint import derive_key, fingerprint
+    from reconciler.model import Sensitive
+    from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
+
+    _emulator, url = server
+    seed(url, ("stripe_key", "hunter2"), ("db_password", "letmein"))
+    owner = pyrage.x25519.Identity.generate()
+    body = (
+        "version: 1\nsecrets:\n"
+        "  stripe_key:\n    value: guess-1\n"
+        "  innocent:\n    value: guess-2\n    renamed_from: [db_password]\n"
+    )
+    sealed = encrypt(
+        body.encode(), recipients=[str(owner.to_public())], rules=EncryptionRules(encrypted_regex="^value$")
+    )
+    m = tmp_path / "pr.sops.yaml"
+    m.write_bytes(sealed)
+    keys = {"SOPS_AGE_KEY": str(owner)}
+    data_key = decrypt(sealed, keys=KeyRing.discover(keys, home=tmp_path)).data_key  # the author knows it
+    fp_key = derive_key(data_key, "fingerprint")
+    leaked = {fingerprint(fp_key, Sensitive(v)) for v in ("hunter2", "letmein")}
+    shown = {fingerprint(fp_key, Sensitive(v)) for v in ("guess-1", "guess-2")}
+
+    outputs = []
+    for flags in ((), ("--json",), ("--markdown",), ("-v",)):
+        result = cli("plan", *flags, "--out", str(tmp_path / "p.json"), str(m), env=env(url, **keys))
+        assert result.code == 0, result.err
+        outputs.append(result.out + result.err + (tmp_path / "p.json").read_text())
+    text = "\n".join(outputs)
+    assert not any(fp in text for fp in leaked)
+    assert all(fp in text for fp in shown)  # the declared values' fingerprints are still there
+    doc = json.loads(cli("plan", "--json", str(m), env=env(url, **keys)).out)
+    changed = {c["name"]: c for c in doc["changes"] if c["action"] != "unmanaged"}
+    assert changed["stripe_key"]["changed"] == ["value"] and changed["stripe_key"]["fingerprint"]["before"] is None
+    assert changed["innocent"]["changed"] == ["name", "value"] and changed["innocent"]["fingerprint"]["before"] is None

@@ -175,10 +175,11 @@ def test_order_is_deterministic_renames_then_creates_updates_then_deletes() -> N
     assert actions(plan) == [("rename", "R"), ("create", "a"), ("update", "b"), ("delete", "z")]
 
 
-def test_fingerprints_are_added_only_with_a_fingerprinter() -> None:
-    plan = make_plan(desired(want("A", "new")), remote(("A", "old")), fingerprint=lambda v: f"fp{len(v):010d}")
+def test_only_the_declared_value_s_fingerprint_reaches_a_change() -> None:
+    plan = make_plan(desired(want("A", "new", fingerprint="0123456789ab")), remote(("A", "old")))
     change = plan.changes[0]
-    assert (change.fingerprint_before, change.fingerprint_after) == ("fp0000000003", "fp0000000003")
+    assert change.fingerprint_after == "0123456789ab"
+    assert not hasattr(change, "fingerprint_before")  # nothing derived from the site's value
     plan = make_plan(desired(want("A", "new")), remote(("A", "old")))
     assert plan.changes[0].fingerprint_after is None
 
@@ -216,3 +217,23 @@ def test_refused_rename_onto_an_existing_name_still_plans_that_name_normally() -
         remote(("KEEP", "old"), ("prod_x", "p")),
     )
     assert plan.conflicts and ("update", "KEEP") in actions(plan)
+
+
+@pytest.mark.parametrize("name", ["A", "renamed"])
+def test_rendered_plans_do_not_depend_on_the_site_s_current_value(name: str) -> None:
+    # whatever the site holds (as long as it differs), every rendering is the same byte for byte
+    from reconciler.render import RunInfo
+    from reconciler.render.human import render_plan
+    from reconciler.render.json import dumps, plan_document
+    from reconciler.render.markdown import render_markdown
+
+    info = RunInfo("plan", ("m.yaml",))
+    rendered = set()
+    for current in ("hunter2", "letmein", "x" * 3500):
+        state = desired(want(name, "new", renamed_from=("A",) if name != "A" else (), fingerprint="0123456789ab"))
+        plan = make_plan(state, remote(("A", current)))
+        assert plan.has_changes
+        rendered.add(
+            (render_plan(plan, info, verbose=True), dumps(plan_document(plan, info)), render_markdown(plan, info))
+        )
+    assert len(rendered) == 1
