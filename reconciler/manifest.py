@@ -253,6 +253,14 @@ def _build(
                 ctx.add(path, problem)
             elif old == name:
                 ctx.add(path, f"{name} lists itself in renamed_from")
+            elif old in secrets:
+                line = ctx.root.walk(("secrets", old))[0]
+                ctx.add(
+                    path,
+                    f"{old} is renamed to {name} but is also declared (line {line})",
+                    hint=f"a renamed secret no longer exists under its old name: remove the {old} entry, "
+                    f"or {old} from renamed_from (as Terraform refuses a moved block whose source is declared)",
+                )
             elif old in renamed_by:
                 ctx.add(path, f"{old} is in renamed_from of both {renamed_by[old]} and {name}")
             else:

@@ -201,14 +201,15 @@ def make_plan(
     for d in present:
         if d.name in refused and d.name not in by_name:
             continue  # its rename is refused (a conflict): plan no create in its place
-        clash = [n for n in folded.get(d.name.casefold(), []) if n != d.name]
+        source = renames_by_target.get(d.name)
+        # a case-only rename (renamed_from: [api_key] on API_KEY) is the rename, not a clash
+        clash = [n for n in folded.get(d.name.casefold(), []) if n not in (d.name, source)]
         if clash and d.name not in by_name:
             conflicts.append(
                 f"{d.name}: the site has {', '.join(sorted(clash))}, which differs only by case; "
                 "Wix may treat them as the same name. Rename one of them first."
             )
             continue
-        source = renames_by_target.get(d.name)
         if source is not None:
             r = by_name[source]
             claimed.add(r.id)

@@ -129,3 +129,55 @@ def test_no_fingerprint_of_a_site_value_under_a_key_the_manifest_author_chose(
     changed = {c["name"]: c for c in doc["changes"] if c["action"] != "unmanaged"}
     assert changed["stripe_key"]["changed"] == ["value"] and changed["stripe_key"]["fingerprint"]["before"] is None
     assert changed["innocent"]["changed"] == ["name", "value"] and changed["innocent"]["fingerprint"]["before"] is None
+
+
+def test_validate_refuses_renamed_from_a_declared_name_and_apply_sends_nothing(
+    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+) -> None:
+    emulator, url = server
+    seed(url, ("good_one", "a"))
+    m = write(
+        tmp_path / "m.yaml",
+        """\
+        version: 1
+        secrets:
+          good_one:
+            value: a
+          new_one:
+            value: a
+            renamed_from: [good_one]
+        """,
+    )
+    checked = cli("validate", str(m))
+    assert checked.code == 1
+    assert f"{m}:7:" in checked.err and "good_one is renamed to new_one but is also declared (line 3)" in checked.err
+    emulator.reset()
+    applied = cli("apply", "--auto-approve", "--no-backup", str(m), env=env(url))
+    assert applied.code == 1 and emulator.requests == []
+    assert set(listing(url)) == {"good_one"}
+
+
+def test_a_case_only_rename_is_one_patch_of_the_name_by_id(
+    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+) -> None:
+    emulator, url = server
+    ids = seed(url, ("webhook_signing_secret", "whsec_1"))
+    m = write(
+        tmp_path / "m.yaml",
+        """\
+        version: 1
+        secrets:
+          WEBHOOK_SIGNING_SECRET:
+            value: whsec_1
+            renamed_from: [webhook_signing_secret]
+        """,
+    )
+    emulator.reset()
+    applied = cli("apply", "--auto-approve", str(m), env=env(url))
+    assert applied.code == 0, applied.out + applied.err
+    patches = [r for r in emulator.requests if r.method == "PATCH"]
+    assert len(patches) == 1 and writes(emulator) == 1
+    assert {n: s["id"] for n, s in listing(url).items()} == {"WEBHOOK_SIGNING_SECRET": ids["webhook_signing_secret"]}
+    assert value_of(url, "WEBHOOK_SIGNING_SECRET") == "whsec_1"
+    again = cli("plan", "--detailed-exitcode", str(m), env=env(url))
+    assert again.code == 0, again.out + again.err

@@ -203,3 +203,34 @@ def test_name_rules(name: str, ok: bool) -> None:
 def test_an_explicit_str_tag_makes_a_string() -> None:
     state = load("version: 1\nsecrets:\n  A:\n    value: !!str 0123\n  B:\n    value: !!str 1e3\n")
     assert {s.name: s.value.reveal() for s in state.secrets} == {"A": "0123", "B": "1e3"}  # type: ignore[attr-defined]
+
+
+def test_renamed_from_a_name_that_is_also_declared_is_refused_like_terraform_moved() -> None:
+    # issue 13.2: apply renamed good_one away, created it again and reported a false partial failure
+    found = problems(
+        """\
+        version: 1
+        secrets:
+          good_one:
+            value: a
+          new_one:
+            value: b
+            renamed_from: [good_one]
+          OLD:
+            state: absent
+          NEWER:
+            value: c
+            renamed_from: [OLD]
+        """
+    )
+    assert found == [
+        (7, "good_one is renamed to new_one but is also declared (line 3)"),
+        (12, "OLD is renamed to NEWER but is also declared (line 8)"),
+    ]
+
+
+def test_a_case_only_rename_is_valid() -> None:
+    state = load(
+        "version: 1\nsecrets:\n  WEBHOOK_SIGNING_SECRET:\n    value: v\n    renamed_from: [webhook_signing_secret]\n"
+    )
+    assert state.secrets[0].renamed_from == ("webhook_signing_secret",)  # type: ignore[attr-defined]

@@ -237,3 +237,21 @@ def test_rendered_plans_do_not_depend_on_the_site_s_current_value(name: str) -> 
             (render_plan(plan, info, verbose=True), dumps(plan_document(plan, info)), render_markdown(plan, info))
         )
     assert len(rendered) == 1
+
+
+def test_a_case_only_rename_is_one_rename_by_id_not_a_clash() -> None:
+    # issue 13.3: refused as a conflict with "Rename one of them first", although it is the rename
+    state = remote(("webhook_signing_secret", "v"))
+    plan = make_plan(desired(want("WEBHOOK_SIGNING_SECRET", "v", renamed_from=("webhook_signing_secret",))), state)
+    assert plan.conflicts == ()
+    assert [(c.action, c.previous_name, c.name, c.changed) for c in plan.changes] == [
+        (Action.RENAME, "webhook_signing_secret", "WEBHOOK_SIGNING_SECRET", ("name",))
+    ]
+    assert plan.changes[0].id == state.secrets[0].id
+
+
+def test_a_case_only_rename_still_clashes_with_a_third_spelling() -> None:
+    plan = make_plan(
+        desired(want("API_KEY", "v", renamed_from=("api_key",))), remote(("api_key", "v"), ("Api_Key", "v"))
+    )
+    assert plan.conflicts and "Api_Key" in plan.conflicts[0] and not plan.of(Action.RENAME)
