@@ -26,6 +26,7 @@ from reconciler.executor import (
 from reconciler.manifest import load_manifest, merge_states
 from reconciler.model import DesiredState, RemoteState
 from reconciler.plan import Plan, make_plan
+from reconciler.valuefile import read_value_file
 
 __all__ = ["PlannedSite", "apply_site", "home_of", "load_desired", "plan_site"]
 
@@ -69,7 +70,7 @@ def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd
 
         def read_file(rel: str, base: Path = base) -> bytes:
             target = Path(rel).expanduser()
-            return (target if target.is_absolute() else base / target).read_bytes()
+            return read_value_file(target if target.is_absolute() else base / target)
 
         try:
             states.append(load_manifest(data, file=shown, keys=keys, environ=environ, read_file=read_file))
