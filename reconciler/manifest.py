@@ -31,7 +31,7 @@ from reconciler.plan import matches_any
 from reconciler.schema import violations
 from reconciler.yamlstrict import YNode, compose_documents, to_python
 
-__all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states"]
+__all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states", "merged_problems"]
 
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9_+=\-@#$]+$")
 ENCRYPTED_MARKER: Final = "ENC[AES256_GCM,"
@@ -71,9 +71,7 @@ class _Context:
     def add(self, path: Sequence[str | int], message: str, hint: str | None = None) -> None:
         line, column = self.root.walk(path)
         dotted = ".".join(str(p) for p in path) or None
-        self.diags.append(
-            Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint)
-        )
+        self.diags.append(Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint))
 
 
 def load_manifest(
@@ -90,16 +88,12 @@ def load_manifest(
     if not documents and not diags:
         diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
-        diags.append(
-            Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line)
-        )
+        diags.append(Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line))
     if diags:
         raise ManifestError(diags, file=file)
     root = documents[0]
     if root.kind != "map":
-        raise ManifestError(
-            [Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
-        )
+        raise ManifestError([Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file)
 
     from reconciler.sops import is_encrypted
 
@@ -143,14 +137,10 @@ def load_manifest(
     fingerprint_key = derive_key(data_key, "fingerprint") if data_key is not None else None
     if fingerprint_key is not None:  # each desired value under its own file's key, never a site value
         secrets = [
-            replace(s, fingerprint=fingerprint(fingerprint_key, s.value)) if s.value is not None else s
-            for s in secrets
+            replace(s, fingerprint=fingerprint(fingerprint_key, s.value)) if s.value is not None else s for s in secrets
         ]
     if data_key is not None:
-        digest = (
-            "hmac-sha256:"
-            + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
-        )
+        digest = "hmac-sha256:" + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
     else:
         digest = ""
     return DesiredState(
@@ -200,12 +190,7 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
             node = ctx.root.get("secrets")
             scalar = node.get(name) if node else None
             leaf = scalar.get(key) if scalar else None
-            if (
-                not ctx.encrypted
-                and leaf is not None
-                and leaf.style is None
-                and leaf.raw in _YAML11_AMBIGUOUS
-            ):
+            if not ctx.encrypted and leaf is not None and leaf.style is None and leaf.raw in _YAML11_AMBIGUOUS:
                 ctx.add(
                     path,
                     f"{key} of {name} is an unquoted word that YAML 1.1 tools read as a boolean",
@@ -213,9 +198,7 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
                 )
 
 
-def _build(
-    ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None
-) -> list[DesiredSecret]:
+def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None) -> list[DesiredSecret]:
     secrets = tree.get("secrets") if isinstance(tree, dict) else None
     if not isinstance(secrets, dict):
         return []
@@ -225,9 +208,7 @@ def _build(
     for name in secrets:
         problem = check_name(name)
         if problem:
-            ctx.add(
-                ("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)"
-            )
+            ctx.add(("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)")
         other = folded.get(name.casefold())
         if other is not None:
             ctx.add(
@@ -239,9 +220,7 @@ def _build(
     for name, entry in secrets.items():
         if not isinstance(entry, dict):
             if entry is None:
-                ctx.add(
-                    ("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`"
-                )
+                ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
         for index, old in enumerate(entry.get("renamed_from") or []):
@@ -293,9 +272,7 @@ def _secret(
         ctx.add(("secrets", name), f"{name} has both value and value_from; keep one")
         return None
     if not has_value and not has_from:
-        ctx.add(
-            ("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)"
-        )
+        ctx.add(("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)")
         return None
     if has_from:
         if ctx.encrypted:
@@ -376,15 +353,77 @@ def _policy(tree: Any) -> Policy:
     )
 
 
+def merged_problems(states: Sequence[DesiredState]) -> list[Diagnostic]:
+    """What one file would refuse, checked across several files of one site (after overrides).
+
+    Each file was checked on its own; this finds what only the merge reveals: names differing only by
+    case, two secrets renamed from one source, a rename from a name another file declares, a name one
+    file declares and another file's ``policy.ignore`` matches. Each problem has the file and line of
+    the later declaration, and names the other file and line.
+    """
+    effective: dict[str, tuple[DesiredSecret, str]] = {}
+    for state in states:
+        for secret in state.secrets:
+            effective.pop(secret.name, None)
+            effective[secret.name] = (secret, state.source)
+
+    def where(name: str) -> str:
+        secret, source = effective[name]
+        return f"{source}:{secret.line}" if secret.line else source
+
+    diags: list[Diagnostic] = []
+
+    def add(name: str, message: str, hint: str | None = None) -> None:
+        secret, source = effective[name]
+        diags.append(Diagnostic(message, file=source, line=secret.line, path=f"secrets.{name}", hint=hint))
+
+    folded: dict[str, str] = {}
+    renamed_by: dict[str, str] = {}
+    for name, (secret, _source) in effective.items():
+        other = folded.setdefault(name.casefold(), name)
+        if other != name:
+            add(
+                name,
+                f"{name} and {other} ({where(other)}) differ only by case",
+                "Wix may treat them as one name; keep one",
+            )
+        for old in secret.renamed_from:
+            if old in effective and old != name:
+                add(
+                    name,
+                    f"{old} is renamed to {name} but is also declared ({where(old)})",
+                    f"a renamed secret no longer exists under its old name: remove the {old} entry, "
+                    f"or {old} from renamed_from",
+                )
+            elif old in renamed_by and renamed_by[old] != name:
+                add(name, f"{old} is in renamed_from of both {renamed_by[old]} ({where(renamed_by[old])}) and {name}")
+            else:
+                renamed_by.setdefault(old, name)
+    for state in states:
+        for name, (_secret, source) in effective.items():
+            pattern = matches_any(name, state.policy.ignore)
+            if pattern is not None and source != state.source:
+                add(
+                    name,
+                    f"{name} is declared but policy.ignore pattern {pattern!r} of {state.source} matches it",
+                    "remove it from the manifest or narrow the ignore pattern",
+                )
+    return diags
+
+
 def merge_states(states: Sequence[DesiredState]) -> DesiredState:
     """Several manifests for one site: later files override earlier ones secret by secret.
 
-    Policy: prune if any file asks for it; protect and ignore are the union. Each secret keeps the
-    fingerprint computed under its own file's key (a file whose key its author chose can only
-    fingerprint values that author wrote).
+    The merged state must pass the same rules as one file (:func:`merged_problems`), else
+    :class:`ManifestError`. Policy: prune if any file asks for it; protect and ignore are the union.
+    Each secret keeps the fingerprint computed under its own file's key (a file whose key its author
+    chose can only fingerprint values that author wrote).
     """
     if len(states) == 1:
         return states[0]
+    problems = merged_problems(states)
+    if problems:
+        raise ManifestError(problems)
     secrets: dict[str, DesiredSecret] = {}
     for state in states:
         for secret in state.secrets:

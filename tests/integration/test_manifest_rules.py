@@ -181,3 +181,54 @@ def test_a_case_only_rename_is_one_patch_of_the_name_by_id(
     assert value_of(url, "WEBHOOK_SIGNING_SECRET") == "whsec_1"
     again = cli("plan", "--detailed-exitcode", str(m), env=env(url))
     assert again.code == 0, again.out + again.err
+
+
+def test_several_manifests_of_one_site_are_checked_together_like_one_file(
+    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+) -> None:
+    # issue 10.13: each file was valid alone, and the merge skipped the checks one file has
+    emulator, url = server
+    seed(url, ("OLD", "v"), ("legacy_x", "keep"))
+    base = write(
+        tmp_path / "base.yaml",
+        """\
+        version: 1
+        secrets:
+          NEW_A:
+            value: a
+            renamed_from: [OLD]
+          Api_Key:
+            value: k
+          legacy_x:
+            value: overwrite-me
+        """,
+    )
+    site = write(
+        tmp_path / "site.yaml",
+        """\
+        version: 1
+        secrets:
+          NEW_B:
+            value: b
+            renamed_from: [OLD]
+          API_KEY:
+            value: k
+        policy:
+          ignore: ["legacy_*"]
+        """,
+    )
+    emulator.reset()
+    for command in (("plan",), ("apply", "--auto-approve", "--no-backup")):
+        result = cli(*command, str(base), str(site), env=env(url))
+        assert result.code == 1, result.out + result.err
+        text = result.err
+        assert f"{site}:6: error: API_KEY and Api_Key ({base}:6) differ only by case" in text
+        assert f"{site}:3: error: OLD is in renamed_from of both NEW_A ({base}:3) and NEW_B" in text
+        assert f"{base}:8: error: legacy_x is declared but policy.ignore pattern 'legacy_*' of {site}" in text
+    assert emulator.requests == []
+    checked = cli("validate", str(base), str(site))
+    assert checked.code == 1 and "differ only by case" in checked.err and "renamed_from of both" in checked.err
+    assert cli("validate", "--each", str(base), str(site)).code == 0
+    declared = write(tmp_path / "more.yaml", "version: 1\nsecrets:\n  OLD:\n    value: again\n")
+    refused = cli("validate", str(base), str(declared))
+    assert f"{base}:3: error: OLD is renamed to NEW_A but is also declared ({declared}:3)" in refused.err
