@@ -84,20 +84,25 @@ def load_manifest(
 ) -> DesiredState:
     """Parse, decrypt if needed, and validate one manifest. Raises :class:`ManifestError` with every
     problem found, or a :class:`~reconciler.errors.SopsError` if an encrypted file cannot be read."""
-    documents, diags = compose_documents(data, file=file)
-    if not documents and not diags:
-        diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
+    documents, structural = compose_documents(data, file=file)
+    if not documents and not structural:
+        structural.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
-        diags.append(Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line))
-    if diags:
-        raise ManifestError(diags, file=file)
+        structural.append(Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line))
+    if not documents or len(documents) > 1:
+        raise ManifestError(structural, file=file)
     root = documents[0]
     if root.kind != "map":
-        raise ManifestError([Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file)
+        raise ManifestError(
+            [*structural, Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
+        )
+    _refuse_plan_file(root, file)
 
     from reconciler.sops import is_encrypted
 
     encrypted = is_encrypted(data)
+    if encrypted and structural:  # never decrypt a file whose structure is in doubt
+        raise ManifestError(structural, file=file)
     data_key: bytes | None = None
     recipients: tuple[str, ...] = ()
     if encrypted:
@@ -105,7 +110,7 @@ def load_manifest(
 
         if keys is None:
             raise ManifestError([Diagnostic("the manifest is encrypted and no keys were given", file=file)])
-        decrypted = decrypt(data, keys=keys())
+        decrypted = decrypt(data, keys=keys(), where=file)
         tree = decrypted.documents[0]
         data_key = decrypted.data_key
         recipients = tuple(decrypted.recipients)
@@ -121,8 +126,6 @@ def load_manifest(
             continue
         ctx.add(path, message)
     secrets = _build(ctx, tree, environ or {}, read_file)
-    if ctx.diags:
-        raise ManifestError(_in_file_order(ctx.diags), file=file)
     policy = _policy(tree)
     for s in secrets:
         pattern = matches_any(s.name, policy.ignore)
@@ -132,8 +135,13 @@ def load_manifest(
                 f"{s.name} is declared but policy.ignore pattern {pattern!r} matches it",
                 hint="remove it from the manifest or narrow the ignore pattern",
             )
-    if ctx.diags:
-        raise ManifestError(ctx.diags, file=file)
+    if ctx.diags or structural:
+        # Structural problems (duplicate keys, aliases, tags) did not stop the checks: the first of two
+        # duplicate keys was kept, an alias or tagged node read as an empty value. What the later checks
+        # say about such a node is a consequence, not a second problem: report the structural one only.
+        marked = {d.line for d in structural}
+        rest = [d for d in ctx.diags if d.line not in marked]
+        raise ManifestError(_in_file_order([*structural, *rest]), file=file)
     fingerprint_key = derive_key(data_key, "fingerprint") if data_key is not None else None
     if fingerprint_key is not None:  # each desired value under its own file's key, never a site value
         secrets = [
@@ -152,6 +160,25 @@ def load_manifest(
         recipients=recipients,
         cache_key=derive_key(data_key, "value-cache") if data_key is not None else None,
     )
+
+
+def _refuse_plan_file(root: YNode, file: str) -> None:
+    """A saved plan (``plan --out``) given where a manifest is expected: say so, not 13 schema errors."""
+    from reconciler.planfile import KIND
+
+    kind = root.get("kind")
+    if kind is not None and kind.value == KIND:
+        raise ManifestError(
+            [
+                Diagnostic(
+                    "this is a saved plan, not a manifest",
+                    file=file,
+                    line=kind.line,
+                    hint=f"apply it with `wix-secrets apply {file}` (alone: a saved plan takes no manifest)",
+                )
+            ],
+            file=file,
+        )
 
 
 def _in_file_order(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -232,3 +232,45 @@ def test_several_manifests_of_one_site_are_checked_together_like_one_file(
     declared = write(tmp_path / "more.yaml", "version: 1\nsecrets:\n  OLD:\n    value: again\n")
     refused = cli("validate", str(base), str(declared))
     assert f"{base}:3: error: OLD is renamed to NEW_A but is also declared ({declared}:3)" in refused.err
+
+
+def test_a_saved_plan_where_a_manifest_is_expected_says_so(cli: Any, tmp_path: Path) -> None:
+    # issue 13.6: `plan plan.json`, `validate plan.json`, `apply plan.json other.yaml` gave 13 schema errors
+    site = str(tmp_path / "site.json")
+    m = write(tmp_path / "m.yaml", "version: 1\nsecrets:\n  A:\n    value: a\n")
+    saved = cli("plan", "--local", site, "--out", "plan.json", str(m), env={"WIX_API_KEY": "k"})
+    assert saved.code == 0, saved.err
+    for argv in (
+        ("validate", "plan.json"),
+        ("plan", "--local", site, "plan.json"),
+        ("apply", "--local", site, "plan.json", str(m)),
+    ):
+        result = cli(*argv)
+        assert result.code == 1, (argv, result.err)
+        assert "plan.json:2: error: this is a saved plan, not a manifest" in result.err
+        assert "hint: apply it with `wix-secrets apply plan.json`" in result.err
+        assert result.err.count("error:") == 1, result.err
+
+
+def test_a_manifest_nobody_here_can_decrypt_names_the_file_recipients_and_places_tried(
+    cli: Any, tmp_path: Path
+) -> None:
+    # issue 13.8: "<file>: no age identity available can decrypt this file"
+    import pyrage
+
+    from reconciler.sops import EncryptionRules, encrypt
+
+    owner, stranger = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
+    m = tmp_path / "m.sops.yaml"
+    m.write_bytes(
+        encrypt(
+            b"version: 1\nsecrets:\n  A:\n    value: a\n", recipients=[str(owner.to_public())], rules=EncryptionRules()
+        )
+    )
+    for argv in (("validate", str(m)), ("plan", "--local", str(tmp_path / "s.json"), str(m))):
+        result = cli(*argv, env={"SOPS_AGE_KEY": str(stranger)})
+        assert result.code == 1
+        assert f"{m}: cannot decrypt: no age identity found matches a recipient of this file" in result.err
+        assert "<file>" not in result.err
+        assert str(owner.to_public()) in result.err and "SOPS_AGE_KEY" in result.err
+        assert str(stranger) not in result.err and str(owner) not in result.err  # never a key
