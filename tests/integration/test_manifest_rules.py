@@ -274,3 +274,36 @@ def test_a_manifest_nobody_here_can_decrypt_names_the_file_recipients_and_places
         assert "<file>" not in result.err
         assert str(owner.to_public()) in result.err and "SOPS_AGE_KEY" in result.err
         assert str(stranger) not in result.err and str(owner) not in result.err  # never a key
+
+
+def test_a_backup_restores_values_with_nel_del_and_c1_controls_byte_for_byte(cli: Any, tmp_path: Path) -> None:
+    # issue 10.10: NEL came back as a space; DEL and C1 controls aborted the restore with "invalid YAML"
+    import pyrage
+
+    owner = pyrage.x25519.Identity.generate()
+    site = str(tmp_path / "site.json")
+    tricky = "a\\u0085b\\u007fc\\u0080\\u009f\\u2028d"  # YAML escapes, in the plaintext manifest
+    first = write(
+        tmp_path / "a.yaml", f'version: 1\nsecrets:\n  K:\n    value: "{tricky}"\n    description: "\\u0085"\n'
+    )
+    assert cli("apply", "--local", site, "--auto-approve", str(first)).code == 0
+    second = write(tmp_path / "b.yaml", "version: 1\nsecrets:\n  K:\n    value: overwritten\n")
+    applied = cli(
+        "apply",
+        "--local",
+        site,
+        "--auto-approve",
+        "--backup-dir",
+        "bk",
+        "--backup-age",
+        str(owner.to_public()),
+        str(second),
+    )
+    assert applied.code == 0, applied.err
+    [backup] = (tmp_path / "bk").iterdir()
+    restored = cli(
+        "apply", "--local", site, "--auto-approve", "--no-backup", str(backup), env={"SOPS_AGE_KEY": str(owner)}
+    )
+    assert restored.code == 0, restored.out + restored.err
+    again = cli("plan", "--local", site, "--detailed-exitcode", str(first))
+    assert again.code == 0, again.out + again.err  # the site holds exactly the first value and description
