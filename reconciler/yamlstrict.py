@@ -72,7 +72,7 @@ class _Loader(yaml.SafeLoader):
             return ScalarNode("tag:yaml.org,2002:null", "", event.start_mark, event.end_mark)
         event = self.peek_event()  # type: ignore[no-untyped-call]
         tag = getattr(event, "tag", None)
-        if tag is not None and tag not in ("!", _STR_TAG):
+        if tag is not None and tag != _STR_TAG:
             self.tag_marks.append((event.start_mark.line + 1, event.start_mark.column + 1, _show_tag(tag)))
         self.depth += 1
         try:
@@ -87,6 +87,8 @@ def _show_tag(tag: str) -> str:
     """A standard tag in its short form (``!!binary``); a custom tag is not echoed (file content)."""
     if tag.startswith(_STANDARD_PREFIX) and tag[len(_STANDARD_PREFIX) :].isalnum():
         return f"tag !!{tag[len(_STANDARD_PREFIX) :][:20]}"
+    if tag == "!":
+        return "the non-specific tag !"
     return "a custom tag"
 
 

@@ -62,6 +62,10 @@ def test_every_explicit_tag_except_str_is_refused_with_its_line() -> None:
             value: !!str 0123
           E: !!map
             value: v
+          F:
+            value: ! text
+          G:
+            value: !<tag:yaml.org,2002:str> verbatim str
         """
     ).encode()
     found = problems(data)
@@ -70,6 +74,7 @@ def test_every_explicit_tag_except_str_is_refused_with_its_line() -> None:
         (6, "explicit YAML tags are not allowed in a manifest (a custom tag)"),
         (8, "explicit YAML tags are not allowed in a manifest (tag !!bool)"),
         (11, "explicit YAML tags are not allowed in a manifest (tag !!map)"),
+        (14, "explicit YAML tags are not allowed in a manifest (the non-specific tag !)"),
     ]
 
 
