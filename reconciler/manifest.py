@@ -9,10 +9,20 @@ Checks, all before any request is sent: strict YAML (:mod:`reconciler.yamlstrict
 JSON Schema (:mod:`reconciler.schema`), then the Wix rules and the rules of this tool: names are
 1-50 characters of ``A-Za-z0-9_+=-@#$`` not starting with ``wix`` in any case; no two declared names
 differ only by case; values are strings of 1-3500 characters that do not still look encrypted
-(``ENC[AES256_GCM,``); plain scalars a YAML 1.1 reader would type differently must be quoted.
+(``ENC[AES256_GCM,``); plain scalars a YAML 1.1 reader would type differently must be quoted; a
+``renamed_from`` name must not also be declared (as Terraform refuses a ``moved`` block whose source is
+still declared). Structural YAML problems (duplicate keys, aliases, tags) do not stop the other checks
+of a plaintext manifest; a saved plan given as a manifest is recognised as such.
+
+Several manifests of one site are merged by :func:`merge_states`, which first checks the merged state
+with the same rules as one file (:func:`merged_problems`).
+
+Desired values of an encrypted manifest are fingerprinted here, each under its own file's key
+(:mod:`reconciler.fingerprint`); nothing read from a site is ever fingerprinted.
 
 This module reads no file and no environment itself: ``value_from`` is resolved through the
-``environ`` mapping and ``read_file`` callable the caller passes in.
+``environ`` mapping and ``read_file`` callable the caller passes in (:func:`reconciler.valuefile.read_value_file`
+bounds those reads).
 """
 
 from __future__ import annotations
