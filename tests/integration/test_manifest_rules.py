@@ -307,3 +307,33 @@ def test_a_backup_restores_values_with_nel_del_and_c1_controls_byte_for_byte(cli
     assert restored.code == 0, restored.out + restored.err
     again = cli("plan", "--local", site, "--detailed-exitcode", str(first))
     assert again.code == 0, again.out + again.err  # the site holds exactly the first value and description
+
+
+def test_every_refusing_guard_in_one_run_with_the_flags_that_pass_them_all(
+    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+) -> None:
+    # issue 13.7: one refusal per run; following its hint met the next refusal
+    emulator, url = server
+    seed(url, *[(f"s{i}", "v") for i in range(10)])
+    m = write(tmp_path / "m.yaml", "version: 1\nsecrets:\n  s0:\n    value: v\n  s1:\n    value: v\n")
+    emulator.reset()
+    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", str(m), env=env(url))
+    assert refused.code == 5, refused.err
+    assert "2 safety guards refused the plan" in refused.err
+    assert "max-deletes: the plan deletes 8 secrets, more than --max-deletes 5" in refused.err
+    assert "mass-delete: the plan deletes 8 secrets of the site's 10, more than half" in refused.err
+    assert "hint: if this is intended, pass --max-deletes 8 --allow-mass-delete" in refused.err
+    assert writes(emulator) == 0
+    done = cli(
+        "apply",
+        "--auto-approve",
+        "--no-backup",
+        "--prune",
+        "--max-deletes",
+        "8",
+        "--allow-mass-delete",
+        str(m),
+        env=env(url),
+    )
+    assert done.code == 0, done.err
+    assert set(listing(url)) == {"s0", "s1"}
