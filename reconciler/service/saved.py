@@ -50,7 +50,9 @@ def save_plan(session: SiteSession, path: Path) -> Path:
         key=mac_key(session.desired, session.environ),
     )
     target = path if path.is_absolute() else session.cwd / path
-    write_output(target, session.redactor.scrub(text).encode("utf-8"), what="plan file")
+    # Not passed through the redactor: the file is built from names, ids, descriptions and keyed
+    # fingerprints only, and scrubbing a value that happens to equal a field name would break the MAC.
+    write_output(target, text.encode("utf-8"), what="plan file")
     session.outcome.saved_plan = target
     return target
 
