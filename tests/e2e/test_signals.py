@@ -70,7 +70,7 @@ def test_a_signal_during_apply_stops_new_writes_audits_the_done_ones_and_a_rerun
     proc = start_apply(tmp_path, url)
     wait_for(lambda: created(emulator) >= 4, "the first writes")
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     received = created(emulator)
     assert 4 <= received < COUNT
