@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.cli.console import Console
 from reconciler.cli.progress import ProgressReporter
 from reconciler.errors import ApprovalError, OutputError, UsageError
+from reconciler.render.outcome import site_json, site_markdown
 
 if TYPE_CHECKING:
     from reconciler.plan import Change
@@ -35,8 +36,10 @@ __all__ = [
     "confirm",
     "connection_from_args",
     "finish_site",
+    "interrupted_line",
     "options_from_args",
     "signals_stop",
+    "site_json",
     "site_markdown",
     "write_file",
 ]
@@ -183,35 +186,6 @@ def write_file(console: Console, path: str | None, text: str, what: str) -> None
         from reconciler.fsutil import write_output
 
         write_output(console.resolve(path), console.redactor.scrub(text).encode("utf-8"), what=what, mode=0o644)
-
-
-def site_markdown(outcome: SiteOutcome) -> str:
-    from reconciler.render.markdown import render_markdown
-
-    refusal = outcome.refusal
-    if outcome.plan is not None:
-        text = render_markdown(outcome.plan, outcome.info, outcome.result)
-        if refusal is not None:
-            text = text.rstrip("\n") + f"\n\n**Error: {refusal.summary}**\n"
-        return text
-    title = f"### wix-secrets {outcome.info.command}: {outcome.name + ': ' if outcome.name else ''}error"
-    lines = [title, "", f"**{refusal.summary if refusal else 'not planned'}**", ""]
-    lines += [f"- `{d.location()}`: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in outcome.diagnostics]
-    return "\n".join(lines) + "\n"
-
-
-def site_json(outcome: SiteOutcome) -> dict[str, Any]:
-    from reconciler.render.json import site_document
-
-    return site_document(
-        outcome.info,
-        plan=outcome.plan,
-        result=outcome.result,
-        error=outcome.refusal,
-        diagnostics=outcome.diagnostics,
-        exit_code=outcome.exit_code,
-        interrupted=outcome.interrupted,
-    )
 
 
 def interrupted_line(outcome: SiteOutcome) -> str:

@@ -29,6 +29,7 @@ from reconciler.service.session import SiteSession, run_info
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.model import DesiredState
     from reconciler.planfile import SavedPlan
     from reconciler.project import ProjectSite
 
@@ -120,15 +121,20 @@ def run_site(
     before_apply: Callable[[SiteOutcome], None] | None = None,
     stop: Stop | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    preloaded: DesiredState | None = None,
 ) -> SiteOutcome:
-    """Load, plan (and with ``options.command == "apply"``: back up, apply, verify, audit) one site."""
+    """Load, plan (and with ``options.command == "apply"``: back up, apply, verify, audit) one site.
+    ``preloaded`` is the manifests' desired state when the caller has loaded them already (one decrypt)."""
     session = _session(options, connection, environ, cwd, events, redactor, transport)
     with asyncio.Runner() as runner:
         try:
             if not manifests:
                 raise UsageError("no manifest given", hint=f"wix-secrets {options.command} MANIFEST...")
             check_outputs(options, cwd)
-            session.load(manifests)
+            if preloaded is not None:
+                session.use(preloaded, [os.fspath(m) for m in manifests])
+            else:
+                session.load(manifests)
             runner.run(session.plan())
             _after_plan(session)
             if options.command == "apply" and session.ready_to_apply:
@@ -198,6 +204,7 @@ def apply_plan_file(
     stop: Stop | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     saved: SavedPlan | None = None,
+    preloaded: tuple[Sequence[str], DesiredState] | None = None,
 ) -> SiteOutcome:
     """Apply a saved plan exactly, or refuse (modified file, other target, stale: exit 4)."""
     session = _session(options, connection, environ, cwd, events, redactor, transport)
@@ -205,7 +212,7 @@ def apply_plan_file(
         try:
             check_outputs(options, cwd)
             plan_file = _saved_or_error(session, path, saved)
-            runner.run(apply_saved(session, plan_file, source=str(path)))
+            runner.run(apply_saved(session, plan_file, source=str(path), preloaded=preloaded))
             if session.ready_to_apply:
                 if before_apply is not None:
                     before_apply(session.outcome)

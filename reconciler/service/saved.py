@@ -14,7 +14,8 @@ A plan file is untrusted input (a CI artifact). Applying one:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from reconciler.service.connection import Connection
 from reconciler.service.session import SiteSession
 
 if TYPE_CHECKING:
+    from reconciler.model import DesiredState
     from reconciler.planfile import SavedPlan
 
 __all__ = ["apply_saved", "check_target", "read_plan_file", "save_plan"]
@@ -90,14 +92,26 @@ def check_target(saved: SavedPlan, connection: Connection, *, source: str) -> No
         )
 
 
-async def apply_saved(session: SiteSession, saved: SavedPlan, *, source: str) -> None:
-    """Apply ``saved`` through ``session`` (built from the apply run's own options and target)."""
+async def apply_saved(
+    session: SiteSession,
+    saved: SavedPlan,
+    *,
+    source: str,
+    preloaded: tuple[Sequence[str], DesiredState] | None = None,
+) -> None:
+    """Check ``saved`` and make it the session's plan (built from the apply run's own options and
+    target); then ``session.apply()`` applies it. ``preloaded`` is used when the caller has loaded
+    exactly the manifests the plan names already: ``(their paths, the desired state)`` (one decrypt)."""
     from reconciler.guards import DEFAULT_MAX_DELETES, Limits, check_guards
     from reconciler.model import RemoteState
     from reconciler.operations import PlannedSite
     from reconciler.planfile import binding_key, desired_digest, mac_key, stale_reasons, to_plan, verify_mac
 
-    desired = session.load(list(saved.manifests))
+    if preloaded is not None and _resolved(session, preloaded[0]) == _resolved(session, saved.manifests):
+        desired = preloaded[1]
+        session.use(desired, list(saved.manifests))
+    else:
+        desired = session.load(list(saved.manifests))
     try:
         key = mac_key(desired, session.environ)
     except UsageError as exc:
@@ -136,3 +150,7 @@ async def apply_saved(session: SiteSession, saved: SavedPlan, *, source: str) ->
             allow_mass_delete=bool(saved.limits.get("allow_mass_delete")),
         ),
     )
+
+
+def _resolved(session: SiteSession, paths: Sequence[str]) -> list[str]:
+    return [os.path.realpath(session.cwd / Path(p).expanduser()) for p in paths]
