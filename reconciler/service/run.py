@@ -79,12 +79,27 @@ def _interrupted(session: SiteSession, stop: Stop | None) -> None:
 
 
 def check_outputs(options: Options, cwd: Path) -> None:
-    """Refuse, before any request, an output path (audit log, saved plan) whose folder is missing."""
+    """Refuse, before any request, an output path (audit log, saved plan, backup folder) whose folder
+    is missing, and an audit log that is a symbolic link (it is appended to, so it would be followed)."""
+    from reconciler.errors import OutputError
     from reconciler.fsutil import check_parent
 
-    for path, what in ((options.audit_log, "audit log"), (options.save_plan, "plan file")):
-        if path is not None:
-            check_parent(path if path.is_absolute() else cwd / path, what)
+    def resolve(path: Path) -> Path:
+        path = path.expanduser()
+        return path if path.is_absolute() else cwd / path
+
+    for given, what in ((options.audit_log, "audit log"), (options.save_plan, "plan file")):
+        if given is not None:
+            check_parent(resolve(given), what)
+    if options.audit_log is not None and resolve(options.audit_log).is_symlink():
+        raise OutputError(
+            f"refusing to write the audit log {options.audit_log}: it is a symbolic link",
+            hint="point --audit-log at a regular file",
+        )
+    if options.backup.enabled and options.backup.directory is not None:
+        directory = resolve(options.backup.directory)
+        if not directory.is_dir():
+            check_parent(directory, "backup folder")
 
 
 def _session(

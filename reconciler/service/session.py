@@ -266,8 +266,12 @@ class SiteSession:
                     f"cannot write the backup in {directory}: the folder {directory.parent} does not exist",
                     hint="create it first, or choose another --backup-dir",
                 )
-            with contextlib.suppress(FileExistsError):
-                directory.mkdir(mode=0o700)
+            try:
+                directory.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot create the backup folder {directory}: {exc.strerror or exc}; nothing was applied"
+                ) from None
             return directory
         state = self.environ.get("XDG_STATE_HOME") or str(Path(self.environ.get("HOME", "~")) / ".local/state")
         return self._path(Path(state) / "wix-secrets" / "backups")
