@@ -53,3 +53,19 @@ def test_no_cli_module_imports_another_in_a_circle() -> None:
 
     circles = sorted(name for name in graph if reaches(name, name, {name}))
     assert circles == [], circles
+
+
+def test_the_manifest_does_not_import_the_planner() -> None:
+    assert "reconciler.plan" not in imports(PACKAGE / "manifest.py")
+    from reconciler.plan import matches_any  # the old import path still works
+
+    assert matches_any("API_KEY", ["API_*"]) == "API_*"
+
+
+def test_importing_the_client_has_no_side_effect_on_sys_modules() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; before = dict(sys.modules); import reconciler.wix; print(sys.modules.get('sniffio', 'absent'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "absent"  # never a None entry hiding a module
