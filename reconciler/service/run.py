@@ -68,8 +68,11 @@ def _after_plan(session: SiteSession) -> None:
     out = session.options.save_plan
     if session.options.command == "plan" and out is not None and not session.outcome.failed:
         save_plan(session, out)
+        target = f"--local {session.connection.local} " if session.connection.local else ""
         session.events.notice(
-            session.name, f"Saved the plan to {out}. To apply exactly this plan: wix-secrets apply {out}"
+            session.name,
+            f"Saved the plan to {out}. To apply exactly this plan (to the same site): "
+            f"wix-secrets apply {target}{out}",
         )
 
 
