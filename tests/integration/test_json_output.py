@@ -91,3 +91,43 @@ def test_an_interrupted_or_partial_document_keeps_its_version(cli: Any, tmp_path
     result = cli("apply", "--local", str(tmp_path / "s.json"), "--auto-approve", "--json", str(m))
     doc = one_document(result.out)
     assert doc["format_version"] == "1" and doc["result"]["applied"] == 2 and doc["exit_code"] == 0
+
+
+def test_the_single_and_multi_site_documents_share_one_version_machinery() -> None:
+    from reconciler.errors import GuardError
+    from reconciler.executor import NOT_STARTED, ApplyResult, ItemResult
+    from reconciler.plan import Action, Change, Plan
+    from reconciler.render import RunInfo
+    from reconciler.render.json import FORMAT_VERSION, project_document, site_document
+
+    change = Change(Action.CREATE, "A")
+    result = ApplyResult(items=(ItemResult(change, "skipped", error=NOT_STARTED),), converged=False)
+    info = RunInfo("apply", ("m.yaml",), site_name="shop")
+    interrupted = site_document(
+        info, plan=Plan((change,)), result=result, error=None, diagnostics=(), exit_code=143, interrupted="SIGTERM"
+    )
+    refused = site_document(
+        info, plan=Plan((change,)), result=None, error=GuardError("no", guard="g"), diagnostics=(), exit_code=5
+    )
+    for doc in (interrupted, refused):
+        jsonschema.Draft202012Validator(load_schema("plan")).validate(doc)
+    project = project_document("apply", [interrupted, refused], {"sites": 2}, 143)
+    assert project["format_version"] == interrupted["format_version"] == FORMAT_VERSION
+    assert project["tool"] == interrupted["tool"]
+    summary = dict.fromkeys(
+        (
+            "sites",
+            "failed",
+            "with_changes",
+            "applied",
+            "create",
+            "update",
+            "rename",
+            "delete",
+            "unchanged",
+            "unmanaged",
+            "ignored",
+        ),
+        0,
+    )
+    jsonschema.Draft202012Validator(load_schema("project-result")).validate({**project, "summary": summary})
