@@ -170,7 +170,9 @@ class SiteSession:
         self.register(remote=self.planned.remote)
         self.events.phase_started(self.name, "plan")
         if self._value_cache is not None:
-            self._value_cache.remember(self.planned.remote)
+            from reconciler.valuecache import in_sync_ids
+
+            self._value_cache.remember(self.planned.remote, in_sync=in_sync_ids(self.planned.plan))
             self._save_value_cache()
         log.info("%splanned in %.0f ms: %s", self._prefix, (time.monotonic() - started) * 1000, client.stats)
         self.outcome.plan = self.planned.plan
