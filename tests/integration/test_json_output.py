@@ -77,6 +77,12 @@ def test_errors_before_a_plan_are_one_document(cli: Any, tmp_path: Path) -> None
     assert invalid["diagnostics"] and invalid["diagnostics"][0]["line"] == 3
 
 
+def test_a_bad_command_line_with_json_is_one_document(cli: Any) -> None:
+    result = cli("plan", "--json", "--no-such-flag", "m.yaml")
+    assert result.code == 1
+    assert one_document(result.out)["error"]["type"] == "UsageError"
+
+
 def test_json_and_markdown_together_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     m = manifest(tmp_path / "m.yaml", ["A"])
     result = cli("plan", "--local", str(tmp_path / "s.json"), "--json", "--markdown", str(m))
