@@ -145,3 +145,21 @@ def test_apply_of_a_saved_plan_counts_unchanged_secrets(cli: Any, tmp_path: Path
     assert result.code == 0, result.err
     assert "2 unchanged" in result.out
     assert "Apply complete: 1 applied, 0 failed, 0 skipped. The site matches the plan." in result.out
+
+
+def test_a_failed_apply_of_a_saved_plan_never_claims_the_site_matches(cli: Any, tmp_path: Path) -> None:
+    from reconciler.emulator import Faults
+
+    m = manifest(tmp_path / "m.sops.yaml", {"A": "one", "B": "two"})
+    state = tmp_path / "state.json"
+    with EmulatorServer(Emulator(state_file=state)) as server:
+        assert cli("apply", "--auto-approve", str(m), env=http_env(server.url)).code == 0
+    manifest(m, {"A": "one", "B": "two", "C": "three"})
+    failing = Emulator(state_file=state, faults=Faults(error_rate=1.0, routes=frozenset({"create"})))
+    with EmulatorServer(failing) as server:
+        env = http_env(server.url)
+        assert cli("plan", "--out", "p.json", str(m), env=env).code == 0
+        result = cli("apply", "--retries", "0", "p.json", env=env)
+    assert result.code == 3, result.err
+    assert "2 unchanged" in result.out
+    assert "0 applied, 1 failed" in result.out and "The site matches the plan" not in result.out
