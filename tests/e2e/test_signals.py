@@ -136,7 +136,6 @@ def test_ctrl_c_at_the_prompt_exits_at_the_first_press(tmp_path: Path, slow_site
                 except OSError:
                     break
         assert proc.wait(timeout=60) == 130, seen
-        assert b"Interrupted." in seen or proc.returncode == 130
     finally:
         if proc.poll() is None:
             proc.kill()
