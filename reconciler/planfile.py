@@ -12,7 +12,11 @@ The file itself is untrusted (it travels as a CI artifact): everything in it tha
 (the target site, the limits, every planned change, the manifests it names, the digest) is bound by a
 keyed MAC (``mac``, HMAC-SHA256 over the canonical JSON of the rest of the document) under a key derived
 from the same secret as the digest, which the editor of the file cannot know. :func:`verify_mac`
-refuses a file whose MAC does not verify (exit 4: the plan file was modified).
+refuses a file whose MAC does not verify (exit 4: the plan file was modified). A token-only identity
+(an access token, no API key and no client secret) is not a stable secret between the plan and the
+apply runs, so it never keys a plan file: a plaintext manifest with such an identity cannot be saved
+("needs a key"); encrypt the manifest with SOPS. The target of an apply is never taken from the file:
+the apply run names it and it must equal the file's ``site``.
 
 :func:`stale_reasons` compares a saved plan with the site as listed now; any difference makes the plan
 stale (exit code 4), naming each secret that changed. Values are never re-read: an unchanged
