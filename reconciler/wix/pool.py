@@ -17,18 +17,16 @@ keep-alive connections, and memory and sockets stay bounded whatever the number 
 The TLS context (the CA bundle, ~35 ms of CPU to load) is made once per process, when the first
 connection opens, and shared by every client: a fleet of sites pays it once.
 
-It also makes httpcore's ``import sniffio``, which it runs on every lock acquisition, fail at once
-when sniffio is not installed (:func:`_remember_missing_sniffio`); otherwise each failed import scans
-``sys.path`` again, several times per request.
+httpcore runs ``import sniffio`` on every lock acquisition; sniffio is a dependency of wix-secrets so
+that import is a lookup in ``sys.modules`` (absent, each failed import would scan ``sys.path`` again,
+several times per request). Importing this module has no side effect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import ssl
-import sys
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import cast
@@ -36,18 +34,6 @@ from typing import cast
 import httpx
 
 __all__ = ["SHARED_MAX_CONNECTIONS", "ShardedTransport", "SharedTransport"]
-
-
-def _remember_missing_sniffio() -> None:
-    """Record sniffio's absence in ``sys.modules`` (a ``None`` entry: ``import`` fails immediately).
-
-    The import fails either way; this only stops it from searching the disk again on every call.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_remember_missing_sniffio()
 
 
 @functools.cache

@@ -80,8 +80,8 @@ def test_one_tls_context_per_process_shared_by_every_client(server: tuple[Emulat
     _, url = server
     first, second = ShardedTransport(), ShardedTransport()
 
-    async def run() -> list[object]:
-        contexts = []
+    async def run() -> list[ssl.SSLContext | None]:
+        contexts: list[ssl.SSLContext | None] = []
         for transport in (first, second):
             async with client(url, transport, concurrency=2) as c:
                 await c.list_secrets()
@@ -90,7 +90,7 @@ def test_one_tls_context_per_process_shared_by_every_client(server: tuple[Emulat
         return contexts
 
     one, two = asyncio.run(run())
-    assert one is two
+    assert one is two and one is not None
     assert one.verify_mode == ssl.CERT_REQUIRED and one.check_hostname  # still verifying
 
 
