@@ -262,18 +262,27 @@ def fleet_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
                 _project(root, emu.url, count, pairs)
                 expected = {"list": count, "get_value": count * n}
                 runs_of: dict[str, list[Run]] = {"sdk": [], "ours": []}
-                counts: dict[str, dict[str, int]] = {}
+                counts: dict[str, dict[str, int]] = {"sdk": {}}
+                sdk_failure = ""
                 for _ in range(repeats):
                     emu.reset()
-                    run = _run([*sdk, str(root / "spec.json")], cwd=root, env=env)
-                    _check_sdk(run.out, count, n)
-                    runs_of["sdk"].append(run)
-                    counts["sdk"] = emu.counts()
+                    try:
+                        run = _run([*sdk, str(root / "spec.json")], cwd=root, env=env)
+                        _check_sdk(run.out, count, n)
+                    except AssertionError as exc:
+                        if count == sites:
+                            raise
+                        # at 200 sites the script opens ~6,000 connections at once; the emulator's
+                        # backlog can refuse some (ECONNRESET): the peer's failure is reported, not ours
+                        sdk_failure = " ".join(str(exc).split())[:160]
+                    else:
+                        runs_of["sdk"].append(run)
+                        counts["sdk"] = emu.counts()
                     emu.reset()
                     runs_of["ours"].append(_run(ours_argv, cwd=root, env=env))
                     counts["ours"] = emu.counts()
-                times = {k: [r.wall for r in v] for k, v in runs_of.items()}
-                cpu = {k: _median([r.cpu for r in v]) for k, v in runs_of.items()}
+                times = {k: [r.wall for r in v] or [math.nan] for k, v in runs_of.items()}
+                cpu = {k: _median([r.cpu for r in v] or [math.nan]) for k, v in runs_of.items()}
                 peak = max(r.rss_mib for r in runs_of["ours"])
                 sdk_med, ours_med = _median(times["sdk"]), _median(times["ours"])
                 network = (1 + math.ceil(n / c)) * lat
@@ -287,9 +296,11 @@ def fleet_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
                         "report",
                         None,
                         counts["sdk"],
-                        expected,
+                        {} if sdk_failure else expected,
                         runs=repeats,
-                        note="limit = one site's network limit",
+                        note=f"the SDK script FAILED: {sdk_failure}"
+                        if sdk_failure
+                        else "limit = one site's network limit",
                     )
                 )
                 if count == sites:
