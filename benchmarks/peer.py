@@ -89,6 +89,18 @@ def _run(argv: list[str], *, cwd: Path, env: dict[str, str]) -> Run:
         return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode(errors="replace"))
 
 
+def _drain(emu: EmulatorProcess, *, quiet: float = 1.0, limit: float = 120.0) -> None:
+    """Wait until the emulator's request log stops growing (for ``quiet`` seconds)."""
+    deadline = time.monotonic() + limit
+    last = -1
+    while time.monotonic() < deadline:
+        total = int(emu.requests()["total"])
+        if total == last:
+            return
+        last = total
+        time.sleep(quiet)
+
+
 def _manifest(path: Path, pairs: list[tuple[str, str]]) -> None:
     lines = ["version: 1", "secrets:"] + [f"  {k}:\n    value: {v}" for k, v in pairs]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,6 +287,7 @@ def fleet_scenario(cfg: Any, log: Callable[[str], None]) -> list[Any]:
                         # at 200 sites the script opens ~6,000 connections at once; the emulator's
                         # backlog can refuse some (ECONNRESET): the peer's failure is reported, not ours
                         sdk_failure = " ".join(str(exc).split())[:160]
+                        _drain(emu)  # its queued connections are still served after it exits
                     else:
                         runs_of["sdk"].append(run)
                         counts["sdk"] = emu.counts()
