@@ -43,6 +43,7 @@ from typing import Any, Final, Literal, TextIO
 from reconciler.cli.console import Console
 from reconciler.errors import Diagnostic, ExitCode, ManifestError, WixSecretsError
 from reconciler.redact import MIN_LENGTH, RedactingStream, Redactor, forms_of
+from reconciler.render.mdescape import md_code, md_fenced, md_text
 
 __all__ = [
     "COMMANDS",
@@ -360,7 +361,8 @@ def _marker(command: str, site_id: str) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Text the Action did not write, inert in Markdown (issue 10.7): see ``render/mdescape``."""
+    return md_text(text)
 
 
 def _fallback_markdown(
@@ -379,15 +381,15 @@ def _fallback_markdown(
         first, *rest = message.splitlines()
         lines.append(f"**{_md_cell(first)}**")
         if rest:
-            lines += ["", "```", *rest, "```"]
+            lines += ["", md_fenced("\n".join(rest))]
         lines.append("")
     if diagnostics:
         lines += ["| file | line | problem |", "|---|---|---|"]
         for d in diagnostics:
-            problem = d.message + (f" (at `{d.path}`)" if d.path else "")
+            problem = md_text(d.message) + (f" (at {md_code(d.path)})" if d.path else "")
             if d.hint:
-                problem += f"; hint: {d.hint}"
-            lines.append(f"| `{_md_cell(d.file or '-')}` | {d.line or ''} | {_md_cell(problem)} |")
+                problem += f"; hint: {md_text(d.hint)}"
+            lines.append(f"| {md_code(d.file or '-')} | {md_text(d.line or '')} | {problem} |")
         lines.append("")
     if error is not None or diagnostics:  # it stopped at the manifest, before any request
         lines.append("Nothing was sent to Wix.")
@@ -574,7 +576,7 @@ def run_action(
         markdown = md_file.read_text(encoding="utf-8").rstrip("\n") + "\n"
         note = _status_note(inputs.command, code, doc)
         shown = _error_text(doc)
-        if note and not (shown and shown in markdown):
+        if note and not (shown and md_text(shown) in markdown):
             markdown += note
     else:
         markdown = _fallback_markdown(inputs.command, code, doc, diagnostics, mask_error)

@@ -269,17 +269,18 @@ def _document(slots: list[_Slot], args: argparse.Namespace, command: Command) ->
 
 def _markdown(slots: list[_Slot], args: argparse.Namespace, command: Command) -> str:
     from reconciler.render.markdown import render_markdown
+    from reconciler.render.mdescape import md_code, md_fenced, md_text
 
     parts = [f"## wix-secrets {command}: {len(slots)} site(s)", ""]
     for slot in slots:
         if slot.run is not None and slot.run.planned is not None and slot.error is None:
             parts.append(render_markdown(slot.run.planned.plan, slot.run.info, slot.run.result))
         else:
-            parts.append(f"### wix-secrets {command}: {slot.site.name}: error\n")
-            parts.append(f"**{slot.error.summary if slot.error else 'not planned'}**\n")
-            parts.extend(f"- `{d.location()}`: {d.message}" for d in slot.diagnostics)
+            parts.append(f"### wix-secrets {command}: {md_text(slot.site.name)}: error\n")
+            parts.append(f"**{md_text(slot.error.summary) if slot.error else 'not planned'}**\n")
+            parts.extend(f"- {md_code(d.location())}: {md_text(d.message)}" for d in slot.diagnostics)
             parts.append("")
-    parts += ["```", _summary_text(slots, args, command), "```", ""]
+    parts += [md_fenced(_summary_text(slots, args, command)), ""]
     return "\n".join(parts)
 
 

@@ -397,8 +397,13 @@ def emit_error(
         console.out(doc)
     write_file(console, getattr(args, "json_file", None), doc + "\n")
     if getattr(args, "markdown_file", None) or args.markdown:
-        lines = [f"### wix-secrets {info.command}: error", "", f"**{error.summary}**", ""]
-        lines += [f"- `{d.location()}`: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in diagnostics]
+        from reconciler.render.mdescape import md_code, md_text
+
+        lines = [f"### wix-secrets {info.command}: error", "", f"**{md_text(error.summary)}**", ""]
+        lines += [
+            f"- {md_code(d.location())}: {md_text(d.message)}" + (f" ({md_text(d.hint)})" if d.hint else "")
+            for d in diagnostics
+        ]
         text = "\n".join(lines) + "\n"
         if args.markdown:
             console.out(text)
