@@ -141,6 +141,7 @@ class SiteRun:
     result: ApplyResult | None = None
     stats: Any = None
     value_cache: Any = None  # reconciler.valuecache.ValueCache with --value-cache
+    progress: bool = True  # a progress line on a terminal (not with --json)
 
     @property
     def has_changes(self) -> bool:
@@ -200,7 +201,9 @@ def prepare(
     settings = settings or site_settings(args, console)
     desired = load_desired(manifests, environ=env, cwd=console.cwd)
     register_values(console, desired)
-    return SiteRun(command, settings, desired, run_info(command, manifests, desired, settings, name), env, name)
+    run = SiteRun(command, settings, desired, run_info(command, manifests, desired, settings, name), env, name)
+    run.progress = not getattr(args, "json", False)
+    return run
 
 
 async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, client: Any) -> None:
@@ -212,13 +215,14 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
     reader = client.read_only() if run.command == "drift" else client
     label = f"{run.name}: reading values" if run.name else "reading values"
     run.value_cache = _open_value_cache(run, args, console)
-    run.planned = await plan_site(
-        reader,
-        run.desired,
-        prune=getattr(args, "prune", None),
-        on_read=ProgressReporter(console, label),
-        value_cache=run.value_cache,
-    )
+    with ProgressReporter(console, label, enabled=run.progress and not args.json) as reporter:
+        run.planned = await plan_site(
+            reader,
+            run.desired,
+            prune=getattr(args, "prune", None),
+            on_read=reporter,
+            value_cache=run.value_cache,
+        )
     register_values(console, remote=run.planned.remote)
     if run.value_cache is not None:
         from reconciler.valuecache import in_sync_ids
@@ -286,7 +290,9 @@ async def apply_run(run: SiteRun, console: Console, client: Any) -> ApplyResult:
 
     assert run.planned is not None
     started = time.monotonic()
-    run.result = await apply_site(client, run.planned, progress=_item_progress(console, run))
+    progress, reporter = _item_progress(console, run)
+    with reporter:
+        run.result = await apply_site(client, run.planned, progress=progress)
     log.info(
         "%sapplied in %.0f ms: %s",
         f"{run.name}: " if run.name else "",
@@ -366,10 +372,11 @@ def confirm(console: Console) -> None:
         raise ApprovalError("apply cancelled; nothing was changed")
 
 
-def _item_progress(console: Console, run: SiteRun) -> Any:
+def _item_progress(console: Console, run: SiteRun) -> tuple[Any, ProgressReporter]:
     assert run.planned is not None
     total = len(run.planned.plan.actionable)
-    reporter = ProgressReporter(console, f"{run.name}: applying" if run.name else "applying")
+    label = f"{run.name}: applying" if run.name else "applying"
+    reporter = ProgressReporter(console, label, enabled=run.progress)
     done = 0
 
     def progress(event: str, change: Any, status: Any) -> None:
@@ -379,7 +386,7 @@ def _item_progress(console: Console, run: SiteRun) -> Any:
             reporter(done, total)
             log.info("%s %s: %s", change.action.value, change.name, status)
 
-    return progress
+    return progress, reporter
 
 
 def emit_error(

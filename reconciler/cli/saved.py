@@ -105,6 +105,7 @@ def apply_saved(args: argparse.Namespace, console: Console, path: str, saved: Sa
                 detail=f"manifests: {', '.join(saved.manifests)}",
             )
         run = SiteRun("apply", settings, desired, info, dict(console.environ))
+        run.progress = not args.json
         return asyncio.run(_apply(run, args, console, saved, path))
     except WixSecretsError as exc:
         emit_error(console, args, info, exc)
