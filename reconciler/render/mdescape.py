@@ -11,6 +11,8 @@ messages, site labels) through these two functions, and nothing else:
   line breaks become spaces so the text stays on its line (and in its table cell).
 - :func:`md_fenced` for a block shown verbatim: a fenced code block whose fence is longer than any
   run of backticks in the text, so no line of it can close the block early.
+- :func:`md_comment` for a hidden marker: an HTML comment whose content cannot end it (``--`` and ``>``
+  are replaced), on one line.
 - :func:`md_code` for a name or a path shown as code: a backtick code span when the text is plain, and
   ``<code>`` around :func:`md_text` when it holds anything a code span cannot carry safely (backticks,
   ``|`` in a table, ``<``/``>``/``&``, line breaks, control characters).
@@ -24,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["md_code", "md_fenced", "md_text"]
+__all__ = ["md_code", "md_comment", "md_fenced", "md_text"]
 
 # ASCII punctuation that means something to CommonMark or GFM (or GitHub: ``$`` math, ``@`` mentions,
 # ``#`` references) anywhere in a line; a backslash before any ASCII punctuation is an escape, so
@@ -80,3 +82,11 @@ def md_fenced(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return "\n".join([fence, *lines, fence])
+
+
+def md_comment(text: str) -> str:
+    """``<!-- text -->`` that nothing in ``text`` can close early (no ``--``, no ``>``, one line)."""
+    inner = _flatten(text).replace(">", "_")
+    while "--" in inner:
+        inner = inner.replace("--", "-_")
+    return f"<!-- {inner.strip('-')} -->"

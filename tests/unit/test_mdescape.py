@@ -147,3 +147,14 @@ def test_a_plan_with_hostile_names_paths_site_and_server_errors_renders_inert_ma
     # still readable: the hostile text, as a renderer shows it, is in the rendered summary
     assert flattened(hostile) in rendered(md_text(hostile))
     assert md_code(hostile) in markdown and md_text(hostile) in markdown
+
+
+def test_a_marker_cannot_close_its_html_comment() -> None:
+    from reconciler.render.mdescape import md_comment
+
+    assert md_comment("wix-secrets:plan:site_1") == "<!-- wix-secrets:plan:site_1 -->"
+    for hostile in ("x --> <img src=x onerror=alert(1)>", "a--!>b", "a\n-->\n# title", "--->", "a->b"):
+        comment = md_comment(hostile)
+        inner = comment.removeprefix("<!-- ").removesuffix(" -->")
+        assert "--" not in inner and ">" not in inner and "\n" not in inner, comment
+        assert not inner.startswith("-") and not inner.endswith("-")
