@@ -114,7 +114,7 @@ def load_manifest(
         decrypted = decrypt(data, keys=keys())
         tree = decrypted.documents[0]
         data_key = decrypted.data_key
-        recipients = tuple(decrypted.recipients)
+        recipients = tuple(decrypted.unwrapped)  # proven labels only: the MAC does not cover them
     else:
         tree = to_python(root)
     if isinstance(tree, dict):

@@ -99,7 +99,8 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             metavar="RECIPIENT",
             action="append",
             default=[],
-            help="age recipient of the backup (default: the manifest's own recipients)",
+            help="age recipient of the backup (default: the manifest recipients proven by our own key, "
+            "and those .sops.yaml pins)",
         )
         backup.add_argument("--no-backup", action="store_true", help="do not write a backup (not recommended)")
     if command == "apply":
@@ -346,7 +347,10 @@ async def backup_before_apply(run: SiteRun, args: argparse.Namespace, console: C
         entries = backup.entries_needed(run.planned.plan, values)
     state = console.environ.get("XDG_STATE_HOME") or str(Path(console.environ.get("HOME", "~")) / ".local/state")
     directory = console.resolve(getattr(args, "backup_dir", None) or Path(state) / "wix-secrets" / "backups")
-    recipients = list(getattr(args, "backup_age", None) or run.desired.recipients)
+    recipients = backup.choose_recipients(
+        getattr(args, "backup_age", None), run.desired.recipients,
+        sources=run.desired.source.split(", "), cwd=console.cwd, environ=console.environ,
+    )
     site = run.name or run.settings.site_id or ("local" if run.settings.local else "site")
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = backup.write(entries, directory=directory, recipients=recipients, site=site, created=created)

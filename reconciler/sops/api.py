@@ -44,12 +44,19 @@ def is_encrypted(data: bytes) -> bool:
 
 @dataclass(frozen=True)
 class Decrypted:
-    """A verified, decrypted file: plain documents (comments dropped) and what it was encrypted with."""
+    """A verified, decrypted file: plain documents (comments dropped) and what it was encrypted with.
+
+    ``recipients`` are the ``recipient:`` labels of the metadata as written: they are NOT covered by
+    the MAC, anyone can edit them. ``unwrapped`` are the ones proven: a label whose stanza was
+    unwrapped by one of our identities whose public key equals that label. Only those may be trusted
+    to decide where new secrets are encrypted (backups).
+    """
 
     documents: list[Any]
     data_key: bytes = field(repr=False)
     recipients: tuple[str, ...]
     metadata: Metadata
+    unwrapped: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Decrypted({len(self.documents)} documents, recipients={self.recipients!r})"
@@ -70,11 +77,14 @@ class KeyChange:
 class SopsFile:
     """An opened, verified file: the decrypted tree (with comments), metadata, and the data key."""
 
-    def __init__(self, docs: list[Any], metadata: Metadata, data_key: bytes, cipher: Cipher) -> None:
+    def __init__(self, docs: list[Any], metadata: Metadata, data_key: bytes, cipher: Cipher,
+                 unwrapped: tuple[str, ...] = ()) -> None:
         self.docs = docs
         self.metadata = metadata
         self._key = data_key
         self.cipher = cipher
+        #: recipients whose stanza an identity with that very public key unwrapped (see Decrypted)
+        self.unwrapped = unwrapped
 
     def __repr__(self) -> str:
         return f"SopsFile({len(self.docs)} documents)"
@@ -102,40 +112,65 @@ def _split_docs(docs: list[Any], where: str) -> tuple[list[Any], Any]:
     return docs, block
 
 
-def _try_entry(keys: KeyRing, entry: AgeEntry, damaged: list[SopsIntegrityError]) -> bytes | None:
+def _try_entry(keys: KeyRing, entry: AgeEntry, damaged: list[SopsIntegrityError]
+               ) -> tuple[bytes, bool] | None:
+    """(payload, proven): proven when the identity that unwrapped it has the entry's label as public key."""
+    from reconciler.sops.keys import same_recipient
+
     try:
-        return keys.decrypt_entry(entry.enc)
+        got = keys.unwrap(entry.enc, entry.recipient)
     except SopsIntegrityError as exc:  # keep trying the other recipients
         damaged.append(exc)
         return None
+    if got is None:
+        return None
+    payload, public = got
+    return payload, same_recipient(entry.recipient, public)
 
 
-def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
+def _unwrap_group(keys: KeyRing, group: Sequence[AgeEntry], damaged: list[SopsIntegrityError],
+                  proven: list[str]) -> bytes | None:
+    """The first payload a stanza of ``group`` yields; every entry whose label is proven (same payload)
+    is added to ``proven``. A label is never trusted without its identity having unwrapped it."""
+    found: bytes | None = None
+    for entry in group:
+        got = _try_entry(keys, entry, damaged)
+        if got is None:
+            continue
+        payload, ok = got
+        if found is None:
+            found = payload
+        if ok and payload == found:
+            proven.append(entry.recipient)
+            break
+    return found
+
+
+def _data_key(meta: Metadata, keys: KeyRing, where: str) -> tuple[bytes, tuple[str, ...]]:
+    """The data key, and the recipients proven by unwrapping (see :attr:`Decrypted.unwrapped`)."""
     from reconciler.sops import shamir
 
     damaged: list[SopsIntegrityError] = []
+    proven: list[str] = []
 
     if not meta.groups or not any(meta.groups):
         raise SopsFormatError(f"{where}: the file has no age recipients",
                               hint="only age is supported; this file may use pgp or a cloud KMS")
     if not meta.uses_key_groups or len(meta.groups) == 1:
-        for entry in meta.groups[0]:
-            key = _try_entry(keys, entry, damaged)
-            if key is not None:
-                if len(key) != 32:
-                    raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
-                                             "the file was modified or damaged")
-                return key
+        key = _unwrap_group(keys, meta.groups[0], damaged, proven)
+        if key is not None:
+            if len(key) != 32:
+                raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
+                                         "the file was modified or damaged")
+            return key, tuple(proven)
         if damaged:
             raise SopsIntegrityError(f"{where}: {damaged[0].summary}", hint=damaged[0].hint)
         raise keys.not_found(meta.recipients, where=where)
     shares: list[bytes] = []
     for group in meta.groups:
-        for entry in group:
-            part = _try_entry(keys, entry, damaged)
-            if part is not None:
-                shares.append(part)
-                break
+        part = _unwrap_group(keys, group, damaged, proven)
+        if part is not None:
+            shares.append(part)
     threshold = meta.shamir_threshold or len(meta.groups)
     if len(shares) < threshold:
         if damaged:
@@ -151,7 +186,7 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> bytes:
     if len(key) != 32:
         raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
                                  "the file was modified or damaged")
-    return key
+    return key, tuple(proven)
 
 
 def open_file(
@@ -172,7 +207,7 @@ def open_file(
     rules = meta.rules
     if fast is None and comments is False and (rules.encrypted_comment_regex or rules.unencrypted_comment_regex):
         return open_file(data, keys=keys, where=where, comments=True)
-    key = _data_key(meta, keys, where)
+    key, proven = _data_key(meta, keys, where)
     cipher = Cipher(key)
     computed = decrypt_docs(docs, cipher, rules, where=where)
     try:
@@ -186,13 +221,14 @@ def open_file(
             detail="the values do not match the message authentication code stored in the file",
             hint="restore the file from version control; never edit encrypted values by hand",
         )
-    return SopsFile(docs, meta, key, cipher)
+    return SopsFile(docs, meta, key, cipher, proven)
 
 
 def decrypt(data: bytes, *, keys: KeyRing, where: str = "<file>") -> Decrypted:
     """Decrypt and verify a sops file. Documents are plain Python values, comments dropped."""
     f = open_file(data, keys=keys, where=where, comments=False)
-    return Decrypted([to_plain(d) for d in f.docs], f.data_key, f.metadata.recipients, f.metadata)
+    return Decrypted([to_plain(d) for d in f.docs], f.data_key, f.metadata.recipients, f.metadata,
+                     f.unwrapped)
 
 
 def decrypt_text(data: bytes, *, keys: KeyRing, where: str = "<file>") -> bytes:

@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError, SopsKeyNotFound
 
-__all__ = ["KeyRing", "default_keys_file", "encrypt_to_recipients", "parse_recipient"]
+__all__ = ["KeyRing", "default_keys_file", "encrypt_to_recipients", "parse_recipient", "same_recipient"]
 
 
 def default_keys_file(environ: Mapping[str, str], home: Path, platform: str = sys.platform) -> Path | None:
@@ -60,12 +60,54 @@ def _parse_identity_lines(text: str) -> tuple[list[Any], str | None]:
     return ids, None
 
 
-class KeyRing:
-    """The age identities available to decrypt, and the list of places that were searched."""
+def _ssh_public(data: bytes) -> str | None:
+    """``ssh-ed25519 AAAA…`` / ``ssh-rsa AAAA…`` of an unencrypted OpenSSH private key; None if unknown."""
+    from cryptography.hazmat.primitives import serialization
 
-    def __init__(self, identities: Sequence[Any] = (), tried: Sequence[str] = ()) -> None:
+    try:
+        key = serialization.load_ssh_private_key(data, password=None)
+        pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    except Exception:
+        return None
+    return pub.decode("ascii")
+
+
+def _public_of(identity: Any) -> str | None:
+    to_public = getattr(identity, "to_public", None)
+    if to_public is None:
+        return None
+    try:
+        return str(to_public())
+    except Exception:
+        return None
+
+
+def same_recipient(label: str, public: str | None) -> bool:
+    """Whether a metadata ``recipient:`` label names ``public`` (ssh labels may carry a comment)."""
+    if not public:
+        return False
+    if label.strip() == public:
+        return True
+    parts, pub = label.split(), public.split()
+    return len(pub) >= 2 and len(parts) >= 2 and parts[:2] == pub[:2]
+
+
+class KeyRing:
+    """The age identities available to decrypt, and the list of places that were searched.
+
+    ``publics[i]`` is the public recipient of identity ``i`` (None when it cannot be derived): a
+    ``recipient:`` label in a file's metadata is outside the MAC, so it counts as proven only when an
+    identity whose public key equals it unwrapped the stanza (see :meth:`unwrap`).
+    """
+
+    def __init__(self, identities: Sequence[Any] = (), tried: Sequence[str] = (),
+                 publics: Sequence[str | None] | None = None) -> None:
         self._identities = list(identities)
         self.tried: tuple[str, ...] = tuple(tried)
+        pubs = list(publics) if publics is not None else [_public_of(i) for i in self._identities]
+        if len(pubs) != len(self._identities):
+            raise ValueError("publics must match identities")
+        self._publics: list[str | None] = pubs
 
     def __repr__(self) -> str:
         return f"KeyRing({len(self._identities)} identities)"
@@ -79,18 +121,21 @@ class KeyRing:
         import pyrage
 
         out: list[Any] = []
+        pubs: list[str | None] = []
         for text in identities:
             if "PRIVATE KEY" in text:
                 try:
                     out.append(pyrage.ssh.Identity.from_buffer(text.encode()))
                 except Exception as exc:
                     raise SopsFormatError(f"{source}: not a usable OpenSSH private key") from exc
+                pubs.append(_ssh_public(text.encode()))
                 continue
             ids, problem = _parse_identity_lines(text)
             if problem:
                 raise SopsFormatError(f"{source}: {problem}")
             out.extend(ids)
-        return cls(out, [f"{source} ({len(out)} identities)"])
+            pubs.extend(_public_of(i) for i in ids)
+        return cls(out, [f"{source} ({len(out)} identities)"], pubs)
 
     @classmethod
     def discover(cls, environ: Mapping[str, str], *, home: Path, platform: str = sys.platform) -> KeyRing:
@@ -98,6 +143,7 @@ class KeyRing:
         import pyrage
 
         ids: list[Any] = []
+        pubs: list[str | None] = []
         tried: list[str] = []
 
         def count(n: int) -> str:
@@ -111,6 +157,7 @@ class KeyRing:
                 return
             try:
                 ids.append(pyrage.ssh.Identity.from_buffer(data))
+                pubs.append(_ssh_public(data))
                 tried.append(f"{label} {path}: 1 ssh identity")
             except Exception:
                 tried.append(f"{label} {path}: not usable (encrypted or unsupported ssh key)")
@@ -133,6 +180,7 @@ class KeyRing:
                 tried.append(f"{label}: {problem}")
                 return
             ids.extend(found)
+            pubs.extend(_public_of(i) for i in found)
             tried.append(f"{label}: {count(len(found))}")
 
         if environ.get("SOPS_AGE_KEY"):
@@ -170,7 +218,34 @@ class KeyRing:
                     tried.append(f"{default}: cannot read")
             else:
                 tried.append(f"{default}: not found")
-        return cls(ids, tried)
+        return cls(ids, tried, pubs)
+
+    def unwrap(self, enc: str, label: str = "") -> tuple[bytes, str | None] | None:
+        """Decrypt one armored age file; returns (payload, the public key of the identity that did it).
+
+        The identity whose public key equals ``label`` is tried first. None when no identity fits;
+        raises SopsIntegrityError when the age file itself is damaged (not merely for another key).
+        """
+        import pyrage
+
+        if not self._identities:
+            return None
+        data = enc.replace("\r\n", "\n").encode()
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        order = sorted(range(len(self._identities)),
+                       key=lambda i: not same_recipient(label, self._publics[i]))
+        for i in order:
+            try:
+                return bytes(pyrage.decrypt(data, [self._identities[i]])), self._publics[i]
+            except Exception as exc:
+                if "No matching keys" in str(exc):
+                    continue
+                raise SopsIntegrityError(
+                    "the encrypted data key in the sops metadata is damaged: the file was modified or damaged",
+                    hint="restore the file from version control",
+                ) from None
+        return None
 
     def decrypt_entry(self, enc: str) -> bytes | None:
         """Decrypt one armored age file with every identity; None when none fits.
