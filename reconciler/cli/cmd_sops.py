@@ -2,14 +2,16 @@
 
 Thin wrappers over :mod:`reconciler.sops` (bytes in, bytes out). Nothing heavy is imported at module
 level: yaml, cryptography and pyrage load only when a command runs. Values are never taken from argv
-(``set`` reads stdin or a hidden prompt); plaintext temp files are 0600 in a private 0700 directory and
-removed whatever happens.
+(``set`` reads stdin or a hidden prompt); ``edit``'s plaintext temp file is 0600 in a private 0700
+directory (under ``$XDG_RUNTIME_DIR`` when it exists), removed whatever happens, and one left by an edit
+killed with SIGKILL is removed by the next edit. ``edit`` refuses to fall back to vi without a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,6 +195,76 @@ def _decrypt(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+_EDIT_PREFIX = "wix-secrets-edit-"
+
+
+def _editor(console: Console) -> str:
+    """``SOPS_EDITOR``, ``VISUAL`` or ``EDITOR``; vi only when a person is at a terminal. Without one,
+    vi would draw the decrypted file on whatever stdout is (a CI log): refuse instead."""
+    for name in ("SOPS_EDITOR", "VISUAL", "EDITOR"):
+        if console.environ.get(name, "").strip():
+            return console.environ[name]
+    if console.stdin_tty and console.stdout_tty and not console.in_ci:
+        return "vi"
+    raise UsageError(
+        "edit needs an editor: no $SOPS_EDITOR, $VISUAL or $EDITOR is set and there is no terminal",
+        hint="set EDITOR (e.g. EDITOR=nano) in a terminal; in scripts use `decrypt`/`encrypt` or `set`",
+    )
+
+
+def _edit_base(console: Console) -> Path:
+    """Where edit's private temp dir goes: ``$XDG_RUNTIME_DIR`` (tmpfs, removed at logout) when it is a
+    directory of ours that nobody else can enter, else the temp dir."""
+    import tempfile
+
+    runtime = console.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isabs(runtime):
+        try:
+            st = os.stat(runtime)
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+            return Path(runtime)
+    tmp = console.environ.get("TMPDIR", "")
+    return Path(tmp) if tmp and os.path.isabs(tmp) and os.path.isdir(tmp) else Path(tempfile.gettempdir())
+
+
+def _clean_stale_edits(base: Path) -> int:
+    """Remove ``wix-secrets-edit-<pid>-*`` dirs of ours whose process is gone (an edit killed by SIGKILL
+    cannot clean up after itself). Returns how many were removed."""
+    import shutil
+
+    removed = 0
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(_EDIT_PREFIX):
+            continue
+        pid_text = entry.name[len(_EDIT_PREFIX):].split("-", 1)[0]
+        try:
+            st = entry.stat(follow_symlinks=False)
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or pid <= 0 or _alive(pid):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += not os.path.exists(entry.path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours (EPERM)
+        return True
+    return True
+
+
 def _edit(args: argparse.Namespace, console: Console) -> int:
     import shlex
     import shutil
@@ -202,11 +274,14 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
     from reconciler.errors import SopsError
     from reconciler.sops.api import decrypt_text, edit
 
+    editor = _editor(console)
     path, data = _read(console, args.file)
     keys = _keyring(console)
     plain = decrypt_text(data, keys=keys, where=args.file)
-    editor = console.environ.get("SOPS_EDITOR") or console.environ.get("EDITOR") or "vi"
-    tmpdir = tempfile.mkdtemp(prefix="wix-secrets-edit-")
+    base = _edit_base(console)
+    if _clean_stale_edits(base):
+        console.err(f"removed the plaintext left behind by an interrupted edit in {base}")
+    tmpdir = tempfile.mkdtemp(prefix=f"{_EDIT_PREFIX}{os.getpid()}-", dir=base)
     try:
         os.chmod(tmpdir, 0o700)
         tmp = Path(tmpdir) / (path.stem + (path.suffix or ".yaml"))
@@ -216,8 +291,8 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
         while True:
             try:
                 rc = subprocess.call([*shlex.split(editor), str(tmp)], env=dict(console.environ))
-            except OSError as exc:
-                raise UsageError(f"cannot run the editor {editor!r}: {exc.strerror}") from exc
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"cannot run the editor {editor!r}: {getattr(exc, 'strerror', None) or exc}") from exc
             if rc != 0:
                 raise UsageError(f"the editor exited with status {rc}; {args.file} was not changed")
             edited = tmp.read_bytes()

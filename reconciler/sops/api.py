@@ -210,6 +210,9 @@ def open_file(
     key, proven = _data_key(meta, keys, where)
     cipher = Cipher(key)
     computed = decrypt_docs(docs, cipher, rules, where=where)
+    if meta.mac.endswith(",type:bytes]"):
+        raise SopsFormatError(f"{where}: the MAC is encrypted with type `bytes`, which sops never writes",
+                              hint="the file was modified or damaged")
     try:
         stored, _ = cipher.decrypt(meta.mac, mac_aad(meta.lastmodified), where=f"{where}: sops.mac")
     except SopsIntegrityError as exc:

@@ -150,6 +150,16 @@ class _Matcher:
         return enc
 
 
+def _refuse_bytes(value: str, what: str) -> None:
+    """sops writes no ``type:bytes`` value and 3.11 cannot decrypt one (it panics): refuse it too."""
+    if value.endswith(",type:bytes]"):
+        raise SopsFormatError(
+            f"{what} is encrypted with type `bytes`, which sops never writes and cannot decrypt",
+            detail="sops 3.11 aborts on such a value; its plaintext need not be text at all",
+            hint="the file was not written by sops: re-create the value with `sops` or `wix-secrets set`",
+        )
+
+
 class _Walk:
     def __init__(self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str) -> None:
         self.cipher = cipher
@@ -195,6 +205,7 @@ class _Walk:
                 raise SopsEncryptError("an encrypted comment would match unencrypted_comment_regex")
             return Comment(out)
         if enc and is_enc(c.value):
+            _refuse_bytes(c.value, f"{self.where}: a comment under {aad!r}")
             try:
                 plain, _ = self.cipher.decrypt(c.value, aad, where=self.where)
             except (SopsFormatError, SopsIntegrityError):
@@ -228,11 +239,10 @@ class _Walk:
                 raise SopsIntegrityError(
                     f"{self.where}: the value at {path[:-1]!r} should be encrypted but is not: "
                     "the file was modified or damaged")
+            _refuse_bytes(v, f"{self.where}: the value at {path[:-1]!r}")
             plain, type_ = self.cipher.decrypt(v, path, where=f"{self.where}: {path[:-1]}")
             if type_ == "comment":
                 return Comment(plain.decode("utf-8", "replace"))
-            if type_ == "bytes":
-                v = plain.decode("utf-8", "surrogateescape")
             else:
                 try:
                     v = parse_typed(plain.decode("utf-8"), type_)
