@@ -161,7 +161,9 @@ def _refuse_bytes(value: str, what: str) -> None:
 
 
 class _Walk:
-    def __init__(self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str) -> None:
+    def __init__(self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str,
+                 raw: bool = False) -> None:
+        self.raw = raw  # binary store: str values carry arbitrary bytes (surrogateescape)
         self.cipher = cipher
         self.m = _Matcher(rules)
         self.mac_only = self.m.rules.mac_only_encrypted
@@ -226,11 +228,11 @@ class _Walk:
         if self.encrypting:
             if isinstance(v, int) and not isinstance(v, bool) and v > INT64_MAX:
                 raise SopsEncryptError(f"{path[:-1]}: integer too large for sops (uint64 is not supported)")
-            text = to_bytes_text(v)
+            data = to_bytes_text(v).encode("utf-8", "surrogateescape" if self.raw else "strict")
             if not self.mac_only or enc:
-                self.h.update(text.encode())
-            if enc and text:
-                return self.cipher.encrypt(text.encode(), path, type_name(v))
+                self.h.update(data)
+            if enc and data:
+                return self.cipher.encrypt(data, path, type_name(v))
             return v
         if enc:
             if v == "":
@@ -245,30 +247,30 @@ class _Walk:
                 return Comment(plain.decode("utf-8", "replace"))
             else:
                 try:
-                    v = parse_typed(plain.decode("utf-8"), type_)
+                    v = parse_typed(plain.decode("utf-8", "surrogateescape" if self.raw else "strict"), type_)
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise SopsIntegrityError(
                         f"{self.where}: the value at {path[:-1]!r} does not decrypt to a valid {type_}: "
                         "the file was modified or damaged") from exc
         if not self.mac_only or enc:
-            self.h.update(to_bytes_text(v).encode())
+            self.h.update(to_bytes_text(v).encode("utf-8", "surrogateescape" if self.raw else "strict"))
         return v
 
     def mac(self) -> str:
         return self.h.hexdigest().upper()
 
 
-def encrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules) -> str:
+def encrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules, *, raw: bool = False) -> str:
     """Encrypt the documents in place; return the MAC (over the plaintext values)."""
-    w = _Walk(cipher, rules, encrypting=True, where="")
+    w = _Walk(cipher, rules, encrypting=True, where="", raw=raw)
     for doc in docs:
         w.branch(doc, "", False, [])
     return w.mac()
 
 
-def decrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules, *, where: str) -> str:
+def decrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules, *, where: str, raw: bool = False) -> str:
     """Decrypt the documents in place; return the MAC computed over the decrypted values."""
-    w = _Walk(cipher, rules, encrypting=False, where=where)
+    w = _Walk(cipher, rules, encrypting=False, where=where, raw=raw)
     for doc in docs:
         w.branch(doc, "", False, [])
     return w.mac()
