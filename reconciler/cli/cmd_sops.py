@@ -35,11 +35,23 @@ _RULE_FLAGS = (
 )
 
 
+_TYPES = ("yaml", "json", "dotenv", "ini", "binary")
+
+
+def _types(p: argparse.ArgumentParser, *, output: bool = True) -> None:
+    p.add_argument("--input-type", choices=_TYPES, help="the file's format (default: from its extension, as sops: "
+                   ".yaml/.yml, .json, .env, .ini, anything else binary)")
+    if output:
+        p.add_argument("--output-type", choices=_TYPES, help="the format to write (default: the input's)")
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sops subcommands."""
-    p = add_subcommand(subparsers, "encrypt", help="encrypt a YAML file with SOPS/age (no sops binary needed)",
-                       description="Encrypt FILE to age recipients (--age, SOPS_AGE_RECIPIENTS or .sops.yaml).")
+    p = add_subcommand(subparsers, "encrypt", help="encrypt a file with SOPS/age (no sops binary needed)",
+                       description="Encrypt FILE to age recipients (--age, SOPS_AGE_RECIPIENTS or .sops.yaml). "
+                                   "Every sops store: YAML, JSON, dotenv, INI and binary.")
     p.add_argument("file", metavar="FILE")
+    _types(p)
     p.add_argument("--age", metavar="RECIPIENT[,RECIPIENT...]", help="age or ssh recipients (replace .sops.yaml keys)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-i", "--in-place", action="store_true", help="replace FILE with the encrypted file")
@@ -52,38 +64,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = add_subcommand(subparsers, "decrypt", help="decrypt a SOPS file (MAC verified), like sops -d",
                        description="Decrypt FILE and print the plaintext (or write it to OUT, mode 0600).")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to OUT (mode 0600) instead of stdout")
+    _types(p)
+    p.add_argument("--extract", metavar="PATH", help='print only the value at PATH, in sops\' syntax: \'["a"]["b"]\'')
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", metavar="OUT", help="write to OUT (mode 0600) instead of stdout")
+    out.add_argument("-i", "--in-place", action="store_true", help="replace FILE with its plaintext")
     p.set_defaults(handler=_decrypt)
 
     p = add_subcommand(subparsers, "edit", help="edit a SOPS file in $EDITOR and re-encrypt it",
                        description="Open the plaintext of FILE in $EDITOR (a private temp file), then "
                                    "re-encrypt; unchanged values keep their ciphertext.")
     p.add_argument("file", metavar="FILE")
+    _types(p, output=False)
     p.set_defaults(handler=_edit)
 
-    p = add_subcommand(subparsers, "set", help="set one secret's value in an encrypted manifest",
-                       description="Set secrets[NAME].value; the value is read from stdin or a hidden prompt.")
+    p = add_subcommand(subparsers, "set", help="set one secret's value in an encrypted manifest (or any path)",
+                       description="Set secrets[NAME].value, or the value at a sops path such as "
+                                   "'[\"a\"][\"b\"]'; the value is read from stdin or a hidden prompt.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME|PATH")
+    _types(p, output=False)
     p.add_argument("--description", help="also set secrets[NAME].description")
     p.set_defaults(handler=_set)
 
-    p = add_subcommand(subparsers, "unset", help="remove one secret from an encrypted manifest",
-                       description="Remove secrets[NAME] from FILE.")
+    p = add_subcommand(subparsers, "unset", help="remove one secret from an encrypted manifest (or any path)",
+                       description="Remove secrets[NAME], or the value at a sops path such as '[\"a\"]', from FILE.")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME|PATH")
+    _types(p, output=False)
     p.set_defaults(handler=_unset)
 
     p = add_subcommand(subparsers, "updatekeys", help="re-encrypt the data key to the recipients .sops.yaml names",
                        description="Show the recipient change for FILE and apply it (asks unless --yes).")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask")
+    _types(p, output=False)
     p.set_defaults(handler=_updatekeys)
 
     p = add_subcommand(subparsers, "rotate", help="re-encrypt a SOPS file under a new data key",
                        description="Generate a new data key and re-encrypt every value (in place, or to OUT).")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of replacing FILE")
+    _types(p, output=False)
     p.set_defaults(handler=_rotate)
 
     p = add_subcommand(subparsers, "keygen", help="generate a new age identity",
@@ -145,7 +167,31 @@ def _emit(console: Console, data: bytes, output: str | None, *, private: bool) -
     if output:
         _write(console.resolve(output), data, private=private)
     else:
-        console.out(data.decode("utf-8"), end="")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None:
+            console.out(text, end="")
+            return
+        # a binary file's bytes, exactly: through the underlying byte stream when there is one
+        stream: Any = console.stdout
+        raw = getattr(getattr(stream, "_inner", stream), "buffer", None)
+        if raw is None:
+            console.out(data.decode("utf-8", "surrogateescape"), end="")
+            return
+        stream.flush()
+        raw.write(data)
+        raw.flush()
+
+
+def _fmt(args: argparse.Namespace, *, output: bool = False) -> str:
+    from reconciler.sops.formats import choose
+
+    given = getattr(args, "output_type" if output else "input_type", None)
+    if output and not given:
+        given = getattr(args, "input_type", None)
+    return choose(args.file, given)
 
 
 # ------------------------------------------------------------------ handlers
@@ -169,7 +215,7 @@ def _encrypt(args: argparse.Namespace, console: Console) -> int:
         if rule is not None:
             rules = rule.rules.merged(rules)
     data = encrypt(plain, recipients=recipients, rules=rules, key_groups=groups, shamir_threshold=threshold,
-                   where=args.file)
+                   where=args.file, fmt=_fmt(args), output_fmt=_fmt(args, output=True))
     if args.in_place:
         _write(path, data, private=False)
     else:
@@ -189,9 +235,13 @@ def _creation_rule_quiet(console: Console, path: Path) -> Any:
 def _decrypt(args: argparse.Namespace, console: Console) -> int:
     from reconciler.sops.api import decrypt_text
 
-    _, data = _read(console, args.file)
-    plain = decrypt_text(data, keys=_keyring(console), where=args.file)
-    _emit(console, plain, args.output, private=True)
+    path, data = _read(console, args.file)
+    plain = decrypt_text(data, keys=_keyring(console), where=args.file, fmt=_fmt(args),
+                         output_fmt=_fmt(args, output=True), extract=args.extract)
+    if args.in_place:
+        _write(path, plain, private=True)
+    else:
+        _emit(console, plain, args.output, private=True)
     return 0
 
 
@@ -277,7 +327,8 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
     editor = _editor(console)
     path, data = _read(console, args.file)
     keys = _keyring(console)
-    plain = decrypt_text(data, keys=keys, where=args.file)
+    fmt = _fmt(args)
+    plain = decrypt_text(data, keys=keys, where=args.file, fmt=fmt)
     base = _edit_base(console)
     if _clean_stale_edits(base):
         console.err(f"removed the plaintext left behind by an interrupted edit in {base}")
@@ -300,7 +351,7 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
                 console.err(f"{args.file}: no changes")
                 return 0
             try:
-                new = edit(data, edited, keys=keys, where=args.file)
+                new = edit(data, edited, keys=keys, where=args.file, fmt=fmt)
                 break
             except SopsError as exc:
                 # like sops: offer to fix the edit instead of losing it (the temp file is still private)
@@ -316,26 +367,55 @@ def _edit(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace, fmt: str) -> str | None:
+    """The sops path NAME stands for, or None for a manifest secret name (``secrets[NAME]``)."""
+    name: str = args.name
+    if name.startswith("["):
+        return name
+    if fmt in ("yaml", "json"):
+        return None
+    if fmt == "dotenv":
+        import json
+
+        return "[" + json.dumps(name) + "]"
+    raise UsageError(f"{args.file} is {fmt}: give the value's path in sops' syntax, e.g. '[\"section\"][\"key\"]'")
+
+
 def _set(args: argparse.Namespace, console: Console) -> int:
-    from reconciler.sops.api import set_secret
+    from reconciler.sops.api import set_path, set_secret
 
     path, data = _read(console, args.file)
+    fmt = _fmt(args)
+    target = _target(args, fmt)
     keys = _keyring(console)
     value = console.ask_secret(f"Value for {args.name}: ")
     if value == "":
         raise UsageError(f"empty value for {args.name}; nothing was changed")
     console.redactor.add(value)
-    _write(path, set_secret(data, args.name, value, keys=keys, description=args.description, where=args.file),
-           private=False)
+    if target is not None:
+        if args.description is not None:
+            raise UsageError("--description applies to a manifest secret NAME, not to a path")
+        new = set_path(data, target, value, keys=keys, where=args.file, fmt=fmt)
+        _write(path, new, private=False)
+        console.err(f"{args.file}: set {target}")
+        return 0
+    _write(path, set_secret(data, args.name, value, keys=keys, description=args.description, where=args.file,
+                            fmt=fmt), private=False)
     console.err(f"{args.file}: set secrets.{args.name}")
     return 0
 
 
 def _unset(args: argparse.Namespace, console: Console) -> int:
-    from reconciler.sops.api import unset_secret
+    from reconciler.sops.api import unset_path, unset_secret
 
     path, data = _read(console, args.file)
-    _write(path, unset_secret(data, args.name, keys=_keyring(console), where=args.file), private=False)
+    fmt = _fmt(args)
+    target = _target(args, fmt)
+    if target is not None:
+        _write(path, unset_path(data, target, keys=_keyring(console), where=args.file, fmt=fmt), private=False)
+        console.err(f"{args.file}: removed {target}")
+        return 0
+    _write(path, unset_secret(data, args.name, keys=_keyring(console), where=args.file, fmt=fmt), private=False)
     console.err(f"{args.file}: removed secrets.{args.name}")
     return 0
 
@@ -348,7 +428,8 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
     if rule is None:
         raise UsageError("no .sops.yaml found from the current directory upward")
     keys = _keyring(console)
-    current = open_file(data, keys=keys, where=args.file).metadata.recipients
+    fmt = _fmt(args)
+    current = open_file(data, keys=keys, where=args.file, fmt=fmt).metadata.recipients
     wanted = list(rule.age) or [r for g in rule.key_groups for r in g]
     added = [r for r in wanted if r not in current]
     removed = [r for r in current if r not in wanted]
@@ -367,7 +448,7 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
             console.err("Nothing changed.")
             return 0
     new, _ = updatekeys(data, keys=keys, recipients=rule.age, key_groups=rule.key_groups,
-                        shamir_threshold=rule.shamir_threshold, where=args.file)
+                        shamir_threshold=rule.shamir_threshold, where=args.file, fmt=fmt)
     _write(path, new, private=False)
     console.err(f"{args.file}: recipients updated")
     return 0
@@ -377,7 +458,7 @@ def _rotate(args: argparse.Namespace, console: Console) -> int:
     from reconciler.sops.api import rotate
 
     path, data = _read(console, args.file)
-    new = rotate(data, keys=_keyring(console), where=args.file)
+    new = rotate(data, keys=_keyring(console), where=args.file, fmt=_fmt(args))
     _write(console.resolve(args.output) if args.output else path, new, private=False)
     console.err(f"{args.file}: re-encrypted under a new data key")
     return 0

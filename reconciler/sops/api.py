@@ -280,8 +280,9 @@ def _emit_value(fmt: str, value: Any, where: str) -> bytes:
         body = text[len("v:"):]
         if body.startswith(" "):  # a scalar or flow value on the same line
             return (body[1:]).encode("utf-8")
-        lines = [ln[2:] if ln.startswith("  ") else ln for ln in body.lstrip("\n").split("\n")]
-        return "\n".join(lines).encode("utf-8")
+        lines = body.lstrip("\n").split("\n")
+        cut = len(lines[0]) - len(lines[0].lstrip(" "))
+        return "\n".join(ln[cut:] if ln[:cut].strip() == "" else ln for ln in lines).encode("utf-8")
     if fmt == "json":
         from reconciler.sops.jsonstore import dump_value
 

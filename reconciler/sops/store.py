@@ -287,7 +287,9 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
             if node is None:
                 continue
             if not isinstance(node, yaml.MappingNode):
-                raise SopsFormatError(f"{where}: each YAML document must be a mapping")
+                raise SopsFormatError(
+                    f"{where}: not a YAML mapping (each YAML document must be a mapping)",
+                    hint="if the file is not YAML, choose its format with --input-type (json, dotenv, ini, binary)")
             docs.append(builder.build(node))
     except RecursionError:  # the pure-Python composer recurses once per nesting level
         raise SopsFormatError(f"{where}: the YAML is nested more than {MAX_DEPTH} levels deep") from None
