@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from reconciler.sops.keys import KeyRing
     from reconciler.sops.tree import EncryptionRules
 
-__all__ = ["register"]
+__all__ = ["passphrase_prompt", "register"]
 
 _RULE_FLAGS = (
     ("--encrypted-regex", "encrypted_regex", "encrypt only values whose key path matches this regex"),
@@ -105,6 +106,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        description="Generate a new data key and re-encrypt every value (in place, or to OUT).")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of replacing FILE")
+    p.add_argument("--add-age", metavar="RECIPIENT[,RECIPIENT...]", action="append", default=[],
+                   help="also encrypt to these age recipients (as sops rotate --add-age)")
+    p.add_argument("--rm-age", metavar="RECIPIENT[,RECIPIENT...]", action="append", default=[],
+                   help="stop encrypting to these age recipients (as sops rotate --rm-age)")
     _types(p, output=False)
     p.set_defaults(handler=_rotate)
 
@@ -146,7 +151,19 @@ def _keyring(console: Console) -> KeyRing:
     from reconciler.sops.keys import KeyRing
 
     home = Path(console.environ.get("HOME") or Path.home())
-    return KeyRing.discover(console.environ, home=home)
+    return KeyRing.discover(console.environ, home=home, passphrase=passphrase_prompt(console))
+
+
+def passphrase_prompt(console: Console) -> Callable[[str], str | None] | None:
+    """The passphrase callback for encrypted identities: a hidden prompt when a person is at a
+    terminal (not in CI), else None (the keys are skipped and the error says why)."""
+    if not console.interactive:
+        return None
+
+    def ask(label: str) -> str | None:
+        return console.ask_secret(f"Passphrase for {label}: ") or None
+
+    return ask
 
 
 def _cli_rules(args: argparse.Namespace) -> EncryptionRules:
@@ -429,7 +446,11 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("no .sops.yaml found from the current directory upward")
     keys = _keyring(console)
     fmt = _fmt(args)
-    current = open_file(data, keys=keys, where=args.file, fmt=fmt).metadata.recipients
+    opened = open_file(data, keys=keys, where=args.file, fmt=fmt).metadata
+    current = opened.recipients
+    if opened.other_keys:
+        console.err(f"note: the {', '.join(opened.other_keys)} keys of {args.file} are kept as they are "
+                    "(the data key does not change); only age recipients are updated here")
     wanted = list(rule.age) or [r for g in rule.key_groups for r in g]
     added = [r for r in wanted if r not in current]
     removed = [r for r in current if r not in wanted]
@@ -458,7 +479,13 @@ def _rotate(args: argparse.Namespace, console: Console) -> int:
     from reconciler.sops.api import rotate
 
     path, data = _read(console, args.file)
-    new = rotate(data, keys=_keyring(console), where=args.file, fmt=_fmt(args))
+    add = [r.strip() for item in args.add_age for r in item.split(",") if r.strip()]
+    remove = [r.strip() for item in args.rm_age for r in item.split(",") if r.strip()]
+    new = rotate(data, keys=_keyring(console), where=args.file, fmt=_fmt(args), add=add, remove=remove)
+    for r in add:
+        console.err(f"+++ {r}")
+    for r in remove:
+        console.err(f"--- {r}")
     _write(console.resolve(args.output) if args.output else path, new, private=False)
     console.err(f"{args.file}: re-encrypted under a new data key")
     return 0

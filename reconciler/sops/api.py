@@ -464,19 +464,45 @@ def unset_path(data: bytes, path: str, *, keys: KeyRing, where: str = "<file>", 
     return f.seal()
 
 
-def rotate(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yaml") -> bytes:
-    """Re-encrypt everything under a new data key, to the same recipients."""
+def _refuse_other_keys(meta: Metadata, where: str, what: str) -> None:
+    other = meta.other_keys
+    if other:
+        raise SopsEncryptError(
+            f"{where}: {what} would change the data key, and this file also holds it for "
+            + ", ".join(other) + " keys, which wix-secrets cannot re-wrap",
+            detail="dropping them silently would lock out their holders; keeping them would leave them with a "
+                   "key that no longer opens the file",
+            hint="run this with the real sops (it has those key services), or remove those keys first",
+        )
+
+
+def rotate(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yaml",
+           add: Sequence[str] = (), remove: Sequence[str] = ()) -> bytes:
+    """Re-encrypt everything under a new data key, to the same recipients, plus ``add`` and minus
+    ``remove`` (``sops rotate --add-age/--rm-age``; added to the first key group). Refuses when the
+    file also has pgp/kms/vault keys (they cannot be re-wrapped here)."""
     f = open_file(data, keys=keys, where=where, comments=None, fmt=fmt)
     meta = f.metadata
+    _refuse_other_keys(meta, where, "rotate")
     key = os.urandom(32)
-    groups = [[e.recipient for e in g] for g in meta.groups]
+    gone = {r.strip() for r in remove}
+    current = set(meta.recipients)
+    missing = sorted(gone - current)
+    if missing:
+        raise SopsEncryptError(f"{where}: cannot remove {missing[0]}: the file is not encrypted to it")
+    groups = [[e.recipient for e in g if e.recipient not in gone] for g in meta.groups] or [[]]
+    for r in add:
+        r = r.strip()
+        if r and r not in current:
+            groups[0].append(r)
+    if any(not g for g in groups):
+        raise SopsEncryptError(f"{where}: removing these recipients would leave a key group with none",
+                               hint="add another recipient with --add-age in the same run")
     if meta.uses_key_groups and len(groups) > 1:
         new, uses, t = _groups_for(key, (), groups, meta.shamir_threshold)
     else:
-        new, uses, t = _groups_for(key, groups[0] if groups else (), (), None)
-    meta = replace(meta, groups=new, uses_key_groups=uses, shamir_threshold=t,
-                   extra=tuple(kv for kv in meta.extra if kv[0] not in ("pgp", "kms", "gcp_kms", "azure_kv",
-                                                                          "hc_vault", "hckms")))
+        new, uses, t = _groups_for(key, groups[0], (), None)
+    meta = replace(meta, groups=new, uses_key_groups=uses, shamir_threshold=t)
     return _seal(f.docs, Cipher(key), meta, fmt)
 
 
@@ -485,6 +511,8 @@ def updatekeys(data: bytes, *, keys: KeyRing, recipients: Sequence[str],
                where: str = "<file>", fmt: str = "yaml") -> tuple[bytes, KeyChange]:
     """Re-encrypt the data key to the given recipients (values unchanged). Returns (file, change)."""
     f = open_file(data, keys=keys, where=where, comments=None, fmt=fmt)
+    if f.metadata.group_extra and any(f.metadata.group_extra) and len(f.metadata.groups) > 1:
+        _refuse_other_keys(f.metadata, where, "updatekeys of Shamir key groups")
     old = set(f.metadata.recipients)
     wanted = [r.strip() for r in recipients] or [r.strip() for g in key_groups for r in g]
     change = KeyChange(tuple(r for r in wanted if r not in old), tuple(r for r in f.metadata.recipients

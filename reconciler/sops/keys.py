@@ -13,13 +13,14 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError, SopsKeyNotFound
 
-__all__ = ["KeyRing", "default_keys_file", "encrypt_to_recipients", "parse_recipient", "same_recipient"]
+__all__ = ["KeyRing", "Passphrase", "default_keys_file", "encrypt_to_recipients", "is_age_encrypted",
+           "parse_recipient", "same_recipient"]
 
 
 def default_keys_file(environ: Mapping[str, str], home: Path, platform: str = sys.platform) -> Path | None:
@@ -37,27 +38,77 @@ def default_keys_file(environ: Mapping[str, str], home: Path, platform: str = sy
     return base / "sops" / "age" / "keys.txt"
 
 
-def _parse_identity_lines(text: str) -> tuple[list[Any], str | None]:
+_AGE_MAGIC = (b"age-encryption.org/v1", b"-----BEGIN AGE ENCRYPTED FILE-----")
+PQ_IDENTITY = "AGE-SECRET-KEY-PQ-1"
+PQ_RECIPIENT = "age1pq1"
+PQ_LIMIT = ("post-quantum age (ML-KEM-768 + X25519 hybrid, age1pq1… / AGE-SECRET-KEY-PQ-1…, written by sops "
+            "3.12+) is not supported: the age library wix-secrets uses (pyrage, on rage) has no ML-KEM recipient type")
+
+#: asked for the passphrase of an encrypted identity (``label`` names the source); None: cannot ask
+Passphrase = Callable[[str], "str | None"]
+
+
+def is_age_encrypted(data: bytes) -> bool:
+    """Whether ``data`` is an age file (e.g. an identity file protected with ``age -p``)."""
+    return data.lstrip().startswith(_AGE_MAGIC)
+
+
+def _parse_identity_lines(text: str) -> tuple[list[Any], str | None, int]:
+    """(identities, problem, post-quantum identities skipped)."""
     import pyrage
 
     ids: list[Any] = []
-    stripped = text.lstrip()
-    if stripped.startswith(("age-encryption.org", "-----BEGIN AGE")):
-        return [], "passphrase-protected identity files are not supported; decrypt it with `age -d` first"
+    pq = 0
+    if is_age_encrypted(text.encode("utf-8", "replace")):
+        return [], "passphrase-protected identity file (decrypted only with a passphrase)", 0
     for raw in text.split("\n"):
-        line = raw.removesuffix("\r")
+        line = raw.removesuffix("\r").strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith("AGE-SECRET-KEY-1"):
+        if line.startswith(PQ_IDENTITY):
+            pq += 1  # known, but not usable here: counted so the error can say so
+        elif line.startswith("AGE-SECRET-KEY-1"):
             try:
                 ids.append(pyrage.x25519.Identity.from_str(line))
             except Exception:
-                return [], "a line is not a valid age identity"
+                return [], "a line is not a valid age identity", pq
         elif line.startswith("AGE-PLUGIN-"):
-            return [], "age plugin identities are not supported"
+            return [], "age plugin identities are not supported", pq
         else:
-            return [], "unknown identity type (expected AGE-SECRET-KEY-1...)"
-    return ids, None
+            return [], "unknown identity type (expected AGE-SECRET-KEY-1...)", pq
+    return ids, None, pq
+
+
+def _unlock_ssh(data: bytes, label: str, passphrase: Passphrase | None) -> tuple[bytes | None, str]:
+    """An encrypted OpenSSH key decrypted in memory (re-serialised unencrypted): (key, note)."""
+    from cryptography.hazmat.primitives import serialization
+
+    if passphrase is None:
+        return None, "an encrypted ssh key; no terminal to ask for its passphrase"
+    secret = passphrase(label)
+    if not secret:
+        return None, "an encrypted ssh key; no passphrase given"
+    try:
+        key = serialization.load_ssh_private_key(data, password=secret.encode())
+        plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                  serialization.NoEncryption())
+    except ValueError:
+        return None, "an encrypted ssh key; wrong passphrase"
+    except Exception as exc:  # e.g. bcrypt missing, unsupported cipher
+        return None, f"an encrypted ssh key that cannot be decrypted here ({type(exc).__name__})"
+    return plain, "decrypted with its passphrase"
+
+
+def _ssh_encrypted(data: bytes) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        serialization.load_ssh_private_key(data, password=None)
+    except TypeError:  # "Password was not given but private key is encrypted"
+        return True
+    except Exception:
+        return False
+    return False
 
 
 def _ssh_public(data: bytes) -> str | None:
@@ -108,6 +159,8 @@ class KeyRing:
         if len(pubs) != len(self._identities):
             raise ValueError("publics must match identities")
         self._publics: list[str | None] = pubs
+        self.post_quantum = 0  # AGE-SECRET-KEY-PQ-1 identities seen and skipped
+        self.locked: list[str] = []  # sources skipped: passphrase-protected and nobody to ask
 
     def __repr__(self) -> str:
         return f"KeyRing({len(self._identities)} identities)"
@@ -122,6 +175,7 @@ class KeyRing:
 
         out: list[Any] = []
         pubs: list[str | None] = []
+        pq_total = 0
         for text in identities:
             if "PRIVATE KEY" in text:
                 try:
@@ -130,21 +184,32 @@ class KeyRing:
                     raise SopsFormatError(f"{source}: not a usable OpenSSH private key") from exc
                 pubs.append(_ssh_public(text.encode()))
                 continue
-            ids, problem = _parse_identity_lines(text)
+            ids, problem, pq = _parse_identity_lines(text)
             if problem:
                 raise SopsFormatError(f"{source}: {problem}")
             out.extend(ids)
             pubs.extend(_public_of(i) for i in ids)
-        return cls(out, [f"{source} ({len(out)} identities)"], pubs)
+            pq_total += pq
+        ring = cls(out, [f"{source} ({len(out)} identities)"], pubs)
+        ring.post_quantum = pq_total
+        return ring
 
     @classmethod
-    def discover(cls, environ: Mapping[str, str], *, home: Path, platform: str = sys.platform) -> KeyRing:
-        """Every identity sops would load, from all sources combined."""
+    def discover(cls, environ: Mapping[str, str], *, home: Path, platform: str = sys.platform,
+                 passphrase: Passphrase | None = None) -> KeyRing:
+        """Every identity sops would load, from all sources combined.
+
+        Passphrase-protected sources (``age -p`` identity files, encrypted OpenSSH keys) are opened
+        with ``passphrase(label)``, which only a front end with a terminal provides; without it they
+        are skipped and named in the error (this module never reads a terminal).
+        """
         import pyrage
 
         ids: list[Any] = []
         pubs: list[str | None] = []
         tried: list[str] = []
+        locked: list[str] = []
+        pq_seen = 0
 
         def count(n: int) -> str:
             return f"{n} identit{'y' if n == 1 else 'ies'}"
@@ -155,12 +220,20 @@ class KeyRing:
             except OSError as exc:
                 tried.append(f"{label} {path}: cannot read ({exc.strerror})")
                 return
+            note = "1 ssh identity"
+            if _ssh_encrypted(data):
+                plain, note = _unlock_ssh(data, f"{label} {path}", passphrase)
+                if plain is None:
+                    tried.append(f"{label} {path}: {note}")
+                    locked.append(f"{label} {path}")
+                    return
+                data = plain
             try:
                 ids.append(pyrage.ssh.Identity.from_buffer(data))
                 pubs.append(_ssh_public(data))
-                tried.append(f"{label} {path}: 1 ssh identity")
+                tried.append(f"{label} {path}: {note}")
             except Exception:
-                tried.append(f"{label} {path}: not usable (encrypted or unsupported ssh key)")
+                tried.append(f"{label} {path}: not usable (unsupported ssh key)")
 
         ssh_env = environ.get("SOPS_AGE_SSH_PRIVATE_KEY_FILE")
         if ssh_env:
@@ -174,14 +247,39 @@ class KeyRing:
             else:
                 tried.append(f"{p}: not found")
 
-        def text_source(label: str, text: str) -> None:
-            found, problem = _parse_identity_lines(text)
+        def text_source(label: str, raw: bytes | str) -> None:
+            nonlocal pq_seen
+            data = raw.encode("utf-8") if isinstance(raw, str) else raw
+            if is_age_encrypted(data):
+                if passphrase is None:
+                    tried.append(f"{label}: passphrase-protected; no terminal to ask for the passphrase")
+                    locked.append(label)
+                    return
+                secret = passphrase(label)
+                if not secret:
+                    tried.append(f"{label}: passphrase-protected; no passphrase given")
+                    locked.append(label)
+                    return
+                try:
+                    data = bytes(pyrage.passphrase.decrypt(_dearmor(data), secret))
+                except Exception:
+                    tried.append(f"{label}: passphrase-protected; wrong passphrase or damaged file")
+                    locked.append(label)
+                    return
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                tried.append(f"{label}: not UTF-8 text")
+                return
+            found, problem, pq = _parse_identity_lines(text)
+            pq_seen += pq
             if problem:
                 tried.append(f"{label}: {problem}")
                 return
             ids.extend(found)
             pubs.extend(_public_of(i) for i in found)
-            tried.append(f"{label}: {count(len(found))}")
+            extra = f" (+{pq} post-quantum, not usable)" if pq else ""
+            tried.append(f"{label}: {count(len(found))}{extra}")
 
         if environ.get("SOPS_AGE_KEY"):
             text_source("SOPS_AGE_KEY", environ["SOPS_AGE_KEY"])
@@ -190,8 +288,8 @@ class KeyRing:
         key_file = environ.get("SOPS_AGE_KEY_FILE")
         if key_file:
             try:
-                text_source(f"SOPS_AGE_KEY_FILE={key_file}", Path(key_file).expanduser().read_text("utf-8"))
-            except (OSError, UnicodeDecodeError) as exc:
+                text_source(f"SOPS_AGE_KEY_FILE={key_file}", Path(key_file).expanduser().read_bytes())
+            except OSError as exc:
                 tried.append(f"SOPS_AGE_KEY_FILE={key_file}: cannot read ({getattr(exc, 'strerror', exc)})")
         else:
             tried.append("SOPS_AGE_KEY_FILE: not set")
@@ -206,19 +304,22 @@ class KeyRing:
                 if proc.returncode != 0:
                     tried.append(f"SOPS_AGE_KEY_CMD: exited with status {proc.returncode}")
                 else:
-                    text_source("SOPS_AGE_KEY_CMD", proc.stdout.decode("utf-8", "replace"))
+                    text_source("SOPS_AGE_KEY_CMD", proc.stdout)
         else:
             tried.append("SOPS_AGE_KEY_CMD: not set")
         default = default_keys_file(environ, home, platform)
         if default is not None:
             if default.is_file():
                 try:
-                    text_source(str(default), default.read_text("utf-8"))
-                except (OSError, UnicodeDecodeError):
+                    text_source(str(default), default.read_bytes())
+                except OSError:
                     tried.append(f"{default}: cannot read")
             else:
                 tried.append(f"{default}: not found")
-        return cls(ids, tried, pubs)
+        ring = cls(ids, tried, pubs)
+        ring.locked = locked
+        ring.post_quantum = pq_seen
+        return ring
 
     def unwrap(self, enc: str, label: str = "") -> tuple[bytes, str | None] | None:
         """Decrypt one armored age file; returns (payload, the public key of the identity that did it).
@@ -270,14 +371,39 @@ class KeyRing:
             ) from None
 
     def not_found(self, recipients: Sequence[str], *, where: str) -> SopsKeyNotFound:
-        """The error listing every place tried and the recipients the file is encrypted to."""
+        """The error listing every place tried and the recipients the file is encrypted to; it says
+        when the file is post-quantum only, or when a passphrase-protected key could not be opened."""
         detail = "places tried:\n" + "\n".join(f"  - {t}" for t in self.tried)
-        detail += "\nthe file is encrypted to:\n" + "\n".join(f"  - {r}" for r in recipients)
-        return SopsKeyNotFound(
-            f"{where}: no age identity available can decrypt this file",
-            detail=detail,
-            hint="set SOPS_AGE_KEY_FILE to the keys file holding the identity of one of these recipients",
-        )
+        detail += "\nthe file is encrypted to:\n" + "\n".join(
+            f"  - {r[:24]}… (post-quantum)" if r.startswith(PQ_RECIPIENT) else f"  - {r}" for r in recipients)
+        pq = [r for r in recipients if r.startswith(PQ_RECIPIENT)]
+        if pq and len(pq) == len(recipients):
+            return SopsKeyNotFound(
+                f"{where}: this file is encrypted only to post-quantum age recipients (age1pq1…), "
+                "which wix-secrets cannot unwrap",
+                detail=PQ_LIMIT + "\n" + detail,
+                hint="add an X25519 recipient (age1…) with sops 3.12+: put it in .sops.yaml and run "
+                     "`sops updatekeys FILE`, or run `sops rotate --add-age age1… -i FILE`",
+            )
+        hint = "set SOPS_AGE_KEY_FILE to the keys file holding the identity of one of these recipients"
+        if self.locked:
+            hint = ("passphrase-protected keys were skipped (" + ", ".join(self.locked) + "): run in a terminal "
+                    "to enter the passphrase, or give an unencrypted identity (e.g. SOPS_AGE_KEY from a CI secret)")
+        elif pq or self.post_quantum:
+            detail = PQ_LIMIT + "\n" + detail
+            hint = "use an X25519 identity (AGE-SECRET-KEY-1…) of one of the file's age1… recipients"
+        return SopsKeyNotFound(f"{where}: no age identity available can decrypt this file", detail=detail, hint=hint)
+
+
+def _dearmor(data: bytes) -> bytes:
+    """Binary age from armored (``age -a``); binary as is."""
+    import base64
+
+    text = data.strip()
+    if not text.startswith(b"-----BEGIN AGE ENCRYPTED FILE-----"):
+        return data
+    lines = [ln.strip() for ln in text.splitlines()[1:] if ln.strip() and not ln.startswith(b"-----END")]
+    return base64.b64decode(b"".join(lines))
 
 
 def parse_recipient(text: str) -> Any:
@@ -287,8 +413,11 @@ def parse_recipient(text: str) -> Any:
     r = text.strip()
     try:
         if r.startswith("age1"):
-            if r.count("1") > 1:  # age1<plugin>1… and age1pq1…: bech32 data never contains "1"
-                raise SopsEncryptError(f"unsupported age recipient type: {r[:12]}…")
+            if r.startswith(PQ_RECIPIENT):
+                raise SopsEncryptError(f"post-quantum age recipients are not supported: {r[:12]}…",
+                                       detail=PQ_LIMIT, hint="use an X25519 recipient (age1…) as well or instead")
+            if r.count("1") > 1:  # age1<plugin>1…: bech32 data never contains "1"
+                raise SopsEncryptError(f"unsupported age recipient type (age plugin): {r[:12]}…")
             return pyrage.x25519.Recipient.from_str(r)
         if r.startswith(("ssh-ed25519 ", "ssh-rsa ")):
             return pyrage.ssh.Recipient.from_str(r)
