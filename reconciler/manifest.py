@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.fingerprint import derive_key
+from reconciler.jsonstrict import compose_json_documents
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.plan import matches_any
 from reconciler.schema import violations
@@ -86,7 +87,8 @@ def load_manifest(
 ) -> DesiredState:
     """Parse, decrypt if needed, and validate one manifest. Raises :class:`ManifestError` with every
     problem found, or a :class:`~reconciler.errors.SopsError` if an encrypted file cannot be read."""
-    documents, diags = compose_documents(data, file=file)
+    fmt = "json" if file.endswith(".json") else "yaml"  # as sops chooses: a JSON manifest, plain or SOPS
+    documents, diags = (compose_json_documents if fmt == "json" else compose_documents)(data, file=file)
     if not documents and not diags:
         diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
@@ -111,7 +113,7 @@ def load_manifest(
 
         if keys is None:
             raise ManifestError([Diagnostic("the manifest is encrypted and no keys were given", file=file)])
-        decrypted = decrypt(data, keys=keys())
+        decrypted = decrypt(data, keys=keys(), fmt=fmt, where=file)
         tree = decrypted.documents[0]
         data_key = decrypted.data_key
         recipients = tuple(decrypted.unwrapped)  # proven labels only: the MAC does not cover them

@@ -31,13 +31,20 @@ __all__ = [
 _SOPS_LINE = re.compile(rb"^sops:[ \t]*(?:#.*)?\r?$", re.M)
 _MAC_LINE = re.compile(rb"^[ \t]+mac:[ \t]*\S", re.M)
 _FLOW = re.compile(rb"^sops:[ \t]*\{.*\bmac:", re.M | re.S)
+_JSON_SOPS = re.compile(rb'"sops"[ \t\r\n]*:[ \t\r\n]*\{')
+_JSON_MAC = re.compile(rb'"mac"[ \t\r\n]*:')
 
 
 def is_encrypted(data: bytes) -> bool:
-    """Cheap check: a top-level ``sops:`` mapping with a ``mac`` (no parsing, no keys)."""
+    """Cheap check: a top-level ``sops:`` mapping with a ``mac`` (no parsing, no keys); for JSON
+    (and binary) files, a ``"sops": {`` object with a ``"mac"``."""
     m = _SOPS_LINE.search(data)
     if m:
         return _MAC_LINE.search(data, m.end()) is not None
+    if data.lstrip()[:1] == b"{":
+        j = _JSON_SOPS.search(data)
+        if j is not None:
+            return _JSON_MAC.search(data, j.end()) is not None
     return _FLOW.search(data) is not None
 
 
