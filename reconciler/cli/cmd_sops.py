@@ -227,6 +227,9 @@ def _encrypt(args: argparse.Namespace, console: Console) -> int:
             raise UsageError("no recipients: pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml")
         recipients, groups, threshold = list(rule.age), rule.key_groups, rule.shamir_threshold
         rules = rule.rules.merged(rules)
+        if rule.other_keys:
+            console.err(f"note: {rule.config_path} also names {', '.join(rule.other_keys)} keys; wix-secrets "
+                        "encrypts to the age recipients only (use sops for the others)")
     else:
         rule = _creation_rule_quiet(console, path)
         if rule is not None:
@@ -446,6 +449,9 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("no .sops.yaml found from the current directory upward")
     keys = _keyring(console)
     fmt = _fmt(args)
+    if rule.other_keys:
+        console.err(f"note: {rule.config_path} also names {', '.join(rule.other_keys)} keys for this file; "
+                    "wix-secrets updates only age recipients (use sops for the others)")
     opened = open_file(data, keys=keys, where=args.file, fmt=fmt).metadata
     current = opened.recipients
     if opened.other_keys:

@@ -192,3 +192,16 @@ def test_rotate_add_and_remove_age(tmp_path: Path, age_key: AgeKey, sops: SopsRu
     c, _, err = console(tmp_path, SOPS_AGE_KEY=other.identity)
     assert run(["rotate", "--rm-age", other.recipient, str(enc)], c) == 1
     assert "none" in err.getvalue()
+
+
+def test_sops_yaml_rule_with_pgp_keys_is_reported_not_dropped_silently(tmp_path: Path, age_key: AgeKey) -> None:
+    enc = tmp_path / "s.sops.yaml"
+    enc.write_bytes(encrypt(PLAIN, recipients=[age_key.recipient]))
+    other = new_age_key()
+    (tmp_path / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {age_key.recipient},{other.recipient}\n"
+        "    pgp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n")
+    c, _, err = console(tmp_path, SOPS_AGE_KEY=age_key.identity)
+    assert run(["updatekeys", "--yes", str(enc)], c) == 0, err.getvalue()
+    assert "also names pgp keys" in err.getvalue()
+    assert decrypt(enc.read_bytes(), keys=other.keyring()).metadata.recipients == (age_key.recipient, other.recipient)

@@ -295,3 +295,14 @@ def test_api_encrypt_every_store_roundtrip(age_key: AgeKey) -> None:
             again = decrypt_text(enc, keys=age_key.keyring(), fmt=fmt)
             assert decrypt_text(encrypt(again, recipients=[age_key.recipient], fmt=fmt), keys=age_key.keyring(),
                                 fmt=fmt) == again
+
+
+def test_binary_decrypt_to_the_real_stdout_is_byte_exact(sops: SopsRun, tmp_path: Path, age_key: AgeKey) -> None:
+    import subprocess
+
+    enc = sops_encrypted(sops, tmp_path, "binary", "random_1mib", age_key)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "SOPS_AGE_KEY": age_key.identity}
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "decrypt", str(enc)], env=env, capture_output=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == SAMPLES["binary"]["random_1mib"] == sops(["-d", str(enc)]).stdout
