@@ -41,9 +41,6 @@ def default_keys_file(environ: Mapping[str, str], home: Path, platform: str = sy
 _AGE_MAGIC = (b"age-encryption.org/v1", b"-----BEGIN AGE ENCRYPTED FILE-----")
 PQ_IDENTITY = "AGE-SECRET-KEY-PQ-1"
 PQ_RECIPIENT = "age1pq1"
-PQ_LIMIT = ("post-quantum age (ML-KEM-768 + X25519 hybrid, age1pq1… / AGE-SECRET-KEY-PQ-1…, written by sops "
-            "3.12+) is not supported: the age library wix-secrets uses (pyrage, on rage) has no ML-KEM recipient type")
-
 #: asked for the passphrase of an encrypted identity (``label`` names the source); None: cannot ask
 Passphrase = Callable[[str], "str | None"]
 
@@ -54,8 +51,10 @@ def is_age_encrypted(data: bytes) -> bool:
 
 
 def _parse_identity_lines(text: str) -> tuple[list[Any], str | None, int]:
-    """(identities, problem, post-quantum identities skipped)."""
+    """(identities, problem, post-quantum identities among them)."""
     import pyrage
+
+    from reconciler.sops.agepq import PQIdentity
 
     ids: list[Any] = []
     pq = 0
@@ -66,7 +65,11 @@ def _parse_identity_lines(text: str) -> tuple[list[Any], str | None, int]:
         if not line or line.startswith("#"):
             continue
         if line.startswith(PQ_IDENTITY):
-            pq += 1  # known, but not usable here: counted so the error can say so
+            try:
+                ids.append(PQIdentity(line))
+            except ValueError as exc:
+                return [], str(exc), pq
+            pq += 1
         elif line.startswith("AGE-SECRET-KEY-1"):
             try:
                 ids.append(pyrage.x25519.Identity.from_str(line))
@@ -124,6 +127,8 @@ def _ssh_public(data: bytes) -> str | None:
 
 
 def _public_of(identity: Any) -> str | None:
+    if isinstance(getattr(identity, "public", None), str):  # agepq.PQIdentity
+        return str(identity.public)
     to_public = getattr(identity, "to_public", None)
     if to_public is None:
         return None
@@ -159,7 +164,7 @@ class KeyRing:
         if len(pubs) != len(self._identities):
             raise ValueError("publics must match identities")
         self._publics: list[str | None] = pubs
-        self.post_quantum = 0  # AGE-SECRET-KEY-PQ-1 identities seen and skipped
+        self.post_quantum = 0  # AGE-SECRET-KEY-PQ-1 identities among them
         self.locked: list[str] = []  # sources skipped: passphrase-protected and nobody to ask
 
     def __repr__(self) -> str:
@@ -278,7 +283,7 @@ class KeyRing:
                 return
             ids.extend(found)
             pubs.extend(_public_of(i) for i in found)
-            extra = f" (+{pq} post-quantum, not usable)" if pq else ""
+            extra = f" ({pq} post-quantum)" if pq else ""
             tried.append(f"{label}: {count(len(found))}{extra}")
 
         if environ.get("SOPS_AGE_KEY"):
@@ -334,11 +339,24 @@ class KeyRing:
         data = enc.replace("\r\n", "\n").encode()
         if not data.endswith(b"\n"):
             data += b"\n"
+        from reconciler.sops.agepq import PQIdentity, is_pq_stanza_file
+
         order = sorted(range(len(self._identities)),
                        key=lambda i: not same_recipient(label, self._publics[i]))
+        pq_file: bool | None = None
         for i in order:
+            ident = self._identities[i]
+            if isinstance(ident, PQIdentity):
+                if pq_file is None:
+                    pq_file = is_pq_stanza_file(data)
+                if not pq_file:
+                    continue
+                payload = ident.unwrap(data)
+                if payload is not None:
+                    return payload, self._publics[i]
+                continue
             try:
-                return bytes(pyrage.decrypt(data, [self._identities[i]])), self._publics[i]
+                return bytes(pyrage.decrypt(data, [ident])), self._publics[i]
             except Exception as exc:
                 if "No matching keys" in str(exc):
                     continue
@@ -353,22 +371,8 @@ class KeyRing:
 
         Raises SopsIntegrityError when the age file itself is damaged (not merely for another key).
         """
-        import pyrage
-
-        if not self._identities:
-            return None
-        data = enc.replace("\r\n", "\n").encode()
-        if not data.endswith(b"\n"):
-            data += b"\n"
-        try:
-            return bytes(pyrage.decrypt(data, self._identities))
-        except Exception as exc:
-            if "No matching keys" in str(exc):
-                return None
-            raise SopsIntegrityError(
-                "the encrypted data key in the sops metadata is damaged: the file was modified or damaged",
-                hint="restore the file from version control",
-            ) from None
+        got = self.unwrap(enc)
+        return got[0] if got is not None else None
 
     def not_found(self, recipients: Sequence[str], *, where: str) -> SopsKeyNotFound:
         """The error listing every place tried and the recipients the file is encrypted to; it says
@@ -377,21 +381,13 @@ class KeyRing:
         detail += "\nthe file is encrypted to:\n" + "\n".join(
             f"  - {r[:24]}… (post-quantum)" if r.startswith(PQ_RECIPIENT) else f"  - {r}" for r in recipients)
         pq = [r for r in recipients if r.startswith(PQ_RECIPIENT)]
-        if pq and len(pq) == len(recipients):
-            return SopsKeyNotFound(
-                f"{where}: this file is encrypted only to post-quantum age recipients (age1pq1…), "
-                "which wix-secrets cannot unwrap",
-                detail=PQ_LIMIT + "\n" + detail,
-                hint="add an X25519 recipient (age1…) with sops 3.12+: put it in .sops.yaml and run "
-                     "`sops updatekeys FILE`, or run `sops rotate --add-age age1… -i FILE`",
-            )
         hint = "set SOPS_AGE_KEY_FILE to the keys file holding the identity of one of these recipients"
         if self.locked:
             hint = ("passphrase-protected keys were skipped (" + ", ".join(self.locked) + "): run in a terminal "
                     "to enter the passphrase, or give an unencrypted identity (e.g. SOPS_AGE_KEY from a CI secret)")
-        elif pq or self.post_quantum:
-            detail = PQ_LIMIT + "\n" + detail
-            hint = "use an X25519 identity (AGE-SECRET-KEY-1…) of one of the file's age1… recipients"
+        elif pq and len(pq) == len(recipients):
+            hint = ("the file is encrypted only to post-quantum age recipients (age1pq1…): give the matching "
+                    "post-quantum identity (AGE-SECRET-KEY-PQ-1…)")
         return SopsKeyNotFound(f"{where}: no age identity available can decrypt this file", detail=detail, hint=hint)
 
 
@@ -414,8 +410,7 @@ def parse_recipient(text: str) -> Any:
     try:
         if r.startswith("age1"):
             if r.startswith(PQ_RECIPIENT):
-                raise SopsEncryptError(f"post-quantum age recipients are not supported: {r[:12]}…",
-                                       detail=PQ_LIMIT, hint="use an X25519 recipient (age1…) as well or instead")
+                return r  # encrypted by reconciler.sops.agepq
             if r.count("1") > 1:  # age1<plugin>1…: bech32 data never contains "1"
                 raise SopsEncryptError(f"unsupported age recipient type (age plugin): {r[:12]}…")
             return pyrage.x25519.Recipient.from_str(r)
@@ -433,9 +428,14 @@ def encrypt_to_recipients(secret: bytes, recipients: Sequence[str]) -> list[tupl
     """The armored age file of ``secret`` for each recipient separately: [(recipient, enc)]."""
     import pyrage
 
+    from reconciler.sops.agepq import encrypt_pq
+
     out = []
     for r in recipients:
         rec = parse_recipient(r)
+        if isinstance(rec, str):
+            out.append((r.strip(), encrypt_pq(secret, rec)))
+            continue
         try:
             enc = pyrage.encrypt(secret, [rec], armored=True)
         except Exception as exc:
