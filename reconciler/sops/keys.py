@@ -375,11 +375,11 @@ class KeyRing:
         return got[0] if got is not None else None
 
     def not_found(self, recipients: Sequence[str], *, where: str) -> SopsKeyNotFound:
-        """The error listing every place tried and the recipients the file is encrypted to; it says
+        """The error listing the recipients the file is encrypted to and every place tried; its hint says
         when the file is post-quantum only, or when a passphrase-protected key could not be opened."""
-        detail = "places tried:\n" + "\n".join(f"  - {t}" for t in self.tried)
-        detail += "\nthe file is encrypted to:\n" + "\n".join(
+        detail = "the file is encrypted to these recipients:\n" + "\n".join(
             f"  - {r[:24]}… (post-quantum)" if r.startswith(PQ_RECIPIENT) else f"  - {r}" for r in recipients)
+        detail += "\nage identities were looked for in:\n" + "\n".join(f"  - {t}" for t in self.tried)
         pq = [r for r in recipients if r.startswith(PQ_RECIPIENT)]
         hint = "set SOPS_AGE_KEY_FILE to the keys file holding the identity of one of these recipients"
         if self.locked:
@@ -388,7 +388,8 @@ class KeyRing:
         elif pq and len(pq) == len(recipients):
             hint = ("the file is encrypted only to post-quantum age recipients (age1pq1…): give the matching "
                     "post-quantum identity (AGE-SECRET-KEY-PQ-1…)")
-        return SopsKeyNotFound(f"{where}: no age identity available can decrypt this file", detail=detail, hint=hint)
+        return SopsKeyNotFound(f"{where}: cannot decrypt: no age identity found matches a recipient of this file",
+                               detail=detail, hint=hint)
 
 
 def _dearmor(data: bytes) -> bytes:
