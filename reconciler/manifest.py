@@ -37,6 +37,7 @@ from typing import Any, Final
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.fingerprint import derive_key, fingerprint
 from reconciler.globs import matches_any
+from reconciler.jsonstrict import compose_json_documents
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.schema import violations
 from reconciler.yamlstrict import YNode, compose_documents, to_python
@@ -94,7 +95,8 @@ def load_manifest(
 ) -> DesiredState:
     """Parse, decrypt if needed, and validate one manifest. Raises :class:`ManifestError` with every
     problem found, or a :class:`~reconciler.errors.SopsError` if an encrypted file cannot be read."""
-    documents, structural = compose_documents(data, file=file)
+    fmt = "json" if file.endswith(".json") else "yaml"  # as sops chooses: a JSON manifest, plain or SOPS
+    documents, structural = (compose_json_documents if fmt == "json" else compose_documents)(data, file=file)
     if not documents and not structural:
         structural.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
@@ -120,10 +122,10 @@ def load_manifest(
 
         if keys is None:
             raise ManifestError([Diagnostic("the manifest is encrypted and no keys were given", file=file)])
-        decrypted = decrypt(data, keys=keys(), where=file)
+        decrypted = decrypt(data, keys=keys(), fmt=fmt, where=file)
         tree = decrypted.documents[0]
         data_key = decrypted.data_key
-        recipients = tuple(decrypted.recipients)
+        recipients = tuple(decrypted.unwrapped)  # proven labels only: the MAC does not cover them
     else:
         tree = to_python(root)
     if isinstance(tree, dict):
@@ -260,7 +262,7 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
                 ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
-        for index, old in enumerate(entry.get("renamed_from") or []):
+        for index, old in enumerate(_renamed_from(entry)):
             if not isinstance(old, str):
                 continue
             path = ("secrets", name, "renamed_from", index)
@@ -286,6 +288,15 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
     return result
 
 
+def _as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else nothing (the schema reports a wrong type)."""
+    return value if isinstance(value, list) else []
+
+
+def _renamed_from(entry: dict[str, Any]) -> list[Any]:
+    return _as_list(entry.get("renamed_from"))
+
+
 def _secret(
     ctx: _Context, name: str, entry: dict[str, Any], environ: Mapping[str, str], read_file: FileReader | None
 ) -> DesiredSecret | None:
@@ -294,7 +305,7 @@ def _secret(
     description = entry.get("description", UNSET)
     if not isinstance(description, str | Unset):
         return None
-    renamed = tuple(x for x in entry.get("renamed_from") or [] if isinstance(x, str))
+    renamed = tuple(x for x in _renamed_from(entry) if isinstance(x, str))
     if state == "absent":
         extra = sorted(k for k in entry if k not in ("state",))
         if extra:
@@ -385,8 +396,8 @@ def _policy(tree: Any) -> Policy:
         return Policy()
     return Policy(
         prune=bool(raw.get("prune", False)),
-        protect=tuple(p for p in raw.get("protect") or [] if isinstance(p, str)),
-        ignore=tuple(p for p in raw.get("ignore") or [] if isinstance(p, str)),
+        protect=tuple(p for p in _as_list(raw.get("protect")) if isinstance(p, str)),
+        ignore=tuple(p for p in _as_list(raw.get("ignore")) if isinstance(p, str)),
     )
 
 

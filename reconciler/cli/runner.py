@@ -75,7 +75,8 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             metavar="RECIPIENT",
             action="append",
             default=[],
-            help="age recipient of the backup (default: the manifest's own recipients)",
+            help="age recipient of the backup (default: the manifest recipients proven by our own key, "
+            "and those .sops.yaml pins)",
         )
         backup.add_argument("--no-backup", action="store_true", help="do not write a backup (not recommended)")
     if command == "apply":

@@ -24,7 +24,7 @@ class BackupOptions:
 
     enabled: bool = True
     directory: Path | None = None
-    recipients: tuple[str, ...] = ()  # empty: the manifest's own recipients
+    recipients: tuple[str, ...] = ()  # empty: the manifest recipients proven by our key, and .sops.yaml pins
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,14 @@ class SiteSession:
         entries = backup.entries_needed(self.planned.plan, values)
         if not entries or not self.options.backup.enabled:
             return None
+        recipients = backup.choose_recipients(
+            self.options.backup.recipients,
+            self.desired.recipients if self.desired else (),
+            sources=self.desired.source.split(", ") if self.desired else (),
+            cwd=self.cwd,
+            environ=self.environ,
+        )
+        backup.require_recipients(recipients)
         self.events.phase_started(self.name, "backup")
         missing = [e.secret for e in entries if e.value is None]
         if missing:
@@ -245,7 +253,6 @@ class SiteSession:
                 self.redactor.add(value.reveal())
             entries = backup.entries_needed(self.planned.plan, values)
         directory = self._backup_dir()
-        recipients = list(self.options.backup.recipients or (self.desired.recipients if self.desired else ()))
         c = self.connection
         site = self.name or c.site_id or ("local" if c.local else "site")
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
