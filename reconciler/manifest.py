@@ -71,9 +71,7 @@ class _Context:
     def add(self, path: Sequence[str | int], message: str, hint: str | None = None) -> None:
         line, column = self.root.walk(path)
         dotted = ".".join(str(p) for p in path) or None
-        self.diags.append(
-            Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint)
-        )
+        self.diags.append(Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint))
 
 
 def load_manifest(
@@ -90,16 +88,12 @@ def load_manifest(
     if not documents and not diags:
         diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
-        diags.append(
-            Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line)
-        )
+        diags.append(Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line))
     if diags:
         raise ManifestError(diags, file=file)
     root = documents[0]
     if root.kind != "map":
-        raise ManifestError(
-            [Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
-        )
+        raise ManifestError([Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file)
 
     from reconciler.sops import is_encrypted
 
@@ -129,7 +123,7 @@ def load_manifest(
     secrets = _build(ctx, tree, environ or {}, read_file)
     if ctx.diags:
         raise ManifestError(_in_file_order(ctx.diags), file=file)
-    policy = _policy(tree)
+    policy = _policy(tree, file)
     for s in secrets:
         pattern = matches_any(s.name, policy.ignore)
         if pattern:
@@ -141,10 +135,7 @@ def load_manifest(
     if ctx.diags:
         raise ManifestError(ctx.diags, file=file)
     if data_key is not None:
-        digest = (
-            "hmac-sha256:"
-            + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
-        )
+        digest = "hmac-sha256:" + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
     else:
         digest = ""
     return DesiredState(
@@ -194,12 +185,7 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
             node = ctx.root.get("secrets")
             scalar = node.get(name) if node else None
             leaf = scalar.get(key) if scalar else None
-            if (
-                not ctx.encrypted
-                and leaf is not None
-                and leaf.style is None
-                and leaf.raw in _YAML11_AMBIGUOUS
-            ):
+            if not ctx.encrypted and leaf is not None and leaf.style is None and leaf.raw in _YAML11_AMBIGUOUS:
                 ctx.add(
                     path,
                     f"{key} of {name} is an unquoted word that YAML 1.1 tools read as a boolean",
@@ -207,9 +193,7 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
                 )
 
 
-def _build(
-    ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None
-) -> list[DesiredSecret]:
+def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None) -> list[DesiredSecret]:
     secrets = tree.get("secrets") if isinstance(tree, dict) else None
     if not isinstance(secrets, dict):
         return []
@@ -219,9 +203,7 @@ def _build(
     for name in secrets:
         problem = check_name(name)
         if problem:
-            ctx.add(
-                ("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)"
-            )
+            ctx.add(("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)")
         other = folded.get(name.casefold())
         if other is not None:
             ctx.add(
@@ -233,9 +215,7 @@ def _build(
     for name, entry in secrets.items():
         if not isinstance(entry, dict):
             if entry is None:
-                ctx.add(
-                    ("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`"
-                )
+                ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
         for index, old in enumerate(entry.get("renamed_from") or []):
@@ -279,9 +259,7 @@ def _secret(
         ctx.add(("secrets", name), f"{name} has both value and value_from; keep one")
         return None
     if not has_value and not has_from:
-        ctx.add(
-            ("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)"
-        )
+        ctx.add(("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)")
         return None
     if has_from:
         if ctx.encrypted:
@@ -313,7 +291,12 @@ def _secret(
     if len(text) > MAX_VALUE:
         ctx.add(path, f"the value of {name} is {len(text)} characters long; Wix allows at most {MAX_VALUE}")
         return None
-    return DesiredSecret(name, Sensitive(text), description=description, renamed_from=renamed, line=line)
+    from reconciler.codescan.age import parse_duration
+
+    max_age = parse_duration(entry["max_age"]) if isinstance(entry.get("max_age"), str) else None
+    return DesiredSecret(
+        name, Sensitive(text), description=description, renamed_from=renamed, line=line, max_age=max_age
+    )
 
 
 def _value_from(
@@ -351,7 +334,9 @@ def _value_from(
     return None
 
 
-def _policy(tree: Any) -> Policy:
+def _policy(tree: Any, file: str) -> Policy:
+    from reconciler.codescan.policy import policy_fields
+
     raw = tree.get("policy") if isinstance(tree, dict) else None
     if not isinstance(raw, dict):
         return Policy()
@@ -359,6 +344,7 @@ def _policy(tree: Any) -> Policy:
         prune=bool(raw.get("prune", False)),
         protect=tuple(p for p in raw.get("protect") or [] if isinstance(p, str)),
         ignore=tuple(p for p in raw.get("ignore") or [] if isinstance(p, str)),
+        **policy_fields(raw, file),
     )
 
 
@@ -370,6 +356,8 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
     """
     if len(states) == 1:
         return states[0]
+    from reconciler.codescan.policy import merged_policy_fields
+
     secrets: dict[str, DesiredSecret] = {}
     for state in states:
         for secret in state.secrets:
@@ -383,6 +371,7 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
             prune=any(s.policy.prune for s in states),
             protect=tuple(dict.fromkeys(p for s in states for p in s.policy.protect)),
             ignore=tuple(dict.fromkeys(p for s in states for p in s.policy.ignore)),
+            **merged_policy_fields([s.policy for s in states]),
         ),
         source=", ".join(s.source for s in states),
         digest=("multi:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()) if all(digests) else "",
