@@ -71,7 +71,9 @@ class _Context:
     def add(self, path: Sequence[str | int], message: str, hint: str | None = None) -> None:
         line, column = self.root.walk(path)
         dotted = ".".join(str(p) for p in path) or None
-        self.diags.append(Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint))
+        self.diags.append(
+            Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint)
+        )
 
 
 def load_manifest(
@@ -88,12 +90,16 @@ def load_manifest(
     if not documents and not diags:
         diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
-        diags.append(Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line))
+        diags.append(
+            Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line)
+        )
     if diags:
         raise ManifestError(diags, file=file)
     root = documents[0]
     if root.kind != "map":
-        raise ManifestError([Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file)
+        raise ManifestError(
+            [Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
+        )
 
     from reconciler.sops import is_encrypted
 
@@ -135,7 +141,10 @@ def load_manifest(
     if ctx.diags:
         raise ManifestError(ctx.diags, file=file)
     if data_key is not None:
-        digest = "hmac-sha256:" + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
+        digest = (
+            "hmac-sha256:"
+            + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
+        )
     else:
         digest = ""
     return DesiredState(
@@ -185,7 +194,12 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
             node = ctx.root.get("secrets")
             scalar = node.get(name) if node else None
             leaf = scalar.get(key) if scalar else None
-            if not ctx.encrypted and leaf is not None and leaf.style is None and leaf.raw in _YAML11_AMBIGUOUS:
+            if (
+                not ctx.encrypted
+                and leaf is not None
+                and leaf.style is None
+                and leaf.raw in _YAML11_AMBIGUOUS
+            ):
                 ctx.add(
                     path,
                     f"{key} of {name} is an unquoted word that YAML 1.1 tools read as a boolean",
@@ -193,7 +207,9 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
                 )
 
 
-def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None) -> list[DesiredSecret]:
+def _build(
+    ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None
+) -> list[DesiredSecret]:
     secrets = tree.get("secrets") if isinstance(tree, dict) else None
     if not isinstance(secrets, dict):
         return []
@@ -203,7 +219,9 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
     for name in secrets:
         problem = check_name(name)
         if problem:
-            ctx.add(("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)")
+            ctx.add(
+                ("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)"
+            )
         other = folded.get(name.casefold())
         if other is not None:
             ctx.add(
@@ -215,7 +233,9 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
     for name, entry in secrets.items():
         if not isinstance(entry, dict):
             if entry is None:
-                ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
+                ctx.add(
+                    ("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`"
+                )
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
         for index, old in enumerate(entry.get("renamed_from") or []):
@@ -259,7 +279,9 @@ def _secret(
         ctx.add(("secrets", name), f"{name} has both value and value_from; keep one")
         return None
     if not has_value and not has_from:
-        ctx.add(("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)")
+        ctx.add(
+            ("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)"
+        )
         return None
     if has_from:
         if ctx.encrypted:

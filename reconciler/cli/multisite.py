@@ -107,6 +107,7 @@ def _prepare(args: argparse.Namespace, console: Console, command: Command, site:
         slot.error = UsageError(f"missing credentials: {', '.join(missing)} not set (named in the project file)")
         return slot
     site_args = argparse.Namespace(**{**vars(args), "local": None, "api_url": None, "site_id": None})
+    site_args.project_site_code = (site.code, site.code_base)  # reconciler.cli.codeaware
     try:
         settings = site_settings(site_args, site_console)
         slot.info = dataclasses.replace(info, site_id=settings.site_id)

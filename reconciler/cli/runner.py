@@ -120,6 +120,9 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
         help="skip reading values that have not changed since the last run (SOPS manifests only; "
         "keeps per secret its updatedDate and a keyed MAC of the value, never the value)",
     )
+    from reconciler.cli.codeaware import add_code_arguments
+
+    add_code_arguments(parser, command)
     group.add_argument("--json-file", metavar="FILE", help="also write the JSON document to FILE")
     group.add_argument("--markdown-file", metavar="FILE", help="also write the Markdown summary to FILE")
     add_output_options(parser)
@@ -141,6 +144,8 @@ class SiteRun:
     result: ApplyResult | None = None
     stats: Any = None
     value_cache: Any = None  # reconciler.valuecache.ValueCache with --value-cache
+    code_scan: Any = None  # reconciler.codescan.CodeScan when the site's code is named (phase 1)
+    code: Any = None  # reconciler.codeguard.CodeReport (phase 2)
 
     @property
     def has_changes(self) -> bool:
@@ -200,7 +205,11 @@ def prepare(
     settings = settings or site_settings(args, console)
     desired = load_desired(manifests, environ=env, cwd=console.cwd)
     register_values(console, desired)
-    return SiteRun(command, settings, desired, run_info(command, manifests, desired, settings, name), env, name)
+    from reconciler.cli.codeaware import scan_for
+
+    run = SiteRun(command, settings, desired, run_info(command, manifests, desired, settings, name), env, name)
+    run.code_scan = scan_for(args, console, desired)
+    return run
 
 
 async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, client: Any) -> None:
@@ -239,6 +248,11 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
             check_guards(run.planned.plan, run.desired, run.planned.remote, limits)
         except WixSecretsError as exc:
             run.guard_error = exc
+    from reconciler.cli.codeaware import code_report_for
+
+    run.code = code_report_for(run, args)
+    if run.guard_error is None and run.code.verdict.error is not None:
+        run.guard_error = run.code.verdict.error
 
 
 @dataclass(frozen=True)
@@ -259,11 +273,18 @@ def outputs(run: SiteRun, console: Console, *, verbose: bool) -> Outputs:
     human = render_plan(plan, run.info, color=console.color, verbose=verbose or run.command == "drift")
     if run.result is not None:
         human = render_apply(run.result, color=console.color)
-    return Outputs(
-        human=human,
-        json=dumps(plan_document(plan, run.info, run.result)),
-        markdown=render_markdown(plan, run.info, run.result),
-    )
+    doc = plan_document(plan, run.info, run.result)
+    markdown = render_markdown(plan, run.info, run.result)
+    if run.code is not None:  # code-aware plans and secret age (reconciler.render.code)
+        from reconciler.render.code import code_human, code_json, code_markdown
+
+        section = code_human(run.code, color=console.color)
+        if section and run.result is None:
+            human = human.rstrip("\n") + "\n\n" + section.rstrip("\n")
+        doc.update(code_json(run.code))
+        doc["warnings"] = [*doc.get("warnings", []), *run.code.warnings()]
+        markdown += code_markdown(run.code)
+    return Outputs(human=human, json=dumps(doc), markdown=markdown)
 
 
 def emit(console: Console, args: argparse.Namespace, out: Outputs, *, human: bool = True) -> None:
@@ -415,6 +436,7 @@ def exit_code_of(run: SiteRun, args: argparse.Namespace) -> int:
     if run.command == "apply":
         return ExitCode.OK
     drifted = plan.has_changes or (run.command == "drift" and bool(plan.summary()["unmanaged"]))
+    drifted = drifted or (run.command == "drift" and bool(run.code is not None and run.code.overdue))
     return ExitCode.CHANGES if drifted and getattr(args, "detailed_exitcode", False) else ExitCode.OK
 
 
