@@ -596,6 +596,13 @@ def run_action(
         for warning in doc.get("warnings") or ():
             if isinstance(warning, str) and warning:
                 streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
+        from reconciler.render.code import code_annotations  # code-aware plans: the code lines a change breaks
+
+        for mark in code_annotations(doc):
+            file = _relative_for_annotation(mark.file, workdir, environ)
+            title = "secret used by code"
+            line = annotation(mark.level, mark.message, file=file, line=mark.line, col=mark.column, title=title)
+            streams.command(redactor.scrub(line))
 
     if code == ExitCode.CHANGES and not inputs.detailed_exitcode:
         return int(ExitCode.OK)

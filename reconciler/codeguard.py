@@ -4,7 +4,7 @@
   *breaking*; while the scanned code holds a dynamic reference (or a file could not be scanned), every
   other delete or rename away is *uncertain* unless ``policy.code_dynamic_names`` lists the names
   dynamic references can take (then only those names count, as read by every dynamic reference).
-  Either refuses the plan with :class:`~reconciler.errors.GuardError` (guard ``code-references``,
+  Either refuses the plan with :class:`~reconciler.errors.CodeGuardError` (guard ``code-references``,
   exit 5) naming each reference ``file:line:col``, unless ``--allow-breaking-code``.
 - :func:`missing_names` — names the code reads that are neither declared nor on the site.
 - :func:`unreferenced` — site secrets no code reads (drift: candidates for cleanup, never deleted).
@@ -21,7 +21,7 @@ from typing import Final
 
 from reconciler.codescan import CodeReference, CodeScan
 from reconciler.codescan.age import Overdue, overdue_secrets
-from reconciler.errors import GuardError
+from reconciler.errors import CodeGuardError
 from reconciler.model import DesiredState, RemoteState
 from reconciler.plan import Action, Plan, matches_any
 
@@ -68,7 +68,7 @@ class Breaking:
 class CodeVerdict:
     breaking: tuple[Breaking, ...] = ()
     allowed: bool = False  # --allow-breaking-code
-    error: GuardError | None = None
+    error: CodeGuardError | None = None
 
 
 def _removed_names(plan: Plan) -> list[tuple[str, str, str | None]]:
@@ -107,7 +107,7 @@ def check_code(
     return CodeVerdict(tuple(breaking), error=_error(breaking, scan, dynamic_names))
 
 
-def _error(breaking: list[Breaking], scan: CodeScan, dynamic_names: tuple[str, ...] | None) -> GuardError:
+def _error(breaking: list[Breaking], scan: CodeScan, dynamic_names: tuple[str, ...] | None) -> CodeGuardError:
     certain = [b for b in breaking if b.certain]
     lines: list[str] = []
     for b in breaking:
@@ -138,7 +138,7 @@ def _error(breaking: list[Breaking], scan: CodeScan, dynamic_names: tuple[str, .
             if dynamic_names is None
             else "narrow policy.code / --code so that every file can be scanned"
         ) + ", or pass --allow-breaking-code"
-    return GuardError(summary, guard=GUARD_NAME, detail="\n".join(lines), hint=hint)
+    return CodeGuardError(summary, detail="\n".join(lines), hint=hint)
 
 
 def _unscanned_list(scan: CodeScan) -> str:

@@ -31,6 +31,7 @@ never values; :mod:`reconciler.redact` scrubs everything written as a second lin
     ├── PartialApplyError                 exit 3: some operations failed
     ├── StalePlanError                    exit 4: a saved plan no longer matches
     └── GuardError                        exit 5: a safety guard refused the plan
+        └── CodeGuardError                the site's code reads what the plan deletes (codeguard)
 """
 
 from __future__ import annotations
@@ -288,6 +289,17 @@ class GuardError(WixSecretsError):
     ) -> None:
         self.guard = guard
         super().__init__(summary, detail=detail, hint=hint)
+
+
+class CodeGuardError(GuardError):
+    """The code guard refused the plan. ``document`` holds the members the JSON error document carries
+    (the ``code`` section, so that CI can annotate the code lines) and ``markdown`` the section the
+    Markdown error summary carries; both filled once the report is rendered."""
+
+    def __init__(self, summary: str, *, detail: str | None = None, hint: str | None = None) -> None:
+        super().__init__(summary, guard="code-references", detail=detail, hint=hint)
+        self.document: dict[str, object] = {}
+        self.markdown = ""
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

@@ -282,6 +282,9 @@ def outputs(run: SiteRun, console: Console, *, verbose: bool) -> Outputs:
         if section and run.result is None:
             human = human.rstrip("\n") + "\n\n" + section.rstrip("\n")
         doc.update(code_json(run.code))
+        if run.code.verdict.error is not None:  # the error document written in its place carries it too
+            run.code.verdict.error.document = code_json(run.code)
+            run.code.verdict.error.markdown = code_markdown(run.code)
         doc["warnings"] = [*doc.get("warnings", []), *run.code.warnings()]
         markdown += code_markdown(run.code)
     return Outputs(human=human, json=dumps(doc), markdown=markdown)
@@ -409,9 +412,13 @@ def emit_error(
     diagnostics: tuple[Diagnostic, ...] = (),
 ) -> None:
     """The error as a JSON document / Markdown, where the flags ask for them."""
+    from reconciler.errors import CodeGuardError
     from reconciler.render.json import dumps, error_document
 
-    doc = dumps(error_document(info, error, diagnostics))
+    document = error_document(info, error, diagnostics)
+    if isinstance(error, CodeGuardError):
+        document.update(error.document)
+    doc = dumps(document)
     if args.json:
         console.out(doc)
     write_file(console, getattr(args, "json_file", None), doc + "\n")
@@ -419,6 +426,8 @@ def emit_error(
         lines = [f"### wix-secrets {info.command}: error", "", f"**{error.summary}**", ""]
         lines += [f"- `{d.location()}`: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in diagnostics]
         text = "\n".join(lines) + "\n"
+        if isinstance(error, CodeGuardError) and error.markdown:
+            text += "\n" + error.markdown
         if args.markdown:
             console.out(text)
         write_file(console, getattr(args, "markdown_file", None), text)

@@ -9,12 +9,14 @@ workflow commands require, so they cannot inject terminal escapes, Markdown or e
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.codeguard import Breaking, CodeReport
 from reconciler.codescan import CodeReference
 
-__all__ = ["code_human", "code_json", "code_markdown", "workflow_annotations"]
+__all__ = ["CodeAnnotation", "code_annotations", "code_human", "code_json", "code_markdown"]
 
 _SHOWN: Final = 20  # references listed per name in text outputs
 
@@ -171,31 +173,48 @@ def code_markdown(report: CodeReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+@dataclass(frozen=True)
+class CodeAnnotation:
+    """One annotation on a code line: ``level`` is error (refused) or warning."""
+
+    level: str
+    message: str
+    file: str
+    line: int
+    column: int
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def code_annotations(doc: Mapping[str, Any]) -> list[CodeAnnotation]:
+    """Annotations from a plan document's ``code`` member (the GitHub Action reads the document): on
+    each code line a change breaks (error when refused, warning when allowed) and on each line reading
+    a name that is neither declared nor on the site. Malformed members are skipped."""
+    code = doc.get("code")
+    if not isinstance(code, Mapping):
+        return []
+    found: list[CodeAnnotation] = []
+    level = "error" if code.get("refused") else "warning"
 
+    def refs(items: Any) -> list[tuple[str, int, int]]:
+        out = []
+        for ref in items if isinstance(items, list) else []:
+            if isinstance(ref, Mapping) and isinstance(ref.get("file"), str):
+                line, column = ref.get("line"), ref.get("column")
+                if isinstance(line, int) and isinstance(column, int):
+                    out.append((ref["file"], line, column))
+        return out[:_SHOWN]
 
-def workflow_annotations(report: CodeReport) -> list[str]:
-    """GitHub workflow commands: an error (refused) or warning (allowed) on each code line a change breaks,
-    and a warning on each line reading a name that is neither declared nor on the site."""
-    commands: list[str] = []
-    level = "warning" if report.verdict.allowed else "error"
-    for b in report.verdict.breaking:
-        for r in b.references[:_SHOWN] if b.certain else b.dynamic[:_SHOWN]:
-            verb = "reads" if b.certain else "may read (dynamic reference)"
-            message = f"wix-secrets: the plan would {b.what}; this code {verb} it"
-            commands.append(
-                f"::{level} file={_escape_property(r.path)},line={r.line},col={r.column},"
-                f"title={_escape_property('secret used by code')}::{_escape_data(message)}"
+    for b in code.get("breaking") or []:
+        if not isinstance(b, Mapping) or not isinstance(b.get("name"), str):
+            continue
+        what = f"rename {b['name']} → {b.get('new_name')}" if b.get("action") == "rename" else f"delete {b['name']}"
+        certain = bool(b.get("certain"))
+        verb = "reads it" if certain else "may read it (a name this tool cannot resolve)"
+        for file, line, column in refs(b.get("references") if certain else b.get("dynamic")):
+            found.append(
+                CodeAnnotation(level, f"wix-secrets: the plan would {what}; this code {verb}", file, line, column)
             )
-    for name, refs in report.missing:
-        for r in refs[:_SHOWN]:
-            message = f"wix-secrets: {name} is neither declared in the manifest nor on the site"
-            commands.append(
-                f"::warning file={_escape_property(r.path)},line={r.line},col={r.column}::{_escape_data(message)}"
-            )
-    return commands
+    for item in code.get("missing") or []:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            message = f"wix-secrets: the code reads {item['name']}, which is neither declared nor on the site"
+            found += [CodeAnnotation("warning", message, f, ln, c) for f, ln, c in refs(item.get("references"))]
+    return found

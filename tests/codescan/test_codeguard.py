@@ -11,7 +11,7 @@ from reconciler.codescan import CodeScan, Unscanned, scan_texts
 from reconciler.codescan.age import format_duration, overdue_secrets, parse_duration, parse_wix_date
 from reconciler.model import DesiredSecret, DesiredState, Policy, RemoteSecret, RemoteState, Sensitive
 from reconciler.plan import make_plan
-from reconciler.render.code import code_human, code_json, code_markdown, workflow_annotations
+from reconciler.render.code import CodeAnnotation, code_annotations, code_human, code_json, code_markdown
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CODE = scan_texts(
@@ -156,10 +156,8 @@ def test_renderers_never_let_code_text_inject() -> None:
     report = code_report(plan, state, site, hostile, command="plan", now=NOW)
     markdown = code_markdown(report)
     assert "<img" not in markdown and "&lt;img" in markdown
-    commands = workflow_annotations(report)
-    assert commands and all(c.startswith("::error file=src/a.js,") for c in commands)
-    for command in commands:  # one line each; a literal %0A in the name cannot become a line break
-        assert "\n" not in command and "\r" not in command and "forged%250A" in command
+    notes = code_annotations(code_json(report))
+    assert [n.level for n in notes] == ["error"] and "forged%0A" in notes[0].message  # escaped by the action
     human = code_human(report)
     assert "\x1b" not in human and "delete x<img" in human
 
@@ -189,12 +187,23 @@ def test_human_markdown_json_and_annotations() -> None:
     assert doc["overdue"] == [
         {"name": "MAIL_KEY", "updated": "2026-01-01T00:00:00Z", "age_days": 151, "max_age": "30d"}
     ]
-    assert workflow_annotations(report) == [
-        "::error file=src/backend/stripe.web.js,line=3,col=17,title=secret used by code::"
-        "wix-secrets: the plan would delete STRIPE; this code reads it",
-        "::warning file=src/backend/mail.jsw,line=2,col=30::"
-        "wix-secrets: GHOST is neither declared in the manifest nor on the site",
+    assert code_annotations(doc) == [
+        CodeAnnotation(
+            "error", "wix-secrets: the plan would delete STRIPE; this code reads it", "src/backend/stripe.web.js", 3, 17
+        ),
+        CodeAnnotation(
+            "warning",
+            "wix-secrets: the code reads GHOST, which is neither declared nor on the site",
+            "src/backend/mail.jsw",
+            2,
+            30,
+        ),
     ]
+    assert (
+        code_annotations({"code": {"breaking": [{"name": 1}, "x"], "missing": [{"name": "A", "references": [{}]}]}})
+        == []
+    )
+    assert code_annotations({"code": None}) == [] and code_annotations({}) == []
 
 
 @pytest.mark.parametrize("command", ["plan", "drift"])
