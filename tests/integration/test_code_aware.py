@@ -77,6 +77,13 @@ def test_deleting_a_referenced_secret_exits_5_naming_file_and_line(cli, site: st
     assert isinstance(code, dict) and code["refused"] is True
     assert code["breaking"][0]["references"][0]["file"] == "examples/site-code/src/backend/payments.web.js"
     assert (code["breaking"][0]["references"][0]["line"], code["breaking"][0]["references"][0]["column"]) == (10, 31)
+    # the error document that follows (and replaces it in --json-file) carries the code section too
+    decoder = json.JSONDecoder()
+    _, end = decoder.raw_decode(as_json.out)
+    error_doc, _ = decoder.raw_decode(as_json.out[end:].lstrip())
+    jsonschema.validate(error_doc, load_schema("plan"))
+    assert error_doc["error"]["exit_code"] == 5 and error_doc["code"]["refused"] is True
+    assert CANARY not in as_json.out
 
 
 def test_allow_breaking_code_proceeds(cli, site: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
