@@ -21,7 +21,7 @@ from typing import Final
 
 from reconciler.codescan import CodeReference, CodeScan
 from reconciler.codescan.age import Overdue, overdue_secrets
-from reconciler.errors import CodeGuardError
+from reconciler.errors import CodeGuardError, GuardError
 from reconciler.model import DesiredState, RemoteState
 from reconciler.plan import Action, Plan, matches_any
 
@@ -32,6 +32,7 @@ __all__ = [
     "CodeVerdict",
     "check_code",
     "code_report",
+    "combined_refusal",
     "missing_names",
     "unreferenced",
 ]
@@ -139,6 +140,19 @@ def _error(breaking: list[Breaking], scan: CodeScan, dynamic_names: tuple[str, .
             else "narrow policy.code / --code so that every file can be scanned"
         ) + ", or pass --allow-breaking-code"
     return CodeGuardError(summary, detail="\n".join(lines), hint=hint)
+
+
+def combined_refusal(other: GuardError, code: CodeGuardError) -> CodeGuardError:
+    """One refusal naming the other guards (:func:`reconciler.guards.check_guards`) and the code guard,
+    with the hints of both, so that following the hint never meets a second refusal."""
+    parts = [f"{other.summary}" + (f"\n{other.detail}" if other.detail else ""), f"{code.summary}\n{code.detail or ''}"]
+    combined = CodeGuardError(
+        f"{len(other.guard.split(','))} + 1 safety guards refused the plan",
+        detail="\n".join(f"- {part.rstrip()}" for part in parts),
+        hint=f"{other.hint}; and for the code: {code.hint}" if other.hint else code.hint,
+    )
+    combined.guard = f"{other.guard},{GUARD_NAME}"
+    return combined
 
 
 def _unscanned_list(scan: CodeScan) -> str:

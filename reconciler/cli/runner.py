@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.cli.app import add_output_options, add_site_options
@@ -230,7 +230,9 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
     )
     register_values(console, remote=run.planned.remote)
     if run.value_cache is not None:
-        run.value_cache.remember(run.planned.remote)
+        from reconciler.valuecache import in_sync_ids
+
+        run.value_cache.remember(run.planned.remote, in_sync=in_sync_ids(run.planned.plan))
         _save_value_cache(run, console)
     log.info(
         "%splanned in %.0f ms: %s",
@@ -251,7 +253,13 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
     from reconciler.cli.codeaware import code_report_for
 
     run.code = code_report_for(run, args)
-    if run.guard_error is None and run.code.verdict.error is not None:
+    if run.code.verdict.error is not None:  # reported with the other guards' refusals, if any
+        from reconciler.codeguard import combined_refusal
+        from reconciler.errors import GuardError
+
+        if isinstance(run.guard_error, GuardError):
+            both = combined_refusal(run.guard_error, run.code.verdict.error)
+            run.code = replace(run.code, verdict=replace(run.code.verdict, error=both))
         run.guard_error = run.code.verdict.error
 
 

@@ -268,3 +268,15 @@ def test_over_http_the_scan_adds_no_request(cli, tmp_path: Path) -> None:  # typ
         # one list, one value read per declared present secret: the code guard reads files only
         counts = {route: n for route, n in emulator.counts().items() if n}
         assert counts == {"list": 1, "get_value": len(SECRETS) - 1}
+
+
+def test_code_guard_is_reported_with_the_other_guards(cli, site: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    m = manifest(tmp_path, full("  STRIPE_API_KEY:\n    state: absent\n  OLD_UNUSED:\n    state: absent\n"))
+    result = cli("plan", "--local", site, "--code", SITE_CODE, "--max-deletes", "1", m, cwd=REPO)
+    assert result.code == 5
+    assert "max-deletes" in result.err and STRIPE_LINE in result.err
+    assert "--max-deletes 2" in result.err and "--allow-breaking-code" in result.err
+    passed = cli(
+        "plan", "--local", site, "--code", SITE_CODE, "--max-deletes", "2", "--allow-breaking-code", m, cwd=REPO
+    )
+    assert passed.code == 0, passed.err
