@@ -147,7 +147,7 @@ def combined_refusal(other: GuardError, code: CodeGuardError) -> CodeGuardError:
     with the hints of both, so that following the hint never meets a second refusal."""
     parts = [f"{other.summary}" + (f"\n{other.detail}" if other.detail else ""), f"{code.summary}\n{code.detail or ''}"]
     combined = CodeGuardError(
-        f"{len(other.guard.split(','))} + 1 safety guards refused the plan",
+        f"{len(other.guard.split(',')) + 1} safety guards refused the plan",
         detail="\n".join(f"- {part.rstrip()}" for part in parts),
         hint=f"{other.hint}; and for the code: {code.hint}" if other.hint else code.hint,
     )
