@@ -397,7 +397,7 @@ class _Scanner:
     def _use(self, start: int, end: int, label: str) -> Iterable[CodeReference]:
         t = self.t
         first = self._chain_start(start)
-        after = end + 1
+        after = self._skip_type_arguments(end + 1)
         if t.is_punct(after, "?.") and t.is_punct(after + 1, "("):
             after += 1
         if t.is_punct(after, "("):  # getSecret("x")
@@ -421,6 +421,24 @@ class _Scanner:
             if callee in _ELEVATORS and t.is_punct(first - 1, "("):
                 return ()  # const get = elevate(getter): an alias, whose calls are references
         return [self._dynamic(first, label, "the function is passed as a value to another function")]
+
+    def _skip_type_arguments(self, j: int) -> int:
+        """After TypeScript type arguments (``getSecret<string>(...)``) at ``j``, else ``j``."""
+        t = self.t
+        if not t.is_punct(j, "<"):
+            return j
+        depth = 0
+        for k in range(j, min(len(t), j + 32)):
+            p = t.punct(k)
+            if p == "<":
+                depth += 1
+            elif p == ">":
+                depth -= 1
+                if depth == 0:
+                    return k + 1 if t.is_punct(k + 1, "(", "?.") else j
+            elif p not in (None, ",", ".", "|", "&", "[", "]", "{", "}", ":", ";"):
+                return j
+        return j
 
     def _is_parameter_list(self, open_at: int) -> bool:
         t = self.t

@@ -152,6 +152,8 @@ def test_whole_corpus_through_scan_texts() -> None:
         ('ns["getSecretValue"]("computed")', [("computed", "getSecretValue")]),
         ('(0, r.getSecret)("webpack")', [("webpack", "getSecret")]),
         ('(0,r.getSecretValue)("webpack2")', [("webpack2", "getSecretValue")]),
+        ('getSecret<string>("generic")', [("generic", "getSecret")]),
+        ('secrets.getSecretValue<{ value: string }>("generic2")', [("generic2", "getSecretValue")]),
     ],
 )
 def test_reference_forms(source: str, expected: list[tuple[str, str]]) -> None:
@@ -210,6 +212,7 @@ def test_dynamic_forms(source: str, detail: str) -> None:
         "import { getSecret } from 'wix-secrets-backend';",
         "export { getSecret };",
         "type G = typeof secrets.getSecretValue;",
+        "if (getSecret < limit) { x = 1 > (2) }",
         'cache.getSecretKey("x"); getSecrets("y"); mygetSecret("z")',
         "obj.getSecret = function (n) { return n; };",
     ],
