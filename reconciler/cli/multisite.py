@@ -250,6 +250,11 @@ def _document(slots: list[_Slot], args: argparse.Namespace, command: Command) ->
             docs.append(error_document(slot.info, error, slot.diagnostics))
         else:
             doc = plan_document(slot.run.planned.plan, slot.run.info, slot.run.result)
+            if slot.run.code is not None:  # code-aware plans and secret age
+                from reconciler.render.code import code_json
+
+                doc.update(code_json(slot.run.code))
+                doc["warnings"] = [*doc["warnings"], *slot.run.code.warnings()]
             if slot.run.guard_error is not None:
                 doc["error"] = {
                     "message": slot.run.guard_error.summary,
@@ -275,6 +280,10 @@ def _markdown(slots: list[_Slot], args: argparse.Namespace, command: Command) ->
     for slot in slots:
         if slot.run is not None and slot.run.planned is not None and slot.error is None:
             parts.append(render_markdown(slot.run.planned.plan, slot.run.info, slot.run.result))
+            if slot.run.code is not None:
+                from reconciler.render.code import code_markdown
+
+                parts.append(code_markdown(slot.run.code))
         else:
             parts.append(f"### wix-secrets {command}: {slot.site.name}: error\n")
             parts.append(f"**{slot.error.summary if slot.error else 'not planned'}**\n")

@@ -253,6 +253,11 @@ def test_project_site_code(cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     result = cli("plan", "--site", "shop", cwd=tmp_path)
     assert result.code == 5, result.out + result.err
     assert "src/backend/assistant.web.ts:11:64" in result.out + result.err
+    as_json = cli("plan", "--site", "shop", "--json", cwd=tmp_path)
+    doc = json.loads(as_json.out)
+    jsonschema.validate(doc, load_schema("project-result"))
+    assert doc["sites"][0]["code"]["breaking"][0]["name"] == "OPENAI_API_KEY"
+    assert "#### Site code" in cli("plan", "--site", "shop", "--markdown", cwd=tmp_path).out
 
 
 def test_over_http_the_scan_adds_no_request(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
