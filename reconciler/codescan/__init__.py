@@ -6,7 +6,9 @@
   references), pure;
 - :mod:`~reconciler.codescan.files`: code roots and globs → files read safely (boundaries, symlinks,
   caps);
-- :mod:`~reconciler.codescan.age`: ``max_age`` durations and overdue secrets (pure).
+- :mod:`~reconciler.codescan.age`: ``max_age`` durations and overdue secrets (pure);
+- :mod:`~reconciler.codescan.policy`: the manifest's ``policy.code``, ``code_dynamic_names`` and
+  ``max_age``, read and merged.
 
 :func:`scan_code` puts the first three together; the guard that uses the result is
 :mod:`reconciler.codeguard`.
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.codescan.files import CodeRoot, Limits, Unscanned, collect
+from reconciler.codescan.files import CodeRoot, Limits, Unscanned, collect, shown_path
 from reconciler.codescan.scanner import CodeReference, display_safe, scan_source
 
 __all__ = ["CodeReference", "CodeRoot", "CodeScan", "Limits", "Unscanned", "display_safe", "scan_code", "scan_texts"]
@@ -59,5 +61,6 @@ def scan_texts(files: Sequence[tuple[str, str]], *, roots: Sequence[str] = ()) -
 def scan_code(roots: Sequence[CodeRoot], *, display_base: Path, limits: Limits | None = None) -> CodeScan:
     """Read the files the roots name (see :mod:`~reconciler.codescan.files`) and scan them."""
     sources, unscanned = collect(roots, display_base=display_base, limits=limits or Limits())
-    scan = scan_texts([(s.path, s.text) for s in sources], roots=[display_safe(r.spec) for r in roots])
+    shown = [display_safe(shown_path(r.base / r.spec, display_base), limit=400) for r in roots]
+    scan = scan_texts([(s.path, s.text) for s in sources], roots=shown)
     return CodeScan(scan.references, scan.files, tuple(unscanned), scan.roots)

@@ -29,7 +29,17 @@ from typing import Final
 from reconciler.codescan.scanner import display_safe
 from reconciler.errors import UsageError
 
-__all__ = ["CODE_SUFFIXES", "CodeRoot", "Limits", "SourceFile", "Unscanned", "collect", "glob_match", "repo_boundary"]
+__all__ = [
+    "CODE_SUFFIXES",
+    "CodeRoot",
+    "Limits",
+    "SourceFile",
+    "Unscanned",
+    "collect",
+    "glob_match",
+    "repo_boundary",
+    "shown_path",
+]
 
 CODE_SUFFIXES: Final = (".js", ".jsw", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts")
 _SKIP_DIRS: Final = frozenset({"node_modules"})
@@ -87,12 +97,12 @@ def collect(
     budget = _Budget(limits)
     for root in roots:
         for path, walk_root, explicit in _expand(root, budget):
-            shown = display_safe(_shown(path, display_base), limit=400)
+            shown = display_safe(shown_path(path, display_base), limit=400)
             real = os.path.realpath(path)
             if real in seen:
                 continue
             if os.path.islink(path) and not explicit and not _inside(Path(real), walk_root):
-                unscanned.append(Unscanned(shown, f"a symbolic link to outside {_shown(walk_root, display_base)}"))
+                unscanned.append(Unscanned(shown, f"a symbolic link to outside {shown_path(walk_root, display_base)}"))
                 continue
             seen.add(real)
             text, problem = _read(path, limits, follow=explicit)
@@ -236,7 +246,8 @@ def _inside(path: Path, boundary: Path) -> bool:
     return path == boundary or boundary in path.parents
 
 
-def _shown(path: Path, base: Path) -> str:
+def shown_path(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when possible, ``/``-separated."""
     try:
         return path.relative_to(base).as_posix()
     except ValueError:
