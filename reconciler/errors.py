@@ -28,6 +28,7 @@ never values; :mod:`reconciler.redact` scrubs everything written as a second lin
     │   ├── ProtocolError                 unexpected status or body
     │   └── NetworkError                  connection refused/dropped, timeout
     ├── ApprovalError                     apply needs confirmation and none was given
+    ├── OutputError                       an output file (audit log, backup, plan, JSON...) was not written
     ├── PartialApplyError                 exit 3: some operations failed
     ├── StalePlanError                    exit 4: a saved plan no longer matches
     └── GuardError                        exit 5: a safety guard refused the plan
@@ -53,6 +54,7 @@ __all__ = [
     "ManifestError",
     "NetworkError",
     "NotFoundError",
+    "OutputError",
     "PartialApplyError",
     "ProtocolError",
     "RateLimitedError",
@@ -263,6 +265,11 @@ class ApprovalError(WixSecretsError):
     """apply needs a 'yes' and did not get one (no TTY and no --auto-approve, or the user declined)."""
 
 
+class OutputError(WixSecretsError):
+    """A file the run had to write (audit log, backup, saved plan, --json-file...) was not written:
+    full disk, missing folder, a symlink in the way. Nothing half-written is left behind."""
+
+
 class PartialApplyError(WixSecretsError):
     """Some operations of an apply failed; the others were applied."""
 
@@ -274,9 +281,11 @@ class StalePlanError(WixSecretsError):
 
     exit_code = ExitCode.STALE
 
-    def __init__(self, summary: str, *, changed: Sequence[str] = (), detail: str | None = None) -> None:
+    def __init__(
+        self, summary: str, *, changed: Sequence[str] = (), detail: str | None = None, hint: str | None = None
+    ) -> None:
         self.changed = tuple(changed)
-        super().__init__(summary, detail=detail, hint="run `wix-secrets plan` again and review the new plan")
+        super().__init__(summary, detail=detail, hint=hint or "run `wix-secrets plan` again and review the new plan")
 
 
 class GuardError(WixSecretsError):
@@ -284,22 +293,17 @@ class GuardError(WixSecretsError):
 
     exit_code = ExitCode.GUARD
 
-    def __init__(
-        self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None
-    ) -> None:
+    def __init__(self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None) -> None:
         self.guard = guard
         super().__init__(summary, detail=detail, hint=hint)
 
 
 class CodeGuardError(GuardError):
-    """The code guard refused the plan. ``document`` holds the members the JSON error document carries
-    (the ``code`` section, so that CI can annotate the code lines) and ``markdown`` the section the
-    Markdown error summary carries; both filled once the report is rendered."""
+    """The code guard (:mod:`reconciler.codeguard`) refused the plan: it deletes or renames away a
+    secret the site's code reads, or may read."""
 
     def __init__(self, summary: str, *, detail: str | None = None, hint: str | None = None) -> None:
         super().__init__(summary, guard="code-references", detail=detail, hint=hint)
-        self.document: dict[str, object] = {}
-        self.markdown = ""
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

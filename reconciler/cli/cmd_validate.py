@@ -105,7 +105,7 @@ def _check_code(args: argparse.Namespace, console: Console, state: DesiredState)
     from reconciler.plan import matches_any
 
     paths = [p for p in args.code if p]
-    scan = scan_for(args, console, state, cli_paths=paths)
+    scan = scan_for(console, state, paths)
     if scan is None:
         return [
             Diagnostic(

@@ -16,7 +16,7 @@ from typing import Any, Final
 from reconciler.codeguard import Breaking, CodeReport
 from reconciler.codescan import CodeReference
 
-__all__ = ["CodeAnnotation", "code_annotations", "code_human", "code_json", "code_markdown"]
+__all__ = ["CodeAnnotation", "code_annotations", "code_human", "code_json", "code_markdown", "with_code"]
 
 _SHOWN: Final = 20  # references listed per name in text outputs
 
@@ -126,6 +126,14 @@ def code_human(report: CodeReport, *, color: bool = False) -> str:
         lines.append(f"Rotation overdue: {len(report.overdue)} secret(s) older than their max_age:")
         lines += [f"  {paint('33', '⏰')} {o.message}" for o in report.overdue]
     return "\n".join(lines) + "\n"
+
+
+def with_code(plan_text: str, report: CodeReport | None, *, color: bool = False) -> str:
+    """The human plan followed by the code and age section (when there is one)."""
+    section = code_human(report, color=color) if report is not None else ""
+    if not section:
+        return plan_text
+    return plan_text.rstrip("\n") + "\n\n" + section
 
 
 def _code(text: str) -> str:
