@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -54,10 +55,10 @@ def state(path: str) -> dict[str, dict[str, str]]:
     return {s["name"]: s for s in json.loads(Path(path).read_text())["secrets"]}
 
 
-def validate_plan_json(text: str) -> dict[str, object]:
+def validate_plan_json(text: str) -> Any:
     doc = json.loads(text)
     jsonschema.validate(doc, load_schema("plan"))
-    return doc  # type: ignore[no-any-return]
+    return doc
 
 
 def test_deleting_a_referenced_secret_exits_5_naming_file_and_line(cli, site: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +79,7 @@ def test_deleting_a_referenced_secret_exits_5_naming_file_and_line(cli, site: st
     assert code["breaking"][0]["references"][0]["file"] == "examples/site-code/src/backend/payments.web.js"
     assert (code["breaking"][0]["references"][0]["line"], code["breaking"][0]["references"][0]["column"]) == (10, 31)
     # one document: the plan, the code section and the refusal together
-    assert doc["error"]["exit_code"] == 5 and doc["exit_code"] == 5  # type: ignore[index]
+    assert doc["error"]["exit_code"] == 5 and doc["exit_code"] == 5
     assert CANARY not in as_json.out
 
 
@@ -195,8 +196,8 @@ def test_drift_lists_unreferenced_and_overdue_secrets(cli, site: str, tmp_path: 
     assert "STRIPE_API_KEY: value last changed 2020-01-02" in drift.out
     as_json = cli("drift", "--local", site, "--code", SITE_CODE, "--json", m, cwd=REPO)
     out = validate_plan_json(as_json.out)
-    assert [o["name"] for o in out["overdue"]] == ["OLD_UNUSED", "STRIPE_API_KEY"]  # type: ignore[index,union-attr]
-    assert out["code"]["unreferenced"] == ["OLD_UNUSED"]  # type: ignore[index,call-overload]
+    assert [o["name"] for o in out["overdue"]] == ["OLD_UNUSED", "STRIPE_API_KEY"]
+    assert out["code"]["unreferenced"] == ["OLD_UNUSED"]
     markdown = cli("drift", "--local", site, "--code", SITE_CODE, "--markdown", m, cwd=REPO).out
     assert "#### Rotation overdue" in markdown and "<code>STRIPE_API_KEY</code>" in markdown
     assert "#### Site code" in markdown
