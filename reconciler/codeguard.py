@@ -22,8 +22,9 @@ from typing import Final
 from reconciler.codescan import CodeReference, CodeScan
 from reconciler.codescan.age import Overdue, overdue_secrets
 from reconciler.errors import CodeGuardError, GuardError
+from reconciler.globs import matches_any
 from reconciler.model import DesiredState, RemoteState
-from reconciler.plan import Action, Plan, matches_any
+from reconciler.plan import Action, Plan
 
 __all__ = [
     "GUARD_NAME",

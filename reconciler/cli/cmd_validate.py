@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def _check_code(args: argparse.Namespace, console: Console, state: DesiredState) -> list[Diagnostic]:
     """Every name the code reads must be declared present (or be ignored): else the code would fail."""
     from reconciler.cli.codeaware import scan_for
-    from reconciler.plan import matches_any
+    from reconciler.globs import matches_any
 
     paths = [p for p in args.code if p]
     scan = scan_for(console, state, paths)
