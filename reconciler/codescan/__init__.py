@@ -55,7 +55,8 @@ def scan_texts(files: Sequence[tuple[str, str]], *, roots: Sequence[str] = ()) -
     refs: list[CodeReference] = []
     for path, text in files:
         refs.extend(scan_source(text, path))
-    return CodeScan(tuple(sorted(refs)), len(files), (), tuple(roots))
+    refs.sort(key=lambda r: (r.path, r.line, r.column, r.name or "", r.api))
+    return CodeScan(tuple(refs), len(files), (), tuple(roots))
 
 
 def scan_code(roots: Sequence[CodeRoot], *, display_base: Path, limits: Limits | None = None) -> CodeScan:

@@ -41,7 +41,7 @@ _MAX_BRACKET_SPAN: Final = 512  # tokens searched for a matching bracket (beyond
 _MAX_BRACKET_STEPS: Final = 300_000  # for all bracket searches of one file together
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class CodeReference:
     """One place in the code that reads a secret. ``name`` is None for a dynamic reference.
 

@@ -115,7 +115,10 @@ def test_whole_corpus_through_scan_texts() -> None:
     assert scan.files == 7
     assert len(scan.dynamic) == 5
     assert "stripe_live_key" in scan.names() and "line_comment" not in scan.names()
-    assert list(scan.references) == sorted(scan.references)  # file, line, column order
+    positions = [(r.path, r.line, r.column) for r in scan.references]
+    assert positions == sorted(positions)  # file, line, column order
+    mixed = scan_texts([("a.js", "getSecret(x); getSecret('y')"), ("a.js", "getSecret('z')")])
+    assert [r.name for r in mixed.references] == [None, "z", "y"]  # a dynamic and a static at 1:11 sort
 
 
 # ---------------------------------------------------------------- each form on its own
