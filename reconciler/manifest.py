@@ -138,7 +138,7 @@ def load_manifest(
             continue
         ctx.add(path, message)
     secrets = _build(ctx, tree, environ or {}, read_file)
-    policy = _policy(tree)
+    policy = _policy(tree, file)
     for s in secrets:
         pattern = matches_any(s.name, policy.ignore)
         if pattern:
@@ -352,7 +352,12 @@ def _secret(
     if len(text) > MAX_VALUE:
         ctx.add(path, f"the value of {name} is {len(text)} characters long; Wix allows at most {MAX_VALUE}")
         return None
-    return DesiredSecret(name, Sensitive(text), description=description, renamed_from=renamed, line=line)
+    from reconciler.codescan.age import parse_duration
+
+    max_age = parse_duration(entry["max_age"]) if isinstance(entry.get("max_age"), str) else None
+    return DesiredSecret(
+        name, Sensitive(text), description=description, renamed_from=renamed, line=line, max_age=max_age
+    )
 
 
 def _value_from(
@@ -390,7 +395,9 @@ def _value_from(
     return None
 
 
-def _policy(tree: Any) -> Policy:
+def _policy(tree: Any, file: str) -> Policy:
+    from reconciler.codescan.policy import policy_fields
+
     raw = tree.get("policy") if isinstance(tree, dict) else None
     if not isinstance(raw, dict):
         return Policy()
@@ -398,6 +405,7 @@ def _policy(tree: Any) -> Policy:
         prune=bool(raw.get("prune", False)),
         protect=tuple(p for p in _as_list(raw.get("protect")) if isinstance(p, str)),
         ignore=tuple(p for p in _as_list(raw.get("ignore")) if isinstance(p, str)),
+        **policy_fields(raw, file),
     )
 
 
@@ -472,6 +480,8 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
     problems = merged_problems(states)
     if problems:
         raise ManifestError(problems)
+    from reconciler.codescan.policy import merged_policy_fields
+
     secrets: dict[str, DesiredSecret] = {}
     for state in states:
         for secret in state.secrets:
@@ -485,6 +495,7 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
             prune=any(s.policy.prune for s in states),
             protect=tuple(dict.fromkeys(p for s in states for p in s.policy.protect)),
             ignore=tuple(dict.fromkeys(p for s in states for p in s.policy.ignore)),
+            **merged_policy_fields([s.policy for s in states]),
         ),
         source=", ".join(s.source for s in states),
         digest=("multi:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()) if all(digests) else "",
