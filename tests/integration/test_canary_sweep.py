@@ -84,8 +84,36 @@ def test_no_canary_reaches_any_output_of_this_round_s_commands(
     )
     plain_for_encrypt = tmp_path / "to-encrypt.yaml"
     plain_for_encrypt.write_text(body, encoding="utf-8")
+    # the other sops stores: plaintext the user asked to encrypt, then decrypt to a file on purpose
+    stores = {
+        "json": f'{{"db": {{"password": "{CANARY}"}}, "n": 1}}\n',
+        "dotenv": f"DB_PASSWORD={CANARY}\nOTHER=x\n",
+        "ini": f"[db]\npassword = {CANARY}\n",
+        "binary": f"raw bytes {CANARY}\n\x00\x01",
+    }
+    store_runs: list[tuple[tuple[str, ...], int, bool]] = []
+    on_purpose = {"decrypted.yaml", "to-encrypt.yaml", "extra.yaml", "bad.yaml"}  # plaintext the user asked for
+    for store, text in stores.items():
+        (tmp_path / f"plain.{store}").write_text(text, encoding="utf-8")
+        on_purpose |= {f"plain.{store}", f"decrypted.{store}"}
+        store_runs += [
+            (("encrypt", "--input-type", store, "--age", RECIPIENT, f"plain.{store}"), 0, False),
+            (("encrypt", "--input-type", store, "--age", RECIPIENT, "-o", f"enc.{store}", f"plain.{store}"), 0, False),
+            (("decrypt", "--input-type", store, "-o", f"decrypted.{store}", f"enc.{store}"), 0, False),
+        ]
+    # a JSON manifest (SOPS-encrypted), a third file of the same site
+    json_manifest = tmp_path / "more.sops.json"
+    json_body = json.dumps({"version": 1, "secrets": {"D_KEY": {"value": "d-" + CANARY}}})
+    json_manifest.write_bytes(
+        encrypt(
+            json_body.encode(),
+            recipients=[RECIPIENT],
+            rules=EncryptionRules(encrypted_regex="^value$"),
+            fmt="json",
+        )
+    )
     env = {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1", "SOPS_AGE_KEY": str(IDENTITY)}
-    ms = (str(sops_manifest), str(plain_second))
+    ms = (str(sops_manifest), str(plain_second), str(json_manifest))
 
     runs: list[tuple[tuple[str, ...], int, bool]] = [  # argv, exit code, on a terminal
         (("validate", *ms), 0, False),
@@ -116,6 +144,9 @@ def test_no_canary_reaches_any_output_of_this_round_s_commands(
             outputs.extend((result.out, result.err))
 
     sweep(runs)
+    sweep(store_runs)
+    for store in stores:
+        assert CANARY in (tmp_path / f"decrypted.{store}").read_text(encoding="utf-8")
     # an out-of-band change (a canary form of its own) found by drift, then corrected by an apply with
     # a backup of the value it overwrites and prunes
     overwrite(url, "B_KEY", "out-of-band-" + CANARY)
@@ -151,13 +182,12 @@ def test_no_canary_reaches_any_output_of_this_round_s_commands(
     assert len(backups) >= 2  # the saved-plan apply and the pruning apply both backed up what they changed
     written = {"plan.json", "plan.md", "saved.plan", "audit.jsonl", "apply.json", "apply.md"}
     assert written <= {p.name for p in tmp_path.iterdir()}
-    on_purpose = {"decrypted.yaml", "to-encrypt.yaml", "extra.yaml", "bad.yaml"}  # plaintext the user asked for
     for path in tmp_path.rglob("*"):
         outputs.append(str(path.relative_to(tmp_path)))
         if path.is_file() and path.name not in on_purpose:
             outputs.append(path.read_bytes().decode("utf-8", errors="replace"))
     blob = "\n".join(outputs)
-    for value in (CANARY, "b-" + CANARY, "c-" + CANARY, "site-old-" + CANARY, "out-of-band-" + CANARY):
+    for value in (CANARY, "b-" + CANARY, "c-" + CANARY, "d-" + CANARY, "site-old-" + CANARY, "out-of-band-" + CANARY):
         for form in forms(value):
             assert form not in blob, f"a form of a canary value leaked: {form[:12]}…"
     for form in forms(CANARY) - {CANARY}:
