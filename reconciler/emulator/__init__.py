@@ -15,12 +15,13 @@ from __future__ import annotations
 from reconciler.emulator.core import ROUTES, Emulator, Reply, RequestRecord
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.server import EmulatorServer
-from reconciler.emulator.state import EmulatorStateError
+from reconciler.emulator.state import EmulatorSaveError, EmulatorStateError
 from reconciler.emulator.transport import EmulatorTransport
 
 __all__ = [
     "ROUTES",
     "Emulator",
+    "EmulatorSaveError",
     "EmulatorServer",
     "EmulatorStateError",
     "EmulatorTransport",

@@ -36,7 +36,7 @@ from reconciler.emulator.envelopes import (
     validation_error,
 )
 from reconciler.emulator.faults import FaultInjector, Faults
-from reconciler.emulator.state import SecretStore
+from reconciler.emulator.state import EmulatorSaveError, SecretStore
 
 __all__ = ["ROUTES", "Emulator", "Reply", "RequestRecord"]
 
@@ -68,7 +68,7 @@ class Reply:
 class RequestRecord(NamedTuple):
     """One request as the log keeps it. status is None when the connection was dropped.
 
-    fault: None, "drop", "error", "rate_limit", "lost_drop" or "lost_error".
+    fault: None, "drop", "error", "rate_limit", "lost_drop", "lost_error" or "save_failed".
     """
 
     method: str
@@ -182,6 +182,10 @@ class Emulator:
             return self._record(method, route, _json(draw.error_status, system_error(), delay, fault="error"))
         try:
             status, payload = self._dispatch(method, route, param, lower, body)
+        except EmulatorSaveError:  # rolled back: nothing changed, say so with a retryable status
+            log.info("emulator: %s %s not saved (state file write failed); rolled back", method, route)
+            reply = _json(503, system_error("the change could not be saved; nothing was changed"), delay)
+            return self._record(method, route, dataclasses.replace(reply, fault="save_failed"))
         except Exception as exc:  # a broken state file, a full disk: answer like a server, keep serving
             log.error("emulator failure on %s %s: %s", method, route, type(exc).__name__)
             status, payload = 500, system_error()

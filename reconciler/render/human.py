@@ -133,7 +133,7 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
         "nothing-to-do": "Nothing to apply",
     }[result.status]
     tail = f"{outcome}: {applied} applied, {failed} failed, {skipped} skipped."
-    if result.converged:
+    if result.converged and not failed and not skipped:
         tail += " The site matches the plan."
     elif result.status != "success":
         tail += " Run apply again to finish the job."
