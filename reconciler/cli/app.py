@@ -108,6 +108,11 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--site-id", metavar="ID", help="site id for API-key auth (env WIX_SITE_ID)")
     group.add_argument(
+        "--auth",
+        choices=("api-key", "wix-app", "wix-cli", "token-command", "access-token"),
+        help="which identity to use (env WIX_AUTH; default: the only one configured); see README",
+    )
+    group.add_argument(
         "--concurrency",
         type=int,
         metavar="N",

@@ -30,6 +30,7 @@ class SiteSettings:
     rate_limit: float | None
     retries: int
     timeout: float
+    auth: str | None = None
 
 
 def site_settings(args: argparse.Namespace, console: Console) -> SiteSettings:
@@ -58,13 +59,15 @@ def site_settings(args: argparse.Namespace, console: Console) -> SiteSettings:
         rate_limit=rate,
         retries=5 if retries is None else retries,
         timeout=timeout,
+        auth=getattr(args, "auth", None),
     )
 
 
 def open_client(settings: SiteSettings, console: Console) -> Any:
     """A :class:`~reconciler.wix.WixSecretsClient` for the site (use as an async context manager)."""
     from reconciler.wix import WixSecretsClient
-    from reconciler.wix.auth import ApiKeyAuth, auth_from_environ, check_api_url
+    from reconciler.wix.auth import ApiKeyAuth, check_api_url
+    from reconciler.wix.identity import auth_for_cli
 
     user_agent = f"wix-secrets/{__version__} (+https://github.com/wix-secrets/wix-secrets)"
     if settings.local:
@@ -88,7 +91,7 @@ def open_client(settings: SiteSettings, console: Console) -> Any:
             user_agent=user_agent,
         )
     check_api_url(settings.api_url)
-    auth = auth_from_environ(console.environ, site_id=settings.site_id)
+    auth = auth_for_cli(console.environ, site_id=settings.site_id, choice=settings.auth, redactor=console.redactor)
     return WixSecretsClient(
         api_url=settings.api_url,
         auth=auth,

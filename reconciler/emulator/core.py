@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,7 +36,8 @@ from reconciler.emulator.envelopes import (
     validation_error,
 )
 from reconciler.emulator.faults import FaultInjector, Faults
-from reconciler.emulator.state import EmulatorSaveError, SecretStore
+from reconciler.emulator.quirks import CONSISTENCY_HEADER, Quirks
+from reconciler.emulator.state import EmulatorSaveError, SecretStore, StoredSecret
 
 __all__ = ["ROUTES", "Emulator", "Reply", "RequestRecord"]
 
@@ -111,10 +112,18 @@ class Emulator:
         token_ttl: float = DEFAULT_TOKEN_TTL,
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] | None = None,
+        user_tokens: Iterable[str] = (),
+        quirks: Quirks | None = None,
     ) -> None:
         self.faults = faults or Faults()
+        self.quirks = quirks or Quirks()
         self.api_key = api_key
         self.app_secret = app_secret
+        self.user_tokens: set[str] = {t for t in user_tokens if t}
+        self._version = 0
+        self._replica: list[StoredSecret] | None = None
+        self._replica_version = 0
+        self._replica_reads = 0
         self.token_ttl = token_ttl
         self._clock = clock
         path = Path(state_file) if state_file is not None else None
@@ -189,11 +198,17 @@ class Emulator:
         except Exception as exc:  # a broken state file, a full disk: answer like a server, keep serving
             log.error("emulator failure on %s %s: %s", method, route, type(exc).__name__)
             status, payload = 500, system_error()
+        consistent: tuple[tuple[str, str], ...] = ()
+        if status == 200 and route != "token":
+            with self._log_lock:
+                if route in WRITES:
+                    self._version += 1
+                consistent = ((CONSISTENCY_HEADER, self.consistency_token()),)
         if draw and draw.lost is not None and route in WRITES and status == 200:
             if draw.lost == 0:
                 return self._record(method, route, Reply(0, (), b"", delay, drop=True, fault="lost_drop"))
             return self._record(method, route, _json(draw.lost, system_error(), delay, fault="lost_error"))
-        return self._record(method, route, _json(status, payload, delay))
+        return self._record(method, route, _json(status, payload, delay, extra=consistent))
 
     # -- control routes (no auth, not logged) ---------------------------------------------------
 
@@ -228,19 +243,21 @@ class Emulator:
             return self._token(headers, body)
         if route == "other":
             return 404, application_error("NOT_FOUND", f"no route for {method} on this path")
-        denied = self._authenticate(headers.get("authorization", ""))
-        if denied:
-            return 401, application_error("UNAUTHENTICATED", denied)
-        if route == "list":
+        refused = self._authenticate(headers)
+        if refused:
+            return refused
+        if route in ("list", "get_value"):
+            stale = self._lagged_view(headers.get(CONSISTENCY_HEADER, ""))
+            if stale is not None:
+                return self._read(route, param, stale)
             with self.store.transaction(write=False) as store:
-                return 200, {"secrets": [s.info() for s in store.all()]}
-        if route == "get_value":
-            assert param is not None
-            with self.store.transaction(write=False) as store:
-                found = store.by_name(param)
-                if found is None:
-                    return 404, application_error("NOT_FOUND", "secret not found", "no secret with this name")
-                return 200, {"value": found.value}
+                return self._read(route, param, store.all())
+        if self.quirks.no_members_area:
+            return 428, application_error(
+                "FAILED_PRECONDITION",
+                "Preconditions must be met",
+                "the Wix Members Area app must be installed on the site to create or manage secrets",
+            )
         if route == "delete":
             assert param is not None
             violations = check_id(param)
@@ -263,6 +280,41 @@ class Emulator:
         assert route == "update" and param is not None
         return self._update(param, secret)
 
+    def _read(self, route: str, param: str | None, records: list[StoredSecret]) -> tuple[int, dict[str, Any]]:
+        if route == "list":
+            return 200, {"secrets": [s.info() for s in records]}
+        found = next((s for s in records if s.name == param), None)
+        if found is None:
+            return 404, application_error("NOT_FOUND", "secret not found", "no secret with this name")
+        return 200, {"value": found.value}
+
+    def _lagged_view(self, token: str) -> list[StoredSecret] | None:
+        """Under ``read_lag``: the stale replica for a read that does not echo a fresh enough token."""
+        lag = self.quirks.read_lag
+        if not lag:
+            return None
+        seen = _token_version(token)
+        with self._log_lock:
+            if self._replica is None:
+                self._take_replica()
+            if seen is not None and seen > self._replica_version:
+                return None  # the token proves a write the replica has not seen: read the primary
+            view = self._replica
+            self._replica_reads += 1
+            if self._replica_reads >= lag:
+                self._take_replica()
+        assert view is not None
+        return view
+
+    def _take_replica(self) -> None:
+        with self.store.transaction(write=False) as store:
+            self._replica = [dataclasses.replace(s) for s in store.all()]
+        self._replica_version = self._version
+        self._replica_reads = 0
+
+    def consistency_token(self) -> str:
+        return f"emu-{self._version}"
+
     def _create(self, secret: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         fields, violations = check_secret(secret, partial=False)
         if violations:
@@ -270,6 +322,13 @@ class Emulator:
         with self.store.transaction(write=True) as store:
             if store.by_name(fields["name"]) is not None:
                 return 409, application_error("ALREADY_EXISTS", "a secret with this name already exists")
+            cap = self.quirks.max_secrets
+            if cap is not None and len(store.all()) >= cap:
+                return 429, application_error(
+                    "RESOURCE_EXHAUSTED",
+                    "Secrets quota exceeded",
+                    f"a site can hold at most {cap} secrets (quota)",
+                )
             record = store.create(fields["name"], fields["value"], fields.get("description"))
             return 200, {"id": record.id}
 
@@ -285,26 +344,45 @@ class Emulator:
             new_name = fields.get("name")
             if new_name is not None and new_name != record.name and store.by_name(new_name) is not None:
                 return 409, application_error("ALREADY_EXISTS", "a secret with this name already exists")
-            store.update(record, name=new_name, value=fields.get("value"), description=fields.get("description"))
+            description = fields.get("description")
+            if description == "" and self.quirks.keep_description_on_empty:
+                description = None
+            store.update(record, name=new_name, value=fields.get("value"), description=description)
             return 200, {}
 
     # -- auth -----------------------------------------------------------------------------------
 
-    def _authenticate(self, authorization: str) -> str | None:
-        """None if allowed, else why not (the message never echoes the credential)."""
-        credential = authorization.strip()
+    def _authenticate(self, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]] | None:
+        """None if allowed, else the refusal (the message never echoes the credential).
+
+        Wix app tokens (``wxemu.``, from /oauth2/token) and Wix user tokens (``user_tokens``, the
+        ``--token`` of the CLI flow) are identities; anything else is taken as an API key.
+        """
+        credential = headers.get("authorization", "").strip()
         if not credential:
-            return "missing Authorization header"
+            return _unauthenticated("missing Authorization header")
         if credential.startswith(TOKEN_PREFIX):
             with self._log_lock:
                 expires = self._tokens.get(credential)
             if expires is None:
-                return "unknown access token"
+                return _unauthenticated("unknown access token")
             if self._clock() >= expires:
-                return "access token expired"
+                return _unauthenticated("access token expired")
+            return None
+        if any(hmac.compare_digest(credential.encode(), t.encode()) for t in self.user_tokens):
             return None
         if self.api_key is not None and not hmac.compare_digest(credential.encode(), self.api_key.encode()):
-            return "invalid API key"
+            return _unauthenticated("invalid API key or access token")
+        if self.quirks.refuse_api_keys:
+            return 403, application_error(
+                "PERMISSION_DENIED",
+                "Permission denied",
+                "API keys cannot call this method; authenticate as a Wix app or Wix user",
+            )
+        if self.quirks.require_site_id and not headers.get("wix-site-id", "").strip():
+            return 428, application_error(
+                "MISSING_METASITE_ID", "Preconditions must be met", "the wix-site-id header is required"
+            )
         return None
 
     def _token(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
@@ -332,6 +410,17 @@ class Emulator:
             self._tokens = {t: e for t, e in self._tokens.items() if e > now}
             self._tokens[token] = now + self.token_ttl
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl)}
+
+
+def _unauthenticated(why: str) -> tuple[int, dict[str, Any]]:
+    return 401, application_error("UNAUTHENTICATED", why)
+
+
+def _token_version(token: str) -> int | None:
+    prefix, _, number = token.strip().partition("-")
+    if prefix != "emu" or not number.isdigit() or len(number) > 18:
+        return None
+    return int(number)
 
 
 def _parse_body(body: bytes) -> dict[str, Any] | str:

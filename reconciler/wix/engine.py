@@ -3,9 +3,11 @@
 This module owns what every request goes through: the concurrency bound, the shared rate budget
 (:mod:`reconciler.wix.ratelimit`), authentication headers and the OAuth token exchange
 (:mod:`reconciler.wix.auth`), mapping transport failures into :class:`~reconciler.errors.NetworkError`
-(noting whether the request may have been applied), counting in :class:`RequestStats`, and the
-retry decision: 401 token renewal, 429 pause of the whole client, backoff for 5xx and network errors,
-bounded retries. The operation-specific rules (idempotent writes) are in :mod:`reconciler.wix.client`.
+(noting whether the request may have been applied), counting in :class:`RequestStats`, the
+consistency token (the latest ``X-Wix-Consistent`` answer header, sent back on every later request as
+the official SDK does, so a list right after a write sees it), and the retry decision: 401 token
+renewal, 429 pause of the whole client, backoff for 5xx and network errors, bounded retries. The
+operation-specific rules (idempotent writes) are in :mod:`reconciler.wix.client`.
 
 Logs (logger ``reconciler.wix``) carry method, operation, secret name or id, status, timing, attempt
 and waits, never headers, bodies, values or tokens.
@@ -99,6 +101,8 @@ class RequestEngine:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._rng = rng or random.Random()
+        #: The latest ``X-Wix-Consistent`` header Wix sent; echoed on every later request, as the SDK does.
+        self.consistency_token: str | None = None
 
     # -- TokenSession (used by OAuthClientCredentials) ---------------------------------------------
 
@@ -151,6 +155,8 @@ class RequestEngine:
                 return Outcome(error=err, sent_at=self._clock())
             headers.update(auth_headers.headers)
             generation = auth_headers.generation
+            if self.consistency_token:
+                headers[wire.CONSISTENCY_HEADER] = self.consistency_token
         async with self._semaphore:
             if pace:
                 sent_at, waited = await self.limiter.acquire()
@@ -166,6 +172,8 @@ class RequestEngine:
                 return self._transport_failure(exc, method, state, sent_at, generation)
         elapsed = (self._clock() - sent_at) * 1000
         status = response.status_code
+        if authenticate:
+            self._remember_consistency(response)
         log.debug("%s %s %s -> %d in %.0f ms (attempt %d)", method, op, target, status, elapsed, state.attempt)
         if status == 200:
             if pace:
@@ -181,10 +189,22 @@ class RequestEngine:
                 response.headers.get("retry-after"), date_header=response.headers.get("date")
             )
         error = wire.error_from_response(
-            response, operation=op, target=target, retry_after=retry_after, sensitive=sensitive
+            response,
+            operation=op,
+            target=target,
+            retry_after=retry_after,
+            sensitive=sensitive,
+            identity=self.auth.description if authenticate else None,
+            alternatives=self.auth.alternatives if authenticate else "",
+            site_id=getattr(self.auth, "site_id", None),
         )
         maybe_applied = isinstance(error, ServerError)
         return Outcome(error=error, maybe_applied=maybe_applied, sent_at=sent_at, generation=generation)
+
+    def _remember_consistency(self, response: httpx.Response) -> None:
+        token = response.headers.get(wire.CONSISTENCY_HEADER)
+        if token and len(token) <= wire.MAX_CONSISTENCY_TOKEN and token.isascii() and token.isprintable():
+            self.consistency_token = token
 
     def _transport_failure(
         self, exc: httpx.HTTPError, method: str, state: CallState, sent_at: float, generation: int
