@@ -29,6 +29,7 @@ from reconciler.fingerprint import derive_key
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.plan import matches_any
 from reconciler.schema import violations
+from reconciler.siterules import dashboard_name_problem
 from reconciler.yamlstrict import YNode, compose_documents, to_python
 
 __all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states"]
@@ -138,6 +139,11 @@ def load_manifest(
                 f"{s.name} is declared but policy.ignore pattern {pattern!r} matches it",
                 hint="remove it from the manifest or narrow the ignore pattern",
             )
+    if policy.names == "dashboard":  # policy.names: dashboard (see reconciler.siterules)
+        for s in secrets:
+            problem = dashboard_name_problem(s.name)
+            if problem:
+                ctx.add(("secrets", s.name), problem, hint="rename it, or set policy.names: api to only warn")
     if ctx.diags:
         raise ManifestError(ctx.diags, file=file)
     if data_key is not None:
@@ -359,6 +365,7 @@ def _policy(tree: Any) -> Policy:
         prune=bool(raw.get("prune", False)),
         protect=tuple(p for p in raw.get("protect") or [] if isinstance(p, str)),
         ignore=tuple(p for p in raw.get("ignore") or [] if isinstance(p, str)),
+        names="dashboard" if raw.get("names") == "dashboard" else "api",
     )
 
 
@@ -383,6 +390,7 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
             prune=any(s.policy.prune for s in states),
             protect=tuple(dict.fromkeys(p for s in states for p in s.policy.protect)),
             ignore=tuple(dict.fromkeys(p for s in states for p in s.policy.ignore)),
+            names="dashboard" if any(s.policy.names == "dashboard" for s in states) else "api",
         ),
         source=", ".join(s.source for s in states),
         digest=("multi:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()) if all(digests) else "",

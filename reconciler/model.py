@@ -135,6 +135,7 @@ class Policy:
     prune: bool = False
     protect: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    names: str = "api"  # "dashboard": names outside the Wix dashboard's rules are errors (siterules)
 
 
 @dataclass(frozen=True)
