@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -82,28 +84,54 @@ class KnownValues(Protocol):
     def known(self, secret: RemoteSecret, desired: Sensitive) -> bool: ...
 
 
+#: The fraction of the values a value cache vouches for that a plan reads anyway (rounded up).
+CACHE_SAMPLE = 0.02
+
+
 async def read_remote(
     client: SecretsReader,
     desired: DesiredState,
     *,
     on_read: Callable[[int, int], None] | None = None,
     value_cache: KnownValues | None = None,
+    rng: random.Random | None = None,
 ) -> RemoteState:
     """List the site, then read the values the plan needs. A secret deleted between the list and the
     read is treated as absent. With ``value_cache``, a declared secret the cache vouches for (same id
-    and updatedDate, desired value's keyed MAC) is not read: its value is the desired one."""
+    and updatedDate, desired value's keyed MAC) is not read: its value is the desired one, except for
+    a random sample of :data:`CACHE_SAMPLE` of them (at least one), which is read to check the cache's
+    premise (every value change moves ``updatedDate``, which Wix does not document). If one differs,
+    the cache is not trusted for this site: every value is read, and a warning says so."""
     listed = await client.list_secrets()
     targets = names_to_read(desired, listed)
     values: dict[str, Sensitive] = {}
     if value_cache is not None:
         declared = {s.name: s.value for s in desired.present() if s.value is not None}
         unknown: list[RemoteSecret] = []
+        vouched: list[RemoteSecret] = []
         for secret in targets:
             wanted = declared.get(secret.name)
             if wanted is not None and value_cache.known(secret, wanted):
-                values[secret.id] = wanted
+                vouched.append(secret)
             else:
                 unknown.append(secret)
+        sample = (rng or random.Random()).sample(vouched, math.ceil(len(vouched) * CACHE_SAMPLE)) if vouched else []
+        checked = await asyncio.gather(*(_value_or_none(client, s.name) for s in sample))
+        for secret, value in zip(sample, checked, strict=True):
+            if value is not None:
+                values[secret.id] = value
+        sampled = {s.id for s in sample}
+        if any(r is None or r != declared[s.name] for s, r in zip(sample, checked, strict=True)):
+            log.warning(
+                "value cache: a sampled secret's value differs from what the cache vouched for; the cache "
+                "is not trusted for this site, every value is read"
+            )
+            if hasattr(value_cache, "forget"):
+                value_cache.forget(s.id for s in vouched)
+            unknown.extend(s for s in vouched if s.id not in sampled)
+        else:
+            for secret in vouched:
+                values.setdefault(secret.id, declared[secret.name])
         targets = unknown
     vanished: set[str] = set()
     done = 0
@@ -122,6 +150,13 @@ async def read_remote(
     await _gather_all([read(s) for s in targets])
     secrets = tuple(s for s in listed if s.id not in vanished)
     return RemoteState(secrets=secrets, values=values)
+
+
+async def _value_or_none(client: SecretsReader, name: str) -> Sensitive | None:
+    try:
+        return await client.get_value(name)
+    except NotFoundError:
+        return None
 
 
 async def _gather_all(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None:

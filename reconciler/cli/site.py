@@ -46,7 +46,7 @@ def site_settings(args: argparse.Namespace, console: Console) -> SiteSettings:
         raise UsageError("--concurrency must be at least 1")
     rate = getattr(args, "rate_limit", None)
     if rate is None and not local:
-        rate = 200.0
+        rate = 150.0  # below Wix's 200/min per app instance, which other callers share (wix.ratelimit)
     if rate is not None and rate <= 0:
         rate = None  # --rate-limit 0: unlimited
     retries = getattr(args, "retries", None)

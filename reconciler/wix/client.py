@@ -33,7 +33,7 @@ from reconciler.wix import wire
 from reconciler.wix.auth import Auth, check_api_url
 from reconciler.wix.engine import CallState, RequestEngine
 from reconciler.wix.pool import ShardedTransport
-from reconciler.wix.ratelimit import Clock, RateLimiter, RequestStats, Sleep
+from reconciler.wix.ratelimit import DEFAULT_RATE_LIMIT, Clock, RateLimiter, RequestStats, Sleep
 
 __all__ = ["DEFAULT_USER_AGENT", "ReadOnlyClient", "WixSecretsClient"]
 
@@ -53,7 +53,7 @@ class WixSecretsClient:
         auth: Auth,
         transport: httpx.AsyncBaseTransport | None = None,
         concurrency: int = 32,
-        rate_limit: float | None = 200.0,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
         retries: int = 5,
         timeout: float = 30.0,
         user_agent: str | None = None,

@@ -103,6 +103,8 @@ class RequestEngine:
         self._rng = rng or random.Random()
         #: The latest ``X-Wix-Consistent`` header Wix sent; echoed on every later request, as the SDK does.
         self.consistency_token: str | None = None
+        self._waiting = 0
+        self._wait_began = 0.0
 
     # -- TokenSession (used by OAuthClientCredentials) ---------------------------------------------
 
@@ -159,9 +161,8 @@ class RequestEngine:
                 headers[wire.CONSISTENCY_HEADER] = self.consistency_token
         async with self._semaphore:
             if pace:
-                sent_at, waited = await self.limiter.acquire()
+                sent_at, waited = await self._paced()
                 if waited > 0:
-                    self.stats.rate_limit_wait += waited
                     log.debug("%s %s: waited %.0f ms for the rate budget", op, target, waited * 1000)
             else:
                 sent_at = self._clock()
@@ -200,6 +201,20 @@ class RequestEngine:
         )
         maybe_applied = isinstance(error, ServerError)
         return Outcome(error=error, maybe_applied=maybe_applied, sent_at=sent_at, generation=generation)
+
+    async def _paced(self) -> tuple[float, float]:
+        """``limiter.acquire()``, adding to ``stats.rate_limit_wait`` the wall-clock time during which at
+        least one request waits (the union of the waits, not their sum over concurrent requests)."""
+        if self._waiting == 0:
+            self._wait_began = self._clock()
+        self._waiting += 1
+        try:
+            sent_at, waited = await self.limiter.acquire()
+        finally:
+            self._waiting -= 1
+            if self._waiting == 0:
+                self.stats.rate_limit_wait += max(0.0, self._clock() - self._wait_began)
+        return sent_at, waited
 
     def _remember_consistency(self, response: httpx.Response) -> None:
         token = response.headers.get(wire.CONSISTENCY_HEADER)
