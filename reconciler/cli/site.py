@@ -89,6 +89,7 @@ def open_client(settings: SiteSettings, console: Console) -> Any:
             retries=settings.retries,
             timeout=settings.timeout,
             user_agent=user_agent,
+            redactor=console.redactor,
         )
     check_api_url(settings.api_url)
     auth = auth_for_cli(console.environ, site_id=settings.site_id, choice=settings.auth, redactor=console.redactor)
@@ -100,6 +101,7 @@ def open_client(settings: SiteSettings, console: Console) -> Any:
         retries=settings.retries,
         timeout=settings.timeout,
         user_agent=user_agent,
+        redactor=console.redactor,
     )
 
 

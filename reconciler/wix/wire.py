@@ -151,7 +151,41 @@ def decode_json(response: httpx.Response, operation: str) -> dict[str, Any]:
         raise _protocol(operation, response, f"body is not JSON ({ctype}, {len(response.content)} bytes)") from None
     if not isinstance(data, dict):
         raise _protocol(operation, response, f"body is a JSON {type(data).__name__}, not an object")
+    if _ESCAPED_SURROGATE.search(response.content) and _has_surrogate(data):
+        raise _protocol(operation, response, "body holds a lone UTF-16 surrogate (not Unicode text)")
     return data
+
+
+#: A JSON escape of a UTF-16 surrogate; only bodies containing one are walked by :func:`_has_surrogate`.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_surrogate(data: object) -> bool:
+    """Whether a decoded JSON document holds a string that is not valid Unicode (a lone surrogate)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _text(value: object) -> str:
+    """A server string made printable: lone surrogates replaced (they cannot be written as UTF-8)."""
+    text = _str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def parse_secret_list(data: Mapping[str, Any], response: httpx.Response) -> list[RemoteSecret]:
@@ -238,7 +272,7 @@ def _envelope(response: httpx.Response) -> _Envelope:
         return _Envelope()
     if not isinstance(data, dict):
         return _Envelope()
-    message = _str(data.get("message"))
+    message = _text(data.get("message"))
     details = data.get("details")
     if not isinstance(details, dict):
         return _Envelope(message=message)
@@ -248,7 +282,7 @@ def _envelope(response: httpx.Response) -> _Envelope:
     if isinstance(app, dict):
         raw = app.get("code")
         code = str(raw) if isinstance(raw, str | int) and raw != "" else None
-        description = _str(app.get("description"))
+        description = _text(app.get("description"))
     violations: list[FieldViolation] = []
     validation = details.get("validationError")
     if isinstance(validation, dict) and isinstance(validation.get("fieldViolations"), list):
@@ -256,9 +290,9 @@ def _envelope(response: httpx.Response) -> _Envelope:
             if isinstance(item, dict):
                 violations.append(
                     FieldViolation(
-                        field=_str(item.get("field")),
-                        description=_str(item.get("description")),
-                        violated_rule=_str(item.get("violatedRule")),
+                        field=_text(item.get("field")),
+                        description=_text(item.get("description")),
+                        violated_rule=_text(item.get("violatedRule")),
                     )
                 )
         if code is None and violations:
