@@ -28,8 +28,10 @@ __all__ = ["register", "run"]
 DESCRIPTION = """\
 Run a local emulator of the Wix Secrets API (list, get value, create, update, delete and
 POST /oauth2/token) with Wix's status codes, error envelopes and quirks. Point the tool at it with
---api-url, or the official JS SDK with a custom fetch. Control routes (no auth, not counted):
-GET /_emulator/requests (request counts and log), POST /_emulator/reset[?state=1].
+--api-url, or the official JS SDK with a custom fetch. Control routes (not counted):
+GET /_emulator/requests (request counts and log), POST /_emulator/reset[?state=1]; with
+--api-key they need it in Authorization. Browsers' cross-origin requests and Host names other than
+IP addresses and localhost are refused (DNS rebinding).
 """
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -55,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     server.add_argument(
         "--app-secret",
         metavar="SECRET",
-        help="client_secret /oauth2/token requires (env WIX_EMULATOR_APP_SECRET); default: any",
+        help="client_secret /oauth2/token requires (env WIX_EMULATOR_APP_SECRET); default: the --api-key if "
+        "given, else any",
     )
     server.add_argument(
         "--token",

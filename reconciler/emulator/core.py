@@ -1,9 +1,13 @@
 """The emulator core: one request in (method, target, headers, body), one :class:`Reply` out.
 
 Owns routing (the three path prefixes, percent-decoding with ``+`` literal, query strings ignored),
-authentication (API key, tokens from ``POST /oauth2/token`` with expiry), the five Secrets endpoints
-with Wix's status codes and envelopes, the fault layer's ordering, the request log and the
-``/_emulator/*`` control routes. It never sleeps and never touches sockets: the front ends
+authentication (API key, Wix app tokens from ``POST /oauth2/token`` with expiry, which with an API key
+configured need the app secret or that key as ``client_secret``; Wix user tokens given as
+``user_tokens``), the five Secrets endpoints with Wix's status codes and envelopes, the undocumented
+behaviours it can play (:class:`~.quirks.Quirks`, and the ``X-Wix-Consistent`` token), the fault
+layer's ordering, the request log (the last ``max_log`` requests; per-route counts stay exact) and the
+``/_emulator/*`` control routes (which need the API key when one is configured, and refuse browsers'
+cross-origin requests). It never sleeps and never touches sockets: the front ends
 (:mod:`.transport`, :mod:`.server`) apply ``Reply.delay`` and ``Reply.drop``. Thread-safe.
 
 Stdlib only; it must not import ``reconciler.wix``, ``reconciler.model`` or ``reconciler.plan``.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -25,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from reconciler.emulator.envelopes import (
     Violation,
@@ -49,6 +54,8 @@ ROUTES = ("list", "get_value", "create", "update", "delete", "token", "other")
 WRITES = frozenset({"create", "update", "delete"})
 TOKEN_PREFIX = "wxemu."
 DEFAULT_TOKEN_TTL = 14400.0
+#: The request log keeps the most recent this many requests (the per-route counts stay exact).
+MAX_LOG = 100_000
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class Emulator:
         wall_ms: Callable[[], int] | None = None,
         user_tokens: Iterable[str] = (),
         quirks: Quirks | None = None,
+        max_log: int = MAX_LOG,
     ) -> None:
         self.faults = faults or Faults()
         self.quirks = quirks or Quirks()
@@ -131,20 +139,27 @@ class Emulator:
         self._injector = FaultInjector(self.faults, clock=clock)
         self._tokens: dict[str, float] = {}
         self._log_lock = threading.Lock()
-        self.requests: list[RequestRecord] = []
+        self.requests: list[RequestRecord] = []  # the most recent max_log (counts stay exact)
+        self._max_log = max(1, max_log)
+        self._counts: Counter[str] = Counter()
+        self._by_status: Counter[str] = Counter()
+        self._faults: Counter[str] = Counter()
 
     # -- request log ----------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         """Requests per route name (every route present, zero included)."""
         with self._log_lock:
-            found = Counter(r.route for r in self.requests)
+            found = Counter(self._counts)
         return {route: found.get(route, 0) for route in ROUTES}
 
     def reset(self, *, state: bool = False) -> None:
         """Clear the request log (in place), the rate window, the fault sequence; state=True: secrets too."""
         with self._log_lock:
             self.requests.clear()
+            self._counts.clear()
+            self._by_status.clear()
+            self._faults.clear()
         self._injector.reset()
         if state:
             with self.store.transaction(write=True) as store:
@@ -154,6 +169,12 @@ class Emulator:
         with self._log_lock:
             status = None if reply.drop else reply.status
             self.requests.append(RequestRecord(method, route, status, reply.fault))
+            self._counts[route] += 1
+            self._by_status[str(status)] += 1
+            if reply.fault:
+                self._faults[reply.fault] += 1
+            if len(self.requests) > self._max_log + self._max_log // 4:  # amortised trimming
+                del self.requests[: len(self.requests) - self._max_log]
         log.debug(
             "%s %s -> %s%s",
             method,
@@ -171,7 +192,7 @@ class Emulator:
         path, _, query = target.partition("?")
         path = path.partition("#")[0]
         if path.startswith("/_emulator/"):
-            return self._control(method, path, query)
+            return self._control(method, path, query, headers)
         lower = {k.lower(): v for k, v in headers.items()}
         route, param = _route(method, path)
         draw = self._injector.draw() if self.faults.active else None
@@ -210,22 +231,30 @@ class Emulator:
             return self._record(method, route, _json(draw.lost, system_error(), delay, fault="lost_error"))
         return self._record(method, route, _json(status, payload, delay, extra=consistent))
 
-    # -- control routes (no auth, not logged) ---------------------------------------------------
+    # -- control routes (not logged; with an API key configured they need it) ---------------------
 
-    def _control(self, method: str, path: str, query: str) -> Reply:
+    def _control(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> Reply:
+        lower = {k.lower(): v for k, v in headers.items()}
+        if not _same_origin(lower):
+            return _json(403, application_error("PERMISSION_DENIED", "cross-origin requests are refused"))
+        if self.api_key is not None:
+            given = lower.get("authorization", "").strip()
+            if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+                return _json(401, application_error("UNAUTHENTICATED", "control routes need the emulator's API key"))
         if path == "/_emulator/requests" and method == "GET":
             with self._log_lock:
                 records = list(self.requests)
-            by_status = Counter(str(r.status) for r in records)
-            faults = Counter(r.fault for r in records if r.fault)
+                total = sum(self._counts.values())
+                by_status, faults = dict(self._by_status), dict(self._faults)
             return _json(
                 200,
                 {
-                    "total": len(records),
+                    "total": total,
                     "counts": self.counts(),
-                    "byStatus": dict(by_status),
-                    "faults": dict(faults),
+                    "byStatus": by_status,
+                    "faults": faults,
                     "requests": [r._asdict() for r in records],
+                    "logged": len(records),
                 },
             )
         if path == "/_emulator/reset" and method == "POST":
@@ -400,9 +429,8 @@ class Emulator:
         missing = [k for k in ("client_id", "client_secret", "instance_id") if not params.get(k)]
         if missing:
             return 400, {"error": "invalid_request", "error_description": f"missing {', '.join(missing)}"}
-        if self.app_secret is not None and not hmac.compare_digest(
-            str(params["client_secret"]).encode(), self.app_secret.encode()
-        ):
+        required = self.app_secret if self.app_secret is not None else self.api_key
+        if required is not None and not hmac.compare_digest(str(params["client_secret"]).encode(), required.encode()):
             return 401, {"error": "invalid_client", "error_description": "client authentication failed"}
         token = TOKEN_PREFIX + secrets.token_hex(24)
         with self._log_lock:
@@ -410,6 +438,29 @@ class Emulator:
             self._tokens = {t: e for t, e in self._tokens.items() if e > now}
             self._tokens[token] = now + self.token_ttl
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_ttl)}
+
+
+def _same_origin(headers: Mapping[str, str]) -> bool:
+    """False for a request a browser sent from another origin (Origin of a non-loopback host, or
+    ``Sec-Fetch-Site: cross-site``). Tools (curl, httpx, the SDK in Node) send neither header."""
+    if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        return False
+    origin = headers.get("origin", "").strip()
+    if not origin:
+        return True
+    host = urlsplit(origin).hostname or ""
+    return is_loopback(host)
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8, ::1 (a Host or Origin naming anything else is foreign)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _unauthenticated(why: str) -> tuple[int, dict[str, Any]]:
