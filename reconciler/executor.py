@@ -188,6 +188,7 @@ class ApplyResult:
     items: tuple[ItemResult, ...]
     converged: bool | None = None
     verification: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def count(self, status: Status) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -258,8 +259,9 @@ async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | 
     items = tuple(results[i] for i in sorted(results))
     if not items:
         return ApplyResult(items=())
-    problems = await _verify(client, items)
-    return ApplyResult(items=items, converged=not problems, verification=tuple(problems))
+    notes: list[str] = []
+    problems = await _verify(client, items, notes)
+    return ApplyResult(items=items, converged=not problems, verification=tuple(problems), warnings=tuple(notes))
 
 
 async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
@@ -283,8 +285,12 @@ async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
     return change.remote.id
 
 
-async def _verify(client: SecretsReader, items: Sequence[ItemResult]) -> list[str]:
-    """One ListSecretInfo: every applied change is visible. Returns the problems found."""
+async def _verify(client: SecretsReader, items: Sequence[ItemResult], notes: list[str] | None = None) -> list[str]:
+    """One ListSecretInfo: every applied change is visible. Returns the problems found.
+
+    A description PATCHed to ``""`` that is listed unchanged is not a problem but a note ("Wix did not
+    clear the description of X"): whether Wix clears a description that way is undocumented.
+    """
     try:
         listed = await client.list_secrets()
     except WixSecretsError as exc:
@@ -307,7 +313,11 @@ async def _verify(client: SecretsReader, items: Sequence[ItemResult]) -> list[st
         if item.new_id and current.id != item.new_id:
             problems.append(f"{change.name} has id {current.id}, expected {item.new_id}")
         described = isinstance(change.description, str) and "description" in change.changed
-        if described and current.description != change.description:
+        before = change.remote.description if change.remote is not None else None
+        if described and change.description == "" and before and current.description == before:
+            if notes is not None:
+                notes.append(f"Wix did not clear the description of {change.name}")
+        elif described and current.description != change.description:
             problems.append(f"{change.name} does not have the planned description")
         if change.action is Action.RENAME and change.previous_name in by_name:
             problems.append(f"{change.previous_name} still exists after its rename to {change.name}")

@@ -125,6 +125,8 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
     lines.append("")
     for problem in result.verification:
         lines.append(_paint(f"Verification: {problem}", "\033[31m", color))
+    for note in result.warnings:
+        lines.append(_paint(f"Warning: {note}", "\033[33m", color))
     applied, failed, skipped = result.count("applied"), result.count("failed"), result.count("skipped")
     outcome = {
         "success": "Apply complete",

@@ -163,3 +163,22 @@ def test_every_wix_error_carries_the_request_id() -> None:
             assert "API key for site site-9" in info.value.summary
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("keeps", [False, True])
+def test_a_description_wix_does_not_clear_is_one_warning_not_a_failure(cli, tmp_path, keeps: bool) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.emulator import EmulatorServer
+
+    emulator = Emulator(quirks=Quirks(keep_description_on_empty=keeps))
+    with EmulatorServer(emulator) as server:
+        env = {"WIX_API_URL": server.url, "WIX_API_KEY": "IST.key", "WIX_SITE_ID": "s"}
+        first = tmp_path / "a.yaml"
+        first.write_text("version: 1\nsecrets:\n  D:\n    value: d-value-1\n    description: old text\n")
+        assert cli("apply", "--auto-approve", str(first), env=env).code == 0
+        cleared = tmp_path / "b.yaml"
+        cleared.write_text('version: 1\nsecrets:\n  D:\n    value: d-value-1\n    description: ""\n')
+        result = cli("apply", "--auto-approve", "--no-backup", str(cleared), env=env)
+        assert result.code == 0, result.out + result.err
+        warned = "Wix did not clear the description of D" in result.out
+        assert warned is keeps
+        assert "Verification" not in result.out
