@@ -58,3 +58,11 @@ def test_plan_warns_when_the_site_would_exceed_64_secrets(cli, tmp_path: Path) -
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     assert "65 secrets" in json.dumps(doc)
+
+
+def test_validate_warns_too_and_stays_valid(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    m = tmp_path / "m.yaml"
+    m.write_text("version: 1\nsecrets:\n  " + "N" * 45 + ":\n    value: v-1234\n")
+    result = cli("validate", str(m))
+    assert result.code == 0
+    assert "warning: " + "N" * 45 + " is 45 characters long" in result.err
