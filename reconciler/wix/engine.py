@@ -147,6 +147,8 @@ class RequestEngine:
         if response.status_code != 200:
             raise wire.token_error(response, client_id=credentials.client_id, client_secret=credentials.client_secret)
         grant = wire.parse_token(wire.decode_json(response, "token"), response)
+        if self.redactor is not None:
+            self.redactor.add(grant.access_token.reveal())  # a credential: registered as soon as it is read
         log.debug("token: obtained, valid for %.0fs", grant.expires_in)
         return grant
 

@@ -225,3 +225,26 @@ def test_a_refused_api_key_names_the_identity_the_permission_and_the_alternative
     assert "permission denied for API key for site S" in text and "Manage Secrets" in text
     assert "--auth wix-cli" in text and "request id" in text
     assert API_KEY not in text + result.out
+
+
+def test_app_access_tokens_and_site_values_are_registered_as_they_are_read() -> None:
+    import asyncio
+
+    from reconciler.emulator import EmulatorTransport
+    from reconciler.model import Sensitive
+    from reconciler.wix import WixSecretsClient
+
+    emulator = Emulator(app_secret=APP["WIX_CLIENT_SECRET"])
+    redactor = Redactor()
+    auth = resolve_identity(APP, register=redactor.add).auth
+
+    async def scenario() -> None:
+        async with WixSecretsClient(
+            api_url="https://www.wixapis.com", auth=auth, transport=EmulatorTransport(emulator), redactor=redactor
+        ) as client:
+            await client.create("K", Sensitive("site-value-77aa"), None)
+            await client.get_value("K")
+
+    asyncio.run(scenario())
+    (token,) = emulator._tokens  # the one token the emulator minted
+    assert redactor.scrub(f"{token} {APP['WIX_CLIENT_SECRET']} site-value-77aa") == "[redacted] [redacted] [redacted]"
