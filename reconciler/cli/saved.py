@@ -86,6 +86,7 @@ def _settings(args: argparse.Namespace, console: Console, saved: SavedPlan) -> S
         rate_limit=None if local and args.rate_limit is None else given.rate_limit,
         retries=given.retries,
         timeout=given.timeout,
+        auth=given.auth,
     )
 
 
