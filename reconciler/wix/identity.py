@@ -153,7 +153,7 @@ def _build(
         return environ.get(name, "").strip()
 
     if kind in ("", "api-key", "wix-app"):
-        if get("WIX_API_KEY"):
+        if get("WIX_API_KEY") and kind != "wix-app":
             check_header_value("WIX_API_KEY", get("WIX_API_KEY"))
         if kind == "api-key" and get("WIX_API_KEY") and site:
             return ApiKeyAuth(Sensitive(get("WIX_API_KEY")), site)
@@ -161,9 +161,16 @@ def _build(
             return OAuthClientCredentials(
                 get("WIX_CLIENT_ID"), Sensitive(get("WIX_CLIENT_SECRET")), get("WIX_INSTANCE_ID")
             )
-        only = {k: v for k, v in environ.items() if not _belongs_to_other(k, kind)}
+        if kind == "api-key":
+            missing = [
+                n for n, ok in (("WIX_API_KEY", get("WIX_API_KEY")), ("WIX_SITE_ID (or --site-id)", site)) if not ok
+            ]
+            raise UsageError(f"the api-key identity needs {' and '.join(missing)}")
+        if kind == "wix-app":
+            missing = [n for n in OAUTH_VARS if not get(n)]
+            raise UsageError(f"the wix-app identity needs {', '.join(missing)}")
         try:
-            return legacy_auth_from_environ(only, site_id=site)
+            return legacy_auth_from_environ(environ, site_id=site)
         except UsageError as exc:
             if kind:
                 raise
@@ -203,15 +210,6 @@ def _build(
         raise UsageError("the access-token identity needs WIX_ACCESS_TOKEN")
     check_header_value("WIX_ACCESS_TOKEN", token)
     return StaticTokenAuth(Sensitive(token), site)
-
-
-def _belongs_to_other(name: str, kind: str) -> bool:
-    """With an explicit api-key/wix-app choice, the other one's variables are not looked at."""
-    if kind == "api-key":
-        return name in OAUTH_VARS
-    if kind == "wix-app":
-        return name == "WIX_API_KEY"
-    return False
 
 
 def auth_for_cli(
