@@ -293,10 +293,10 @@ class CommandTokenAuth(Auth):
                 await proc.wait()
                 raise self._failure(argv, f"did not finish within {COMMAND_TIMEOUT:.0f}s") from None
             text = out.decode("utf-8", "replace").strip()
-            if proc.returncode != 0:
-                raise self._failure(argv, f"failed (exit {proc.returncode})", stderr=err, token=text)
             if len(out) > COMMAND_MAX_OUTPUT:
                 raise self._failure(argv, f"printed more than {COMMAND_MAX_OUTPUT} bytes")
+            if proc.returncode != 0:
+                raise self._failure(argv, f"failed (exit {proc.returncode})", stderr=err, token=text)
             if text and self._register is not None:
                 self._register(text)
             if not text:

@@ -248,3 +248,25 @@ def test_app_access_tokens_and_site_values_are_registered_as_they_are_read() -> 
     asyncio.run(scenario())
     (token,) = emulator._tokens  # the one token the emulator minted
     assert redactor.scrub(f"{token} {APP['WIX_CLIENT_SECRET']} site-value-77aa") == "[redacted] [redacted] [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("head -c 100000 /dev/zero | tr '\\0' 'x'", "printed more than 65536 bytes"),
+        ("echo 'two words'", "not a token"),
+        ("true", "printed no token"),
+    ],
+)
+def test_a_token_command_printing_no_usable_token_is_refused(
+    cli, tmp_path: Path, refusing_site: tuple[Emulator, str], script: str, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    _, url = refusing_site
+    program = tmp_path / "tok"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(0o755)
+    env = {"WIX_API_URL": url, "WIX_SITE_ID": "S", "WIX_TOKEN_COMMAND": str(program)}
+    result = cli("plan", str(manifest(tmp_path)), env=env)
+    assert result.code == 1
+    assert message in result.err and "Traceback" not in result.err
+    assert "two words" not in result.err
