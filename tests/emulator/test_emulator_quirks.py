@@ -114,3 +114,20 @@ def test_emulator_cli_flags_select_the_quirks(cli, capsys: pytest.CaptureFixture
     assert "--keep-empty-description" in text and "--token" in text
     bad = cli("emulator", "--read-lag", "-1")
     assert bad.code == 1 and "read_lag" in bad.err
+
+
+def test_the_emulator_process_plays_the_quirks_from_its_flags() -> None:
+    import httpx
+
+    from .test_emulator_cli import emulator_process
+
+    token = "user-token-from-wix-cli-77"
+    flags = ("--api-key", "IST.k", "--refuse-api-keys", "--token", token, "--max-secrets", "1", "--no-members-area")
+    with emulator_process(*flags) as (proc, url), httpx.Client(base_url=url) as client:
+        assert client.get(PREFIX, headers={"Authorization": "IST.k"}).status_code == 403
+        assert client.get(PREFIX, headers={"Authorization": token}).status_code == 200
+        created = client.post(PREFIX, headers={"Authorization": token}, json={"secret": {"name": "a", "value": "v"}})
+        assert created.status_code == 428
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+        assert token not in err
