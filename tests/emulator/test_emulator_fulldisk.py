@@ -93,7 +93,10 @@ def test_full_disk_under_local_exits_3_and_a_rerun_converges(cli, tiny_disk: Pat
     assert "matches the plan" not in text
     assert "503" in text or "server error" in text.lower()
     persisted = json.loads(Path(site).read_text())["secrets"] if Path(site).exists() else []
-    assert 0 < len(persisted) < 40 or not persisted
+    reported = {line.split()[1].rstrip(":") for line in first.out.splitlines() if line.strip().startswith("✓")}
+    failed = {line.split()[1].rstrip(":") for line in first.out.splitlines() if line.strip().startswith("✗")}
+    assert failed and len(reported) + len(failed) == 40
+    assert {s["name"] for s in persisted} == reported  # what was reported applied is exactly what is on disk
     assert "v" * 180 not in text
     filler.unlink()  # make room
     second = cli("apply", "--local", site, "--auto-approve", "--no-backup", str(wanted))
