@@ -189,6 +189,8 @@ class ApplyResult:
     converged: bool | None = None
     verification: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: (secret id, description) of each description PATCHed to "" that Wix listed unchanged afterwards
+    uncleared: tuple[tuple[str, str], ...] = ()
 
     def count(self, status: Status) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -260,8 +262,15 @@ async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | 
     if not items:
         return ApplyResult(items=())
     notes: list[str] = []
-    problems = await _verify(client, items, notes)
-    return ApplyResult(items=items, converged=not problems, verification=tuple(problems), warnings=tuple(notes))
+    kept: list[tuple[str, str]] = []
+    problems = await _verify(client, items, notes, kept)
+    return ApplyResult(
+        items=items,
+        converged=not problems,
+        verification=tuple(problems),
+        warnings=tuple(notes),
+        uncleared=tuple(kept),
+    )
 
 
 async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
@@ -285,7 +294,12 @@ async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
     return change.remote.id
 
 
-async def _verify(client: SecretsReader, items: Sequence[ItemResult], notes: list[str] | None = None) -> list[str]:
+async def _verify(
+    client: SecretsReader,
+    items: Sequence[ItemResult],
+    notes: list[str] | None = None,
+    kept: list[tuple[str, str]] | None = None,
+) -> list[str]:
     """One ListSecretInfo: every applied change is visible. Returns the problems found.
 
     A description PATCHed to ``""`` that is listed unchanged is not a problem but a note ("Wix did not
@@ -317,6 +331,8 @@ async def _verify(client: SecretsReader, items: Sequence[ItemResult], notes: lis
         if described and change.description == "" and before and current.description == before:
             if notes is not None:
                 notes.append(f"Wix did not clear the description of {change.name}")
+            if kept is not None:
+                kept.append((current.id, current.description))
         elif described and current.description != change.description:
             problems.append(f"{change.name} does not have the planned description")
         if change.action is Action.RENAME and change.previous_name in by_name:

@@ -15,6 +15,7 @@ before anything is printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -220,6 +221,7 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
         value_cache=run.value_cache,
     )
     register_values(console, remote=run.planned.remote)
+    run.planned = dataclasses.replace(run.planned, plan=_uncleared(run, console).adjust(run.planned.plan))
     if run.value_cache is not None:
         from reconciler.valuecache import in_sync_ids
 
@@ -293,10 +295,25 @@ async def apply_run(run: SiteRun, console: Console, client: Any) -> ApplyResult:
         (time.monotonic() - started) * 1000,
         client.stats,
     )
+    memory = _uncleared(run, console)
+    if memory.remember(run.result.uncleared):  # descriptions Wix kept: not planned again (issue 12)
+        try:
+            memory.save()
+        except OSError as exc:
+            console.err(f"warning: cannot write {memory.path}: {exc.strerror or exc}")
     if run.value_cache is not None:  # the touched secrets have new updatedDates: read them next time
         run.value_cache.forget(i.change.remote.id for i in run.result.items if i.change.remote is not None)
         _save_value_cache(run, console)
     return run.result
+
+
+def _uncleared(run: SiteRun, console: Console) -> Any:
+    """The descriptions Wix did not clear on this site (:mod:`reconciler.uncleared`)."""
+    from reconciler.uncleared import Uncleared, state_file
+
+    settings = run.settings
+    site = f"local:{settings.local}" if settings.local else f"{settings.api_url} {settings.site_id or ''}"
+    return Uncleared(state_file(console.environ), site)
 
 
 def _open_value_cache(run: SiteRun, args: argparse.Namespace, console: Console) -> Any:

@@ -66,3 +66,21 @@ def test_validate_warns_too_and_stays_valid(cli, tmp_path: Path) -> None:  # typ
     result = cli("validate", str(m))
     assert result.code == 0
     assert "warning: " + "N" * 45 + " is 45 characters long" in result.err
+
+
+def test_uncleared_memory_is_private_holds_no_text_and_ignores_a_damaged_file(tmp_path: Path) -> None:
+    import stat
+
+    from reconciler.uncleared import Uncleared, state_file
+
+    path = state_file({"XDG_STATE_HOME": str(tmp_path / "state")})
+    memory = Uncleared(path, "https://www.wixapis.com site-1")
+    assert memory.remember([("id-1", "a kept description")]) is True
+    assert memory.remember([("id-1", "a kept description")]) is False
+    memory.save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "a kept description" not in path.read_text() and "site-1" not in path.read_text()
+    assert Uncleared(path, "https://www.wixapis.com site-1").known.keys() == {"id-1"}
+    assert Uncleared(path, "https://www.wixapis.com site-2").known == {}
+    path.write_text("{not json")
+    assert Uncleared(path, "https://www.wixapis.com site-1").known == {}

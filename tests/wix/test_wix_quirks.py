@@ -182,3 +182,13 @@ def test_a_description_wix_does_not_clear_is_one_warning_not_a_failure(cli, tmp_
         warned = "Wix did not clear the description of D" in result.out
         assert warned is keeps
         assert "Verification" not in result.out
+        again = cli("plan", "--detailed-exitcode", str(cleared), env=env)  # not planned again, either way
+        assert again.code == 0, again.out + again.err
+        writes = emulator.counts()["update"]
+        assert cli("apply", "--auto-approve", "--no-backup", str(cleared), env=env).code == 0
+        assert emulator.counts()["update"] == writes
+        # someone sets another description on the site: clearing it is planned again
+        first_desc = tmp_path / "c.yaml"
+        first_desc.write_text("version: 1\nsecrets:\n  D:\n    value: d-value-1\n    description: newer\n")
+        assert cli("apply", "--auto-approve", "--no-backup", str(first_desc), env=env).code == 0
+        assert cli("plan", "--detailed-exitcode", str(cleared), env=env).code == 2
