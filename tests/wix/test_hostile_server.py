@@ -165,7 +165,12 @@ def test_an_error_body_echoing_a_site_value_is_scrubbed(cli, tmp_path: Path, hos
 @pytest.mark.parametrize("bad", ["IST.kéy-ünïcode", "IST.key\x07bell", "IST.key\r\nX-Injected: 1"])
 def test_an_unusable_api_key_is_refused_by_name_never_echoed(cli, tmp_path: Path, hostile, bad: str) -> None:  # type: ignore[no-untyped-def]
     hits: list[str] = []
-    url = hostile(lambda h: (hits.append(h.path), reply(h, 200, b'{"secrets":[]}')))
+
+    def answer(h: Any) -> None:
+        hits.append(h.path)
+        reply(h, 200, b'{"secrets":[]}')
+
+    url = hostile(answer)
     for fmt in ((), ("--json",)):
         result = cli("plan", *fmt, str(manifest(tmp_path)), env={**ENV, "WIX_API_KEY": bad, "WIX_API_URL": url})
         assert result.code == 1

@@ -187,4 +187,5 @@ def test_default_budget_is_below_wix_limit() -> None:
     from reconciler.wix.ratelimit import DEFAULT_RATE_LIMIT
 
     assert DEFAULT_RATE_LIMIT == 150.0 < 200.0
-    assert WixSecretsClient.__init__.__kwdefaults__["rate_limit"] == DEFAULT_RATE_LIMIT
+    defaults = WixSecretsClient.__init__.__kwdefaults__
+    assert defaults is not None and defaults["rate_limit"] == DEFAULT_RATE_LIMIT
