@@ -266,7 +266,7 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
                 ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
-        for index, old in enumerate(entry.get("renamed_from") or []):
+        for index, old in enumerate(_list(entry.get("renamed_from"))):
             if not isinstance(old, str):
                 continue
             path = ("secrets", name, "renamed_from", index)
@@ -300,7 +300,7 @@ def _secret(
     description = entry.get("description", UNSET)
     if not isinstance(description, str | Unset):
         return None
-    renamed = tuple(x for x in entry.get("renamed_from") or [] if isinstance(x, str))
+    renamed = tuple(x for x in _list(entry.get("renamed_from")) if isinstance(x, str))
     if state == "absent":
         extra = sorted(k for k in entry if k not in ("state",))
         if extra:
@@ -385,14 +385,19 @@ def _value_from(
     return None
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else empty (the schema reports the wrong type; this keeps going)."""
+    return value if isinstance(value, list) else []
+
+
 def _policy(tree: Any) -> Policy:
     raw = tree.get("policy") if isinstance(tree, dict) else None
     if not isinstance(raw, dict):
         return Policy()
     return Policy(
         prune=bool(raw.get("prune", False)),
-        protect=tuple(p for p in raw.get("protect") or [] if isinstance(p, str)),
-        ignore=tuple(p for p in raw.get("ignore") or [] if isinstance(p, str)),
+        protect=tuple(p for p in _list(raw.get("protect")) if isinstance(p, str)),
+        ignore=tuple(p for p in _list(raw.get("ignore")) if isinstance(p, str)),
         names="dashboard" if raw.get("names") == "dashboard" else "api",
     )
 
