@@ -87,7 +87,7 @@ class SiteSession:
         self.environ = dict(environ)
         self.cwd = cwd
         self.events: Events = events or NullEvents()
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         self.name = name
         self._transport = transport
         self.desired: DesiredState | None = None
@@ -156,6 +156,10 @@ class SiteSession:
         from reconciler.operations import plan_site
 
         assert self.desired is not None, "load() first"
+        if self.options.command == "plan" and self.options.save_plan is not None:
+            from reconciler.planfile import binding_key
+
+            binding_key(self.desired, self.environ, identity=self.connection.auth)  # "needs a key": before any request
         started = time.monotonic()
         client = await self.client()
         reader = client.read_only() if self.options.command == "drift" else client

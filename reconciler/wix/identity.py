@@ -216,6 +216,8 @@ def auth_for_cli(
     environ: Mapping[str, str], *, site_id: str | None, choice: str | None, redactor: Redactor | None
 ) -> Auth:
     """What a front end calls: resolve, register credentials with ``redactor``, log the choice for ``-v``."""
-    identity = resolve_identity(environ, site_id=site_id, choice=choice, register=redactor.add if redactor else None)
+    identity = resolve_identity(
+        environ, site_id=site_id, choice=choice, register=redactor.add if redactor is not None else None
+    )
     log.info("%s", identity.describe())
     return identity.auth
