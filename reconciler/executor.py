@@ -97,13 +97,15 @@ async def read_remote(
     on_read: Callable[[int, int], None] | None = None,
     value_cache: KnownValues | None = None,
     rng: random.Random | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RemoteState:
     """List the site, then read the values the plan needs. A secret deleted between the list and the
     read is treated as absent. With ``value_cache``, a declared secret the cache vouches for (same id
     and updatedDate, desired value's keyed MAC) is not read: its value is the desired one, except for
     a random sample of :data:`CACHE_SAMPLE` of them (at least one), which is read to check the cache's
     premise (every value change moves ``updatedDate``, which Wix does not document). If one differs,
-    the cache is not trusted for this site: every value is read, and a warning says so."""
+    the cache is not trusted for this site: every value is read, and a warning says so (to
+    ``on_warning``, else the log)."""
     listed = await client.list_secrets()
     targets = names_to_read(desired, listed)
     values: dict[str, Sensitive] = {}
@@ -124,10 +126,14 @@ async def read_remote(
                 values[secret.id] = value
         sampled = {s.id for s in sample}
         if any(r is None or r != declared[s.name] for s, r in zip(sample, checked, strict=True)):
-            log.warning(
+            message = (
                 "value cache: a sampled secret's value differs from what the cache vouched for; the cache "
                 "is not trusted for this site, every value is read"
             )
+            if on_warning is not None:
+                on_warning(message)
+            else:
+                log.warning("%s", message)
             if hasattr(value_cache, "forget"):
                 value_cache.forget(s.id for s in vouched)
             unknown.extend(s for s in vouched if s.id not in sampled)

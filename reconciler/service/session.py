@@ -170,7 +170,12 @@ class SiteSession:
             self.events.request_done(self.name, "read", done, total)
 
         self.planned = await plan_site(
-            reader, self.desired, prune=self.options.prune, on_read=on_read, value_cache=self._value_cache
+            reader,
+            self.desired,
+            prune=self.options.prune,
+            on_read=on_read,
+            value_cache=self._value_cache,
+            on_warning=self._warn,
         )
         self.register(remote=self.planned.remote)
         self.events.phase_started(self.name, "plan")
@@ -191,6 +196,11 @@ class SiteSession:
             except WixSecretsError as exc:
                 self.outcome.guard_error = exc
         return self.outcome
+
+    def _warn(self, message: str) -> None:
+        """A warning for every front end: in the outcome, and as an event."""
+        self.outcome.warnings.append(message)
+        self.events.warning(self.name, message)
 
     @property
     def _prefix(self) -> str:

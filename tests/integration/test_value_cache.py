@@ -164,6 +164,29 @@ def test_a_value_changed_without_a_new_updated_date_is_caught_by_the_sample(  # 
     assert CANARY not in caught.out + caught.err
 
 
+def test_the_distrusted_cache_warning_reaches_the_python_api_outcome(
+    tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+) -> None:
+    import reconciler
+
+    emulator, url = server
+    secret_key, recipient = age_key
+    seed(url, VALUES)
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    site = reconciler.remote_site(url, site_id="site-1")
+    options = reconciler.Options(value_cache=tmp_path / "cache")
+    environ = {**env(url, secret_key), "HOME": str(tmp_path)}
+    first = reconciler.plan_site([manifest], site, environ=environ, options=options)
+    assert first.plan is not None and not first.plan.has_changes and first.warnings == []
+    with emulator.store.transaction(write=True) as store:  # a Wix that changes values, not updatedDate
+        for record in store.all():
+            record.value = "silently-changed-" + record.name
+    caught = reconciler.plan_site([manifest], site, environ=environ, options=options)
+    assert caught.plan is not None and caught.plan.has_changes
+    assert [w for w in caught.warnings if "value cache" in w and "not trusted" in w]
+    assert CANARY not in " ".join(caught.warnings)
+
+
 def test_a_re_encrypted_manifest_with_a_new_value_trusts_nothing(  # type: ignore[no-untyped-def]
     cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
 ) -> None:
