@@ -85,6 +85,20 @@ class RequestRecord(NamedTuple):
     fault: str | None
 
 
+class _RequestLog(list[RequestRecord]):
+    """The request log: a list whose ``clear()`` also zeroes the exact counters kept beside it, so a
+    test that clears ``emulator.requests`` counts from zero in :meth:`Emulator.counts` as well."""
+
+    def __init__(self, counters: tuple[Counter[str], ...]) -> None:
+        super().__init__()
+        self._counters = counters
+
+    def clear(self) -> None:
+        super().clear()
+        for counter in self._counters:
+            counter.clear()
+
+
 def _route(method: str, path: str) -> tuple[str, str | None]:
     """(route name, the decoded name/id parameter) for a path without query string."""
     for prefix in PREFIXES:
@@ -139,11 +153,12 @@ class Emulator:
         self._injector = FaultInjector(self.faults, clock=clock)
         self._tokens: dict[str, float] = {}
         self._log_lock = threading.Lock()
-        self.requests: list[RequestRecord] = []  # the most recent max_log (counts stay exact)
-        self._max_log = max(1, max_log)
         self._counts: Counter[str] = Counter()
         self._by_status: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
+        # the most recent max_log (counts stay exact); ``requests.clear()`` also zeroes the counts
+        self.requests: list[RequestRecord] = _RequestLog((self._counts, self._by_status, self._faults))
+        self._max_log = max(1, max_log)
 
     # -- request log ----------------------------------------------------------------------------
 

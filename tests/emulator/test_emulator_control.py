@@ -87,3 +87,12 @@ def test_reset_without_state_flag_keeps_secrets(emulator: Emulator, flag: str) -
     emulator.handle("POST", PREFIX, {"Authorization": "k"}, b'{"secret":{"name":"n","value":"v"}}')
     emulator.handle("POST", f"/_emulator/reset?state={flag}", {}, b"")
     assert len(emulator.handle("GET", PREFIX, {"Authorization": "k"}, b"").json()["secrets"]) == 1
+
+
+def test_clearing_the_request_log_zeroes_the_counts_too() -> None:
+    emulator = Emulator(api_key="k")
+    with EmulatorServer(emulator) as server:
+        assert httpx.get(server.url + PREFIX, headers={"Authorization": "k"}).status_code == 200
+    assert emulator.counts()["list"] == 1
+    emulator.requests.clear()  # what a test does to count from here: the counts follow
+    assert emulator.counts()["list"] == 0 and emulator.requests == []
