@@ -170,6 +170,7 @@ class ActionInputs:
     plan_file: str
     detailed_exitcode: bool
     working_directory: str
+    auth: str = ""  # the identity (api-key, wix-app, token-command, access-token); "": WIX_AUTH or the only one
 
     def __repr__(self) -> str:  # the dataclass repr would show the key and the identity
         return f"ActionInputs(command={self.command!r}, manifests={self.manifests!r})"
@@ -206,6 +207,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         plan_file=get_input(environ, "plan-file"),
         detailed_exitcode=parse_bool(get_input(environ, "detailed-exitcode", "false"), name="detailed-exitcode"),
         working_directory=get_input(environ, "working-directory", "."),
+        auth=get_input(environ, "auth"),
     )
 
 
@@ -426,7 +428,7 @@ def _run_service(
             streams.log(with_code(render_plan(planned.plan, planned.info), planned.code))
 
     try:
-        connection = connection_settings(env, cwd=workdir, api_url=inputs.api_url or None)
+        connection = connection_settings(env, cwd=workdir, api_url=inputs.api_url or None, auth=inputs.auth or None)
     except WixSecretsError as exc:
         return SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)), error=exc)
     common = {"environ": env, "cwd": workdir, "events": events, "redactor": redactor, "before_apply": show_plan}
@@ -596,10 +598,11 @@ def run_action(
     if not outcome.diagnostics and code not in (0, 2):
         text = message or f"exit code {code}: {_EXIT_MEANING.get(code, 'error')}"
         streams.command(redactor.scrub(annotation("error", text, title=f"wix-secrets {inputs.command} failed")))
+    warnings = [*(outcome.plan.warnings if outcome.plan is not None else ()), *outcome.warnings]
+    for warning in dict.fromkeys(warnings):
+        if warning:
+            streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
     if outcome.plan is not None:
-        for warning in outcome.plan.warnings:
-            if warning:
-                streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
         from reconciler.render.code import code_annotations, code_json  # the code lines a change breaks
 
         for mark in code_annotations(code_json(outcome.code) if outcome.code is not None else {}):

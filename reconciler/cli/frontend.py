@@ -102,6 +102,7 @@ def connection_from_args(
         rate_limit=getattr(args, "rate_limit", None),
         retries=getattr(args, "retries", None),
         timeout=getattr(args, "timeout", None),
+        auth=getattr(args, "auth", None),
     )
 
 
