@@ -51,17 +51,23 @@ def named_tests(cell: str) -> list[str]:
     return names
 
 
+def _skipped(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any("skip" in ast.unparse(decorator) for decorator in node.decorator_list)
+
+
 @cache
 def _test_functions(path: str) -> frozenset[str]:
+    """The tests pytest collects from ``path``: module-level ``test_*`` functions and ``test_*`` methods
+    of ``Test*`` classes, not nested helpers, and none marked skip (no test is skipped in this suite)."""
     file = ROOT / path
     if not file.is_file():
         return frozenset()
     tree = ast.parse(file.read_text(encoding="utf-8"))
-    return frozenset(
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
-    )
+    candidates = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name.startswith("Test"):
+            candidates += [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return frozenset(node.name for node in candidates if node.name.startswith("test_") and not _skipped(node))
 
 
 def test_the_doc_has_attack_tables_with_rows() -> None:
@@ -110,3 +116,17 @@ def test_the_checker_catches_a_missing_test_and_a_row_without_one() -> None:
         pass
     else:
         raise AssertionError("a file-only reference was accepted")
+
+
+def test_only_collected_tests_count(tmp_path: Path) -> None:
+    """A nested helper, a skipped test and a non-test function do not prove anything."""
+    file = tmp_path / "test_probe.py"
+    file.write_text(
+        "import pytest\n\n"
+        "def test_real() -> None:\n    def test_nested() -> None: ...\n\n"
+        "@pytest.mark.skip(reason='x')\ndef test_skipped() -> None: ...\n\n"
+        "def helper() -> None: ...\n\n"
+        "class TestGroup:\n    def test_method(self) -> None: ...\n",
+        encoding="utf-8",
+    )
+    assert _test_functions(str(file)) == {"test_real", "test_method"}
