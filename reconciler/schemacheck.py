@@ -2,7 +2,7 @@
 
 :func:`compile_check` turns a schema into nested closures, once per schema, for the keywords our
 schemas use (type, properties, additionalProperties, required, const, enum, min/maxLength, pattern,
-min/maxProperties, propertyNames, items, minItems, uniqueItems, minimum, not, oneOf, local $ref).
+min/maxProperties, propertyNames, items, min/maxItems, uniqueItems, minimum/maximum, not, oneOf, local $ref).
 A schema with any other assertion keyword is refused (:class:`Unsupported`); annotations
 (description, title, ...) are ignored. Every keyword is checked exactly (so ``not`` and ``oneOf`` stay
 exact): True exactly when the document is valid by JSON Schema 2020-12 as jsonschema applies it.
@@ -165,12 +165,16 @@ def compile_check(schema: Mapping[str, Any]) -> Check:
             return lambda value: not isinstance(value, list) or all(item(x) for x in value)
         if key == "minItems":
             return lambda value: not isinstance(value, list) or len(value) >= arg
+        if key == "maxItems":
+            return lambda value: not isinstance(value, list) or len(value) <= arg
         if key == "uniqueItems":
             if not arg:
                 return lambda value: True
             return lambda value: not isinstance(value, list) or _unique(value)
         if key == "minimum":
             return lambda value: isinstance(value, bool) or not isinstance(value, int | float) or value >= arg
+        if key == "maximum":
+            return lambda value: isinstance(value, bool) or not isinstance(value, int | float) or value <= arg
         if key == "not":
             inner = build(arg)
             return lambda value: not inner(value)

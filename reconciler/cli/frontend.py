@@ -81,6 +81,8 @@ def options_from_args(args: argparse.Namespace, command: str) -> Options:
         audit_log=path("audit_log"),
         value_cache=path("value_cache"),
         save_plan=path("out"),
+        code=tuple(getattr(args, "code", None) or ()),
+        allow_breaking_code=bool(getattr(args, "allow_breaking_code", False)),
     ).check()
 
 
@@ -100,21 +102,37 @@ def connection_from_args(
         rate_limit=getattr(args, "rate_limit", None),
         retries=getattr(args, "retries", None),
         timeout=getattr(args, "timeout", None),
+        auth=getattr(args, "auth", None),
     )
 
 
 class CliEvents:
-    """Service events → progress bars / plain lines on stderr, warnings and notices."""
+    """Service events → a progress line on a terminal (not with ``--json``: ``progress=False``),
+    warnings and notices on stderr. Use it as a context manager: a line left by a run that failed
+    half-way is cleared before anything else is printed."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, progress: bool = True) -> None:
         self._console = console
+        self._progress = progress
         self._bars: dict[tuple[str | None, str], ProgressReporter] = {}
 
     def _bar(self, site: str | None, label: str) -> ProgressReporter:
         key = (site, label)
         if key not in self._bars:
-            self._bars[key] = ProgressReporter(self._console, f"{site}: {label}" if site else label)
+            self._bars[key] = ProgressReporter(
+                self._console, f"{site}: {label}" if site else label, enabled=self._progress
+            )
         return self._bars[key]
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+    def __enter__(self) -> CliEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def phase_started(self, site: str | None, phase: Phase) -> None:
         log.debug("%s%s", f"{site}: " if site else "", phase)
@@ -126,9 +144,11 @@ class CliEvents:
         self._bar(site, "applying")(done, total)
 
     def warning(self, site: str | None, message: str) -> None:
+        self.close()  # the next redraw puts the line back under the message
         self._console.err(f"warning: {site + ': ' if site else ''}{message}")
 
     def notice(self, site: str | None, message: str) -> None:
+        self.close()
         self._console.err(message)
 
 
@@ -196,6 +216,7 @@ def interrupted_line(outcome: SiteOutcome) -> str:
 
 def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console, *, plan_shown: bool = False) -> int:
     """Render one site's outcome where the flags say, report its error, return its exit code."""
+    from reconciler.render.code import with_code
     from reconciler.render.human import render_apply, render_plan
     from reconciler.render.json import dumps
 
@@ -216,7 +237,8 @@ def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console
         console.out(render_apply(outcome.result, color=console.color))
     elif outcome.plan is not None and not plan_shown:
         verbose = bool(getattr(args, "verbose", 0)) or outcome.command == "drift"
-        console.out(render_plan(outcome.plan, outcome.info, color=console.color, verbose=verbose))
+        text = render_plan(outcome.plan, outcome.info, color=console.color, verbose=verbose)
+        console.out(with_code(text, outcome.code, color=console.color))
     if outcome.plan is not None and outcome.plan.conflicts and outcome.error is None:
         console.err("Error: the plan has conflicts (listed above); nothing was changed.")
     refusal = outcome.refusal

@@ -7,6 +7,8 @@ It stands beside the dependency graph (stdlib + httpx only; never ``reconciler.w
   ``requests`` is the request log, ``counts()`` the per-route totals.
 - :class:`Faults` (``faults``): latency, jitter, rate limit, 5xx, drops, lost replies, seed.
 - :class:`InFlight` (``inflight``): requests being served now and the peak (``Emulator.in_flight``).
+- :class:`Quirks` (``quirks``): which plausible Wix to play where Wix is undocumented (API keys refused,
+  site id required, 64-secret cap, no Members Area, read lag without the consistency token...).
 - :class:`EmulatorTransport` (``transport``): in-process ``httpx.AsyncBaseTransport`` (``--local``).
 - :class:`EmulatorServer` (``server``): real HTTP on loopback in a background thread; ``.url``.
 """
@@ -16,18 +18,21 @@ from __future__ import annotations
 from reconciler.emulator.core import ROUTES, Emulator, Reply, RequestRecord
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.inflight import InFlight
+from reconciler.emulator.quirks import Quirks
 from reconciler.emulator.server import EmulatorServer
-from reconciler.emulator.state import EmulatorStateError
+from reconciler.emulator.state import EmulatorSaveError, EmulatorStateError
 from reconciler.emulator.transport import EmulatorTransport
 
 __all__ = [
     "ROUTES",
     "Emulator",
+    "EmulatorSaveError",
     "EmulatorServer",
     "EmulatorStateError",
     "EmulatorTransport",
     "Faults",
     "InFlight",
+    "Quirks",
     "Reply",
     "RequestRecord",
 ]

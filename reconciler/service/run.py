@@ -289,7 +289,7 @@ def run_project(
     from reconciler.project import site_environ
 
     options = options.check()
-    shared = redactor or Redactor()
+    shared = redactor if redactor is not None else Redactor()
     sessions: list[SiteSession] = []
     try:
         check_outputs(options, cwd)
@@ -309,6 +309,7 @@ def run_project(
             sessions.append(session)
             continue
         session = _session(options, connection, env, cwd, events, shared, None, site.name)
+        session.project_code = (site.code, site.code_base)  # reconciler.codescan.roots
         session.outcome.info = _info(session, manifests)
         sessions.append(session)
         if refused is not None:

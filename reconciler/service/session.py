@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -86,7 +87,7 @@ class SiteSession:
         self.environ = dict(environ)
         self.cwd = cwd
         self.events: Events = events or NullEvents()
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         self.name = name
         self._transport = transport
         self.desired: DesiredState | None = None
@@ -100,6 +101,8 @@ class SiteSession:
         self._client: Any = None
         self._stack = contextlib.AsyncExitStack()
         self._value_cache: Any = None
+        #: a project site's code: (paths or globs, the project file's folder); see reconciler.codescan.roots
+        self.project_code: tuple[tuple[str, ...], str] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -116,7 +119,7 @@ class SiteSession:
     async def client(self) -> Any:
         """The site's client, opened on first use."""
         if self._client is None:
-            client = open_client(self.connection, self.environ, transport=self._transport)
+            client = open_client(self.connection, self.environ, transport=self._transport, redactor=self.redactor)
             self._client = await self._stack.enter_async_context(client)
         return self._client
 
@@ -155,6 +158,11 @@ class SiteSession:
         from reconciler.operations import plan_site
 
         assert self.desired is not None, "load() first"
+        if self.options.command == "plan" and self.options.save_plan is not None:
+            from reconciler.planfile import binding_key
+
+            binding_key(self.desired, self.environ, identity=self.connection.auth)  # "needs a key": before any request
+        code_scan = self._scan_code()  # local files only, before any request: a bad path sends nothing
         started = time.monotonic()
         client = await self.client()
         reader = client.read_only() if self.options.command == "drift" else client
@@ -165,10 +173,18 @@ class SiteSession:
             self.events.request_done(self.name, "read", done, total)
 
         self.planned = await plan_site(
-            reader, self.desired, prune=self.options.prune, on_read=on_read, value_cache=self._value_cache
+            reader,
+            self.desired,
+            prune=self.options.prune,
+            on_read=on_read,
+            value_cache=self._value_cache,
+            on_warning=self._warn,
         )
         self.register(remote=self.planned.remote)
         self.events.phase_started(self.name, "plan")
+        adjusted = self._uncleared().adjust(self.planned.plan)  # descriptions Wix kept: not planned again
+        if adjusted is not self.planned.plan:
+            self.planned = dataclasses.replace(self.planned, plan=adjusted)
         if self._value_cache is not None:
             from reconciler.valuecache import in_sync_ids
 
@@ -182,7 +198,47 @@ class SiteSession:
                 check_guards(self.planned.plan, self.desired, self.planned.remote, self.options.limits)
             except WixSecretsError as exc:
                 self.outcome.guard_error = exc
+        self._check_code(code_scan)
         return self.outcome
+
+    def _warn(self, message: str) -> None:
+        """A warning for every front end: in the outcome, and as an event."""
+        self.outcome.warnings.append(message)
+        self.events.warning(self.name, message)
+
+    def _scan_code(self) -> Any:
+        """The site's code, scanned (None when no code is named); UsageError for a bad code path."""
+        from reconciler.codescan import scan_code
+        from reconciler.codescan.roots import code_roots
+
+        assert self.desired is not None
+        project = self.project_code or ((), None)
+        roots = code_roots(
+            self.desired, cwd=self.cwd, paths=self.options.code, project_code=project[0], project_dir=project[1]
+        )
+        return scan_code(roots, display_base=self.cwd) if roots else None
+
+    def _check_code(self, code_scan: Any) -> None:
+        """Code-aware findings and overdue secrets; the code guard's refusal joins the others'."""
+        from reconciler.codeguard import code_report, combined_refusal
+        from reconciler.errors import GuardError
+
+        assert self.desired is not None and self.planned is not None
+        report = code_report(
+            self.planned.plan,
+            self.desired,
+            self.planned.remote,
+            code_scan,
+            command=self.options.command,
+            now=datetime.now(UTC),
+            allow_breaking=self.options.allow_breaking_code,
+        )
+        refusal = report.verdict.error
+        if refusal is not None:
+            if isinstance(self.outcome.guard_error, GuardError):
+                refusal = combined_refusal(self.outcome.guard_error, refusal)
+            self.outcome.guard_error = refusal
+        self.outcome.code = report
 
     @property
     def _prefix(self) -> str:
@@ -219,6 +275,26 @@ class SiteSession:
             self.outcome.warnings.append(message)
             self.events.warning(self.name, message)
 
+    def _uncleared(self) -> Any:
+        """The descriptions Wix did not clear on this site (:mod:`reconciler.uncleared`)."""
+        from reconciler.uncleared import Uncleared, state_file
+
+        c = self.connection
+        site = f"local:{c.local}" if c.local else f"{c.api_url} {c.site_id or ''}"
+        return Uncleared(state_file(self.environ), site)
+
+    def _remember_uncleared(self, kept: Sequence[tuple[str, str]]) -> None:
+        if not kept:
+            return
+        memory = self._uncleared()
+        if memory.remember(kept):
+            try:
+                memory.save()
+            except OSError as exc:
+                message = f"cannot write {memory.path}: {exc.strerror or exc}"
+                self.outcome.warnings.append(message)
+                self.events.warning(self.name, message)
+
     def _path(self, path: str | Path) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.cwd / p
@@ -235,6 +311,14 @@ class SiteSession:
         entries = backup.entries_needed(self.planned.plan, values)
         if not entries or not self.options.backup.enabled:
             return None
+        recipients = backup.choose_recipients(
+            self.options.backup.recipients,
+            self.desired.recipients if self.desired else (),
+            sources=self.desired.source.split(", ") if self.desired else (),
+            cwd=self.cwd,
+            environ=self.environ,
+        )
+        backup.require_recipients(recipients)
         self.events.phase_started(self.name, "backup")
         missing = [e.secret for e in entries if e.value is None]
         if missing:
@@ -245,7 +329,6 @@ class SiteSession:
                 self.redactor.add(value.reveal())
             entries = backup.entries_needed(self.planned.plan, values)
         directory = self._backup_dir()
-        recipients = list(self.options.backup.recipients or (self.desired.recipients if self.desired else ()))
         c = self.connection
         site = self.name or c.site_id or ("local" if c.local else "site")
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -305,6 +388,8 @@ class SiteSession:
             client, self.planned, progress=progress, stop=stop, concurrency=self.connection.concurrency
         )
         self.outcome.result = result
+        self.outcome.warnings.extend(result.warnings)  # e.g. "Wix did not clear the description of X"
+        self._remember_uncleared(result.uncleared)
         log.info("%sapplied in %.0f ms: %s", self._prefix, (time.monotonic() - started) * 1000, client.stats)
         if self._value_cache is not None:  # the touched secrets have new updatedDates: read them next time
             self._value_cache.forget(i.change.remote.id for i in result.items if i.change.remote is not None)
