@@ -52,7 +52,11 @@ Command = Literal["plan", "apply", "drift"]
 
 def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     parser.add_argument(
-        "manifests", nargs="*", metavar="MANIFEST", help="manifest file(s); later ones override earlier"
+        "manifests",
+        nargs="*",
+        metavar="MANIFEST",
+        help="manifest file(s); later ones override earlier"
+        + ("; or one PLANFILE saved by `plan --out`, applied exactly, with no question" if command == "apply" else ""),
     )
     group = parser.add_argument_group("plan")
     if command != "drift":
