@@ -167,7 +167,7 @@ def loads(data: bytes, *, source: str = "plan file") -> SavedPlan:
             limits=dict(doc.get("limits") or {}),
             tool_version=str(doc.get("tool_version", "")),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{source} is damaged: {type(exc).__name__} {exc}") from None
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cmd_validate",
     "cmd_plan",
     "cmd_apply",
+    "cmd_show",
     "cmd_drift",
     "cmd_sops",
     "cmd_emulator",

@@ -84,6 +84,14 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             action="store_true",
             help="exit 2 when there are changes (plan) or drift (drift), 0 when none, 1 on error",
         )
+    if command != "drift":
+        group.add_argument(
+            "--target",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="limit the plan to this secret (repeatable); the output says the plan is partial",
+        )
     if command == "plan":
         group.add_argument(
             "--out",
@@ -224,6 +232,7 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
         value_cache=run.value_cache,
     )
     register_values(console, remote=run.planned.remote)
+    _limit_to_targets(run, args)
     if run.value_cache is not None:
         run.value_cache.remember(run.planned.remote)
         _save_value_cache(run, console)
@@ -243,6 +252,20 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
             check_guards(run.planned.plan, run.desired, run.planned.remote, limits)
         except WixSecretsError as exc:
             run.guard_error = exc
+
+
+def _limit_to_targets(run: SiteRun, args: argparse.Namespace) -> None:
+    """--target: keep only the targeted changes (reconciler.target); the outputs say so."""
+    targets = getattr(args, "target", None)
+    if not targets or run.planned is None:
+        return
+    import dataclasses
+
+    from reconciler.target import target_plan
+
+    plan = target_plan(run.planned.plan, targets, strict=run.name is None)
+    run.planned = dataclasses.replace(run.planned, plan=plan)
+    run.info = dataclasses.replace(run.info, targets=tuple(targets))
 
 
 @dataclass(frozen=True)

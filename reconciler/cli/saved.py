@@ -52,6 +52,7 @@ def save_plan(run: SiteRun, args: argparse.Namespace, console: Console) -> Path:
             "max_deletes": getattr(args, "max_deletes", None),
             "allow_mass_delete": bool(getattr(args, "allow_mass_delete", False)),
             "prune": getattr(args, "prune", None),
+            "targets": list(getattr(args, "target", None) or []),  # shown by `show`; the changes are already limited
         },
     )
     target = console.resolve(args.out)

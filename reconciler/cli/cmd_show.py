@@ -1,0 +1,112 @@
+"""``wix-secrets show PLANFILE``: show a saved plan (``plan --out``) without applying it, like ``terraform show``.
+
+Reads only the plan file: no manifest is decrypted and no request is sent, so it needs no key and no
+credential. The plan is loaded by the saved-plan module (:func:`reconciler.cli.saved.read_plan_file`)
+and rendered by the usual renderers (human text, ``--json`` with a ``saved_plan`` member, ``--markdown``).
+A plan file holds no value, so neither does anything shown. Whether the plan is still current is checked
+by ``wix-secrets apply PLANFILE`` (exit 4 if stale), not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from reconciler.cli.app import add_output_options, add_subcommand
+from reconciler.cli.console import Console
+from reconciler.errors import UsageError
+
+__all__ = ["register", "saved_plan_view"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_subcommand(
+        subparsers,
+        "show",
+        help="show a saved plan (plan --out PLANFILE) without applying it",
+        description="Show the changes saved in PLANFILE by `wix-secrets plan --out PLANFILE`, and for which "
+        "manifests and site they were made. Reads only PLANFILE: no manifest is decrypted, no request is "
+        "sent. `wix-secrets apply PLANFILE` applies it, or refuses (exit 4) if it is stale.",
+    )
+    parser.add_argument("planfile", metavar="PLANFILE", help="a plan saved by `wix-secrets plan --out`")
+    add_output_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def saved_plan_view(saved: Any, path: str) -> tuple[Any, Any]:
+    """The saved plan as a (Plan, RunInfo) pair for the renderers. Pure."""
+    from reconciler.plan import Plan
+    from reconciler.render import RunInfo
+    from reconciler.target import target_warning
+
+    limits = dict(saved.limits or {})
+    targets = tuple(str(t) for t in limits.get("targets") or ())
+    site = dict(saved.site or {})
+    notes = [target_warning(targets)] if targets else []
+    plan = Plan(changes=tuple(saved.changes), warnings=tuple(notes))
+    info = RunInfo(
+        command="show",
+        manifest_paths=tuple(saved.manifests),
+        digest=saved.digest,
+        encrypted=any(c.fingerprint_before or c.fingerprint_after for c in saved.changes),
+        site_id=site.get("site_id"),
+        api_url=site.get("api_url"),
+        local=site.get("local"),
+        targets=targets,
+    )
+    return plan, info
+
+
+def _limits_text(limits: dict[str, Any]) -> str:
+    parts = []
+    if limits.get("max_deletes") is not None:
+        parts.append(f"--max-deletes {limits['max_deletes']}")
+    if limits.get("allow_mass_delete"):
+        parts.append("--allow-mass-delete")
+    if limits.get("prune") is not None:
+        parts.append("--prune" if limits["prune"] else "prune off")
+    return ", ".join(parts)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from reconciler.cli.saved import read_plan_file
+    from reconciler.render.human import render_plan
+    from reconciler.render.json import dumps, plan_document
+    from reconciler.render.markdown import render_markdown
+
+    path: str = args.planfile
+    target = console.resolve(path)
+    if not target.is_file():
+        raise UsageError(f"{path}: no such file" if not target.exists() else f"{path}: not a file")
+    saved = read_plan_file(console, path)
+    if saved is None:
+        raise UsageError(
+            f"{path} is not a saved plan",
+            hint="make one with `wix-secrets plan --out PLANFILE MANIFEST...`; a manifest is shown by `plan`",
+        )
+    plan, info = saved_plan_view(saved, path)
+    made = f"made {saved.created}" + (f" by wix-secrets {saved.tool_version}" if saved.tool_version else "")
+    limits = _limits_text(dict(saved.limits or {}))
+    if args.json:
+        doc = plan_document(plan, info)
+        doc["saved_plan"] = {"path": path, "created": saved.created, "tool_version": saved.tool_version}
+        console.out(dumps(doc))
+    elif args.markdown:
+        note = f"<sub>Saved plan `{path}`, {made}; not applied. Apply it with `wix-secrets apply {path}`.</sub>\n"
+        console.out(render_markdown(plan, info) + note)
+    else:
+        # a plan file keeps only the changes: say what they are, not "0 unchanged"
+        body = render_plan(plan, info, color=console.color).rsplit("\n", 1)[0]
+        s = plan.summary()
+        counts = f"{s['create']} to create, {s['update']} to update, {s['rename']} to rename, {s['delete']} to delete"
+        lines = [
+            f"Saved plan {path} ({made}){'; ' + limits if limits else ''}.",
+            "",
+            body,
+            f"Saved changes: {counts}." if plan.has_changes else "The saved plan has no changes.",
+            "",
+            f"Nothing was read from the site. `wix-secrets apply {path}` applies exactly this plan, "
+            "or refuses (exit 4) if the manifest or the site changed since.",
+        ]
+        console.out("\n".join(lines))
+    return 0
