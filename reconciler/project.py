@@ -235,7 +235,7 @@ def override_sites(
     for option, field_name in ((local, "local"), (site_id, "site_id")):
         if option is None:
             continue
-        value, flag = option
+        flag = option[1]
         if len(result) > 1:
             names = ", ".join(s.name for s in result)
             raise UsageError(

@@ -94,7 +94,9 @@ def run_project_command(args: argparse.Namespace, console: Console, command: Com
     return asyncio.run(_run(slots, args, console, command))
 
 
-def _with_command_line_site_options(sites: list[ProjectSite], args: argparse.Namespace, console: Console) -> list[ProjectSite]:
+def _with_command_line_site_options(
+    sites: list[ProjectSite], args: argparse.Namespace, console: Console
+) -> list[ProjectSite]:
     """--local, --api-url, --site-id (and WIX_LOCAL_SITE, WIX_API_URL) apply to the chosen sites or are a
     usage error; never silently ignored (reconciler.project.override_sites)."""
     from reconciler.project import override_sites
