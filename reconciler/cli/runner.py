@@ -373,11 +373,47 @@ async def backup_before_apply(run: SiteRun, args: argparse.Namespace, console: C
         entries = backup.entries_needed(run.planned.plan, values)
     state = console.environ.get("XDG_STATE_HOME") or str(Path(console.environ.get("HOME", "~")) / ".local/state")
     directory = console.resolve(getattr(args, "backup_dir", None) or Path(state) / "wix-secrets" / "backups")
-    recipients = list(getattr(args, "backup_age", None) or run.desired.recipients)
-    site = run.name or run.settings.site_id or ("local" if run.settings.local else "site")
+    recipients = list(getattr(args, "backup_age", None) or env_backup_age(console) or run.desired.recipients)
+    if not recipients:
+        recipients = local_backup_recipients(console)
+    site = run.name or local_site_label(run.settings) or run.settings.site_id or "site"
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = backup.write(entries, directory=directory, recipients=recipients, site=site, created=created)
     console.err(f"Backup of {len(entries)} value(s) about to be deleted or overwritten: {path}")
+
+
+def env_backup_age(console: Console) -> list[str]:
+    """``WIX_SECRETS_BACKUP_AGE``: backup recipients, as ``--backup-age`` (which wins)."""
+    from reconciler.backupkey import recipients_from_env
+
+    return recipients_from_env(console.environ)
+
+
+def local_backup_recipients(console: Console) -> list[str]:
+    """No recipient for the backup (a plaintext manifest): on a terminal, the local backup identity
+    (created once, reconciler.backupkey), and say where it is; in CI none (backup.write then refuses)."""
+    if not console.interactive:
+        return []
+    from reconciler import backupkey
+    from reconciler.operations import home_of
+
+    identity = backupkey.ensure(console.environ, home_of(console.environ))
+    if identity.created:
+        console.err(
+            f"Created a local backup identity in {identity.path} (mode 0600; public key {identity.recipient}). "
+            "Keep it: it decrypts the backups of plaintext manifests, and `wix-secrets apply BACKUP` finds it there."
+        )
+    console.err(f"The backup is encrypted to the local backup identity {identity.path}.")
+    return [identity.recipient]
+
+
+def local_site_label(settings: SiteSettings) -> str | None:
+    """A --local site is named after its file in backup names (``demo-site`` for ``demo-site.json``)."""
+    if not settings.local:
+        return None
+    from pathlib import Path
+
+    return Path(settings.local).stem or None
 
 
 def confirm(console: Console) -> None:
