@@ -39,10 +39,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+_APP_FIELDS = ("client_id_env", "client_secret_env", "instance_id_env")
+
+
 def matrix(sites: list[Any], rel: Any = str) -> dict[str, Any]:
     """The GitHub Actions matrix: per site its name and environment, plus what a job needs to run it
     without the project file: manifests (space-separated, relative to the current folder, as the
-    Action's ``manifest`` input takes them), site id and the names of the credential variables."""
+    Action's ``manifest`` input takes them), site id and the names of the credential variables
+    (``api_key_env``/``site_id_env`` for an API key, ``client_id_env``/``client_secret_env``/
+    ``instance_id_env`` for a Wix app; the other kind's are empty strings, never missing)."""
     return {
         "include": [
             {
@@ -52,6 +57,7 @@ def matrix(sites: list[Any], rel: Any = str) -> dict[str, Any]:
                 "site_id": s.site_id or "",
                 "api_key_env": s.credentials.api_key_env or "",
                 "site_id_env": s.credentials.site_id_env or "",
+                **{name: getattr(s.credentials, name) or "" for name in _APP_FIELDS},
             }
             for s in sites
         ]
