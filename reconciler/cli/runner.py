@@ -474,7 +474,7 @@ def exit_code_of(run: SiteRun, args: argparse.Namespace) -> int:
     if run.guard_error is not None:
         return run.guard_error.exit_code
     if run.result is not None:
-        return ExitCode.OK if run.result.status == "success" else ExitCode.PARTIAL
+        return ExitCode.OK if run.result.status in ("success", "nothing-to-do") else ExitCode.PARTIAL
     if run.command == "apply":
         return ExitCode.OK
     drifted = plan.has_changes or (run.command == "drift" and bool(plan.summary()["unmanaged"]))
