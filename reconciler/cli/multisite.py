@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.cli.console import Console
+from reconciler.cli.options import project_site_options
 from reconciler.cli.runner import Command, SiteRun, apply_run, confirm, exit_code_of, outputs, plan_run, prepare
 from reconciler.errors import Diagnostic, ExitCode, ManifestError, UsageError, WixSecretsError
 from reconciler.project import ProjectSite
@@ -89,34 +90,9 @@ def run_project_command(args: argparse.Namespace, console: Console, command: Com
     path = find_project(console.cwd, getattr(args, "project", None))
     project = load_project(path, shown=os.path.relpath(path, console.cwd))
     sites = select_sites(project, getattr(args, "site", None) or [], all_sites=bool(getattr(args, "all", False)))
-    sites = _with_command_line_site_options(sites, args, console)
+    sites = project_site_options(sites, args, console)  # --local/--api-url/--site-id (reconciler.cli.options)
     slots = [_prepare(args, console, command, site) for site in sites]
     return asyncio.run(_run(slots, args, console, command))
-
-
-def _with_command_line_site_options(
-    sites: list[ProjectSite], args: argparse.Namespace, console: Console
-) -> list[ProjectSite]:
-    """--local, --api-url, --site-id (and WIX_LOCAL_SITE, WIX_API_URL) apply to the chosen sites or are a
-    usage error; never silently ignored (reconciler.project.override_sites)."""
-    from reconciler.project import override_sites
-
-    env = console.environ
-    if getattr(args, "local", None) and getattr(args, "api_url", None):
-        raise UsageError("--local and --api-url both given; choose one")
-    local = (args.local, "--local") if getattr(args, "local", None) else None
-    if local is None and env.get("WIX_LOCAL_SITE"):
-        local = (env["WIX_LOCAL_SITE"], "WIX_LOCAL_SITE")
-    api_url = (args.api_url, "--api-url") if getattr(args, "api_url", None) else None
-    if api_url is None and env.get("WIX_API_URL") and local is None:
-        api_url = (env["WIX_API_URL"], "WIX_API_URL")
-    site_id = (args.site_id, "--site-id") if getattr(args, "site_id", None) else None
-    return override_sites(
-        sites,
-        local=(str(console.resolve(local[0])), local[1]) if local else None,
-        api_url=(api_url[0].rstrip("/"), api_url[1]) if api_url else None,
-        site_id=site_id,
-    )
 
 
 def _prepare(args: argparse.Namespace, console: Console, command: Command, site: ProjectSite) -> _Slot:

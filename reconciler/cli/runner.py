@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.cli.app import add_output_options, add_site_options
 from reconciler.cli.console import Console
+from reconciler.cli.options import backup_site_label, env_backup_age, limit_to_targets, local_backup_recipients
 from reconciler.cli.progress import ProgressReporter
 from reconciler.cli.site import SiteSettings, open_client, site_settings
 from reconciler.errors import ApprovalError, Diagnostic, ExitCode, ManifestError, UsageError, WixSecretsError
@@ -232,7 +233,7 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
         value_cache=run.value_cache,
     )
     register_values(console, remote=run.planned.remote)
-    _limit_to_targets(run, args)
+    limit_to_targets(run, args)  # --target (reconciler.cli.options)
     if run.value_cache is not None:
         run.value_cache.remember(run.planned.remote)
         _save_value_cache(run, console)
@@ -252,20 +253,6 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
             check_guards(run.planned.plan, run.desired, run.planned.remote, limits)
         except WixSecretsError as exc:
             run.guard_error = exc
-
-
-def _limit_to_targets(run: SiteRun, args: argparse.Namespace) -> None:
-    """--target: keep only the targeted changes (reconciler.target); the outputs say so."""
-    targets = getattr(args, "target", None)
-    if not targets or run.planned is None:
-        return
-    import dataclasses
-
-    from reconciler.target import target_plan
-
-    plan = target_plan(run.planned.plan, targets, strict=run.name is None)
-    run.planned = dataclasses.replace(run.planned, plan=plan)
-    run.info = dataclasses.replace(run.info, targets=tuple(targets))
 
 
 @dataclass(frozen=True)
@@ -374,46 +361,12 @@ async def backup_before_apply(run: SiteRun, args: argparse.Namespace, console: C
     state = console.environ.get("XDG_STATE_HOME") or str(Path(console.environ.get("HOME", "~")) / ".local/state")
     directory = console.resolve(getattr(args, "backup_dir", None) or Path(state) / "wix-secrets" / "backups")
     recipients = list(getattr(args, "backup_age", None) or env_backup_age(console) or run.desired.recipients)
-    if not recipients:
+    if not recipients:  # a plaintext manifest: the local backup identity, on a terminal only
         recipients = local_backup_recipients(console)
-    site = run.name or local_site_label(run.settings) or run.settings.site_id or "site"
+    site = run.name or backup_site_label(run.settings) or run.settings.site_id or "site"
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = backup.write(entries, directory=directory, recipients=recipients, site=site, created=created)
     console.err(f"Backup of {len(entries)} value(s) about to be deleted or overwritten: {path}")
-
-
-def env_backup_age(console: Console) -> list[str]:
-    """``WIX_SECRETS_BACKUP_AGE``: backup recipients, as ``--backup-age`` (which wins)."""
-    from reconciler.backupkey import recipients_from_env
-
-    return recipients_from_env(console.environ)
-
-
-def local_backup_recipients(console: Console) -> list[str]:
-    """No recipient for the backup (a plaintext manifest): on a terminal, the local backup identity
-    (created once, reconciler.backupkey), and say where it is; in CI none (backup.write then refuses)."""
-    if not console.interactive:
-        return []
-    from reconciler import backupkey
-    from reconciler.operations import home_of
-
-    identity = backupkey.ensure(console.environ, home_of(console.environ))
-    if identity.created:
-        console.err(
-            f"Created a local backup identity in {identity.path} (mode 0600; public key {identity.recipient}). "
-            "Keep it: it decrypts the backups of plaintext manifests, and `wix-secrets apply BACKUP` finds it there."
-        )
-    console.err(f"The backup is encrypted to the local backup identity {identity.path}.")
-    return [identity.recipient]
-
-
-def local_site_label(settings: SiteSettings) -> str | None:
-    """A --local site is named after its file in backup names (``demo-site`` for ``demo-site.json``)."""
-    if not settings.local:
-        return None
-    from pathlib import Path
-
-    return Path(settings.local).stem or None
 
 
 def confirm(console: Console) -> None:
