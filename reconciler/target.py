@@ -59,6 +59,8 @@ def target_plan(plan: Plan, targets: Sequence[str], *, strict: bool = True) -> P
         )
     kept = tuple(c for c in plan.changes if _names(c) & wanted)
     warnings = tuple(w for w in plan.warnings if any(name in w for name in wanted))
+    if unknown:  # several sites: say which targets this site does not have
+        warnings = (f"--target {', '.join(unknown)}: no such secret in this site's manifest or on the site", *warnings)
     return Plan(
         changes=kept,
         ignored=tuple(n for n in plan.ignored if n in wanted),

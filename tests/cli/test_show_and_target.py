@@ -148,7 +148,9 @@ def test_target_that_matches_nothing_is_a_usage_error() -> None:
     plan = Plan(changes=(Change(Action.CREATE, "A"),))
     with pytest.raises(UsageError, match="--target NOPE: no such secret"):
         target_plan(plan, ["A", "NOPE"])
-    assert [c.name for c in target_plan(plan, ["A", "NOPE"], strict=False).changes] == ["A"]
+    lenient = target_plan(plan, ["A", "NOPE"], strict=False)  # several sites: a warning per site instead
+    assert [c.name for c in lenient.changes] == ["A"]
+    assert "--target NOPE: no such secret in this site's manifest or on the site" in lenient.warnings
 
 
 def test_targeted_apply_changes_only_the_target(cli: Any, tmp_path: Path) -> None:
@@ -220,3 +222,23 @@ def test_applying_a_saved_plan_without_changes_exits_0(cli: Any, tmp_path: Path)
     applied = cli("apply", "p.json", env=KEY_ENV)
     assert applied.code == 0, applied.out + applied.err  # was 3: "nothing-to-do" counted as a partial apply
     assert "Nothing to apply." in applied.out
+
+
+def test_target_with_several_sites(cli: Any, tmp_path: Path) -> None:
+    import shutil
+
+    root = Path(__file__).resolve().parents[2]
+    project = tmp_path / "project"
+    shutil.copytree(root / "examples" / "project", project, ignore=shutil.ignore_patterns("demo-*"))
+    result = cli("plan", "--all", "--json", "--target", "NEWSLETTER_API_KEY", "--target", "LOG_LEVEL", cwd=project)
+    assert result.code == 0, result.out + result.err
+    doc = json.loads(result.out)
+    jsonschema.validate(doc, load_schema("project-result"))
+    for site in doc["sites"]:
+        jsonschema.validate({k: v for k, v in site.items() if k != "exit_code"}, load_schema("plan"))
+        assert site["targets"] == ["NEWSLETTER_API_KEY", "LOG_LEVEL"]
+        assert site["warnings"][0].startswith("targeted plan:")
+    names = {s["site"]["name"]: sorted(c["name"] for c in s["changes"]) for s in doc["sites"]}
+    assert names == {"shop": ["LOG_LEVEL"], "blog": ["LOG_LEVEL", "NEWSLETTER_API_KEY"], "shop-staging": ["LOG_LEVEL"]}
+    shop = next(s for s in doc["sites"] if s["site"]["name"] == "shop")
+    assert "--target NEWSLETTER_API_KEY: no such secret in this site's manifest" in shop["warnings"][1]
