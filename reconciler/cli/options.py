@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from reconciler.project import ProjectSite
 
 __all__ = [
+    "applied_target_note",
     "backup_site_label",
     "env_backup_age",
     "limit_to_targets",
@@ -48,6 +49,17 @@ def limit_to_targets(run: Any, args: argparse.Namespace) -> None:
     plan = target_plan(run.planned.plan, targets, strict=run.name is None)
     run.planned = dataclasses.replace(run.planned, plan=plan)
     run.info = dataclasses.replace(run.info, targets=tuple(targets))
+
+
+def applied_target_note(info: Any) -> str:
+    """After a targeted apply, the reminder that the rest of the manifest was not applied (or '')."""
+    targets = getattr(info, "targets", ())
+    if not targets:
+        return ""
+    return (
+        f"\nWarning: targeted apply (--target {', '.join(targets)}): other changes the manifest asks for were "
+        "not applied. Run `plan` without --target to see them."
+    )
 
 
 def project_site_options(sites: list[ProjectSite], args: argparse.Namespace, console: Console) -> list[ProjectSite]:

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.cli.app import add_output_options, add_site_options
 from reconciler.cli.console import Console
-from reconciler.cli.options import backup_site_label, env_backup_age, limit_to_targets, local_backup_recipients
+from reconciler.cli.options import (
+    applied_target_note,
+    backup_site_label,
+    env_backup_age,
+    limit_to_targets,
+    local_backup_recipients,
+)
 from reconciler.cli.progress import ProgressReporter
 from reconciler.cli.site import SiteSettings, open_client, site_settings
 from reconciler.errors import ApprovalError, Diagnostic, ExitCode, ManifestError, UsageError, WixSecretsError
@@ -272,7 +278,7 @@ def outputs(run: SiteRun, console: Console, *, verbose: bool) -> Outputs:
     plan = run.planned.plan
     human = render_plan(plan, run.info, color=console.color, verbose=verbose or run.command == "drift")
     if run.result is not None:
-        human = render_apply(run.result, color=console.color)
+        human = render_apply(run.result, color=console.color) + applied_target_note(run.info)
     return Outputs(
         human=human,
         json=dumps(plan_document(plan, run.info, run.result)),

@@ -170,6 +170,9 @@ def test_targeted_apply_changes_only_the_target(cli: Any, tmp_path: Path) -> Non
         str(second), env=KEY_ENV,
     )  # fmt: skip
     assert applied.code == 0, applied.err
+    assert (
+        "Warning: targeted apply (--target C, A): other changes the manifest asks for were not applied" in applied.out
+    )
     after = site_names(site)
     assert set(after) == {"A", "B", "C"}
     assert after["B"].updated_date == before["B"].updated_date  # B not targeted: untouched
