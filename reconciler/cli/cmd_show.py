@@ -10,6 +10,7 @@ by ``wix-secrets apply PLANFILE`` (exit 4 if stale), not here.
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from reconciler.cli.app import add_output_options, add_subcommand
@@ -17,6 +18,8 @@ from reconciler.cli.console import Console
 from reconciler.errors import UsageError
 
 __all__ = ["register", "saved_plan_view"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,8 +43,21 @@ def saved_plan_view(saved: Any, path: str) -> tuple[Any, Any]:
     from reconciler.target import target_warning
 
     limits = dict(saved.limits or {})
-    targets = tuple(str(t) for t in limits.get("targets") or ())
+    targets = limits.get("targets") or []
     site = dict(saved.site or {})
+    # a plan file is untrusted (a CI artifact): refuse odd shapes instead of showing them
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise UsageError(f"{path} is damaged: limits.targets is not a list of names")
+    for key in ("site_id", "api_url", "local"):
+        if site.get(key) is not None and not isinstance(site[key], str):
+            raise UsageError(f"{path} is damaged: site.{key} is not a string")
+    targets = tuple(targets)
+    for change in saved.changes:  # names reach the terminal: no escape sequence may ride in them
+        texts = [change.name, change.previous_name, change.reason, *(targets or ())]
+        if change.remote is not None:
+            texts += [change.remote.name, change.remote.id]
+        if any(isinstance(t, str) and _CONTROL.search(t) for t in texts):
+            raise UsageError(f"{path} is damaged: a name holds control characters")
     notes = [target_warning(targets)] if targets else []
     plan = Plan(changes=tuple(saved.changes), warnings=tuple(notes))
     info = RunInfo(

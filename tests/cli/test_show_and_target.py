@@ -111,13 +111,28 @@ def test_show_refuses_a_manifest_and_a_missing_file(cli: Any, tmp_path: Path) ->
     assert "Traceback" not in not_plan.err + missing.err
 
 
-def test_show_refuses_a_damaged_plan(cli: Any, saved: Path) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"changes": "oops"},
+        {"changes": [1, 2]},
+        {"limits": {"targets": 5}},
+        {"limits": {"targets": "A"}},
+        {"limits": {"targets": [1]}},
+        {"site": {"local": 5}},
+        {"site": "x"},
+        {"changes": [{"action": "create", "name": "A\u001b]0;pwned\u0007", "remote": None}]},
+        {"limits": {"targets": ["A\u001b[2J"]}},
+    ],
+    ids=repr,
+)
+def test_show_refuses_a_damaged_plan(cli: Any, saved: Path, damage: dict[str, Any]) -> None:
     doc = json.loads(saved.read_text())
-    doc["changes"] = "oops"
+    doc.update(damage)
     saved.write_text(json.dumps(doc, indent=2))
     result = cli("show", "p.json")
-    assert result.code == 1 and "Traceback" not in result.err
-    assert "p.json" in result.err
+    assert result.code == 1, result.out
+    assert "Traceback" not in result.err and "p.json" in result.err
 
 
 # --target
