@@ -441,7 +441,7 @@ def startup_scenario(cfg: Config, log: Log) -> list[Row]:
 
 def cache_scenario(cfg: Config, log: Log) -> list[Row]:
     from reconciler.fingerprint import derive_key
-    from reconciler.valuecache import ValueCache
+    from reconciler.valuecache import ValueCache, in_sync_ids
 
     n, lat, c = cfg.cache_n, cfg.latency_ms / 1000, DEFAULT_CONCURRENCY
     pairs = site_values(n, "seed")
@@ -463,7 +463,7 @@ def cache_scenario(cfg: Config, log: Log) -> list[Row]:
                     started = time.perf_counter()
                     cache = ValueCache.open(cache_dir, site=emu.url, key=key)
                     m = measure(emu.url, desired, value_cache=cache)
-                    cache.remember(m.planned.remote)
+                    cache.remember(m.planned.remote, in_sync=in_sync_ids(m.planned.plan))
                     cache.save()
                     times.append(time.perf_counter() - started)
                     _check_plan(m, n)

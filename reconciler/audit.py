@@ -72,8 +72,8 @@ def build_records(
     for item in result.items:
         change = item.change
         fingerprint = None
-        if change.fingerprint_before or change.fingerprint_after:
-            fingerprint = {"before": change.fingerprint_before, "after": change.fingerprint_after}
+        if change.fingerprint_after:
+            fingerprint = {"before": None, "after": change.fingerprint_after}
         records.append(
             {
                 "audit_version": AUDIT_VERSION,

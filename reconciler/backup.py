@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from reconciler.errors import UsageError
 from reconciler.fsutil import atomic_write
@@ -50,9 +51,19 @@ def filename(site: str, created: str) -> str:
     return f"wix-secrets-backup-{slug}-{stamp}.sops.yaml"
 
 
+# Characters a YAML reader refuses raw (DEL, C1 controls, U+FFFE/U+FFFF) or reads as a line break
+# inside a quoted scalar (NEL, LINE/PARAGRAPH SEPARATOR, folded to a space) or as a byte-order mark.
+# json.dumps escapes only C0 controls, quotes and backslashes.
+_ESCAPE: Final = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
 def _quote(text: str) -> str:
-    # a JSON string is a valid YAML double-quoted scalar
-    return json.dumps(text, ensure_ascii=False)
+    """``text`` as a YAML double-quoted scalar that every YAML reader reads back byte for byte.
+
+    A JSON string is a valid YAML double-quoted scalar; the characters in :data:`_ESCAPE` are written
+    as ``\\uXXXX`` escapes too (issue 10.10: NEL came back as a space, DEL and C1 gave "invalid YAML").
+    """
+    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def render(entries: Sequence[BackupEntry], *, site: str, created: str) -> bytes:

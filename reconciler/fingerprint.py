@@ -1,9 +1,15 @@
-"""Keyed fingerprints of secret values, so a reviewer can tell two changes apart without a leak.
+"""Keyed fingerprints of *desired* values, so a reviewer can tell two changes apart without a leak.
 
 A fingerprint is the first :data:`LENGTH` hex digits of HMAC-SHA256 under a key derived (HKDF-SHA256)
 from the manifest's SOPS data key. Without that key a fingerprint cannot be brute-forced, however
 short or guessable the value; with it, the same value always gives the same fingerprint, across runs
 and machines. Plaintext manifests have no data key, and so no fingerprints: never a plain hash.
+
+Only values *declared in a manifest* are fingerprinted, each under the key of the file that declares
+it; a value read from the site never is. Whoever writes a manifest chooses its data key (anyone can
+encrypt a new file to the public recipients), so a fingerprint of a site value under that key would
+let a pull-request author brute-force the site's current value offline, for any secret (via
+``renamed_from``). A plan says only *that* a site value differs, never anything computed from it.
 """
 
 from __future__ import annotations

@@ -9,10 +9,20 @@ Checks, all before any request is sent: strict YAML (:mod:`reconciler.yamlstrict
 JSON Schema (:mod:`reconciler.schema`), then the Wix rules and the rules of this tool: names are
 1-50 characters of ``A-Za-z0-9_+=-@#$`` not starting with ``wix`` in any case; no two declared names
 differ only by case; values are strings of 1-3500 characters that do not still look encrypted
-(``ENC[AES256_GCM,``); plain scalars a YAML 1.1 reader would type differently must be quoted.
+(``ENC[AES256_GCM,``); plain scalars a YAML 1.1 reader would type differently must be quoted; a
+``renamed_from`` name must not also be declared (as Terraform refuses a ``moved`` block whose source is
+still declared). Structural YAML problems (duplicate keys, aliases, tags) do not stop the other checks
+of a plaintext manifest; a saved plan given as a manifest is recognised as such.
+
+Several manifests of one site are merged by :func:`merge_states`, which first checks the merged state
+with the same rules as one file (:func:`merged_problems`).
+
+Desired values of an encrypted manifest are fingerprinted here, each under its own file's key
+(:mod:`reconciler.fingerprint`); nothing read from a site is ever fingerprinted.
 
 This module reads no file and no environment itself: ``value_from`` is resolved through the
-``environ`` mapping and ``read_file`` callable the caller passes in.
+``environ`` mapping and ``read_file`` callable the caller passes in (:func:`reconciler.valuefile.read_value_file`
+bounds those reads).
 """
 
 from __future__ import annotations
@@ -21,17 +31,17 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from reconciler.errors import Diagnostic, ManifestError
-from reconciler.fingerprint import derive_key
+from reconciler.fingerprint import derive_key, fingerprint
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.plan import matches_any
 from reconciler.schema import violations
 from reconciler.yamlstrict import YNode, compose_documents, to_python
 
-__all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states"]
+__all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states", "merged_problems"]
 
 NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9_+=\-@#$]+$")
 ENCRYPTED_MARKER: Final = "ENC[AES256_GCM,"
@@ -71,9 +81,7 @@ class _Context:
     def add(self, path: Sequence[str | int], message: str, hint: str | None = None) -> None:
         line, column = self.root.walk(path)
         dotted = ".".join(str(p) for p in path) or None
-        self.diags.append(
-            Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint)
-        )
+        self.diags.append(Diagnostic(message, file=self.file, line=line, column=column, path=dotted, hint=hint))
 
 
 def load_manifest(
@@ -86,24 +94,25 @@ def load_manifest(
 ) -> DesiredState:
     """Parse, decrypt if needed, and validate one manifest. Raises :class:`ManifestError` with every
     problem found, or a :class:`~reconciler.errors.SopsError` if an encrypted file cannot be read."""
-    documents, diags = compose_documents(data, file=file)
-    if not documents and not diags:
-        diags.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
+    documents, structural = compose_documents(data, file=file)
+    if not documents and not structural:
+        structural.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
-        diags.append(
-            Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line)
-        )
-    if diags:
-        raise ManifestError(diags, file=file)
+        structural.append(Diagnostic("a manifest holds exactly one YAML document", file=file, line=documents[1].line))
+    if not documents or len(documents) > 1:
+        raise ManifestError(structural, file=file)
     root = documents[0]
     if root.kind != "map":
         raise ManifestError(
-            [Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
+            [*structural, Diagnostic("the manifest must be a mapping", file=file, line=root.line)], file=file
         )
+    _refuse_plan_file(root, file)
 
     from reconciler.sops import is_encrypted
 
     encrypted = is_encrypted(data)
+    if encrypted and structural:  # never decrypt a file whose structure is in doubt
+        raise ManifestError(structural, file=file)
     data_key: bytes | None = None
     recipients: tuple[str, ...] = ()
     if encrypted:
@@ -111,7 +120,7 @@ def load_manifest(
 
         if keys is None:
             raise ManifestError([Diagnostic("the manifest is encrypted and no keys were given", file=file)])
-        decrypted = decrypt(data, keys=keys())
+        decrypted = decrypt(data, keys=keys(), where=file)
         tree = decrypted.documents[0]
         data_key = decrypted.data_key
         recipients = tuple(decrypted.recipients)
@@ -127,8 +136,6 @@ def load_manifest(
             continue
         ctx.add(path, message)
     secrets = _build(ctx, tree, environ or {}, read_file)
-    if ctx.diags:
-        raise ManifestError(_in_file_order(ctx.diags), file=file)
     policy = _policy(tree)
     for s in secrets:
         pattern = matches_any(s.name, policy.ignore)
@@ -138,13 +145,20 @@ def load_manifest(
                 f"{s.name} is declared but policy.ignore pattern {pattern!r} matches it",
                 hint="remove it from the manifest or narrow the ignore pattern",
             )
-    if ctx.diags:
-        raise ManifestError(ctx.diags, file=file)
+    if ctx.diags or structural:
+        # Structural problems (duplicate keys, aliases, tags) did not stop the checks: the first of two
+        # duplicate keys was kept, an alias or tagged node read as an empty value. What the later checks
+        # say about such a node is a consequence, not a second problem: report the structural one only.
+        marked = {d.line for d in structural}
+        rest = [d for d in ctx.diags if d.line not in marked]
+        raise ManifestError(_in_file_order([*structural, *rest]), file=file)
+    fingerprint_key = derive_key(data_key, "fingerprint") if data_key is not None else None
+    if fingerprint_key is not None:  # each desired value under its own file's key, never a site value
+        secrets = [
+            replace(s, fingerprint=fingerprint(fingerprint_key, s.value)) if s.value is not None else s for s in secrets
+        ]
     if data_key is not None:
-        digest = (
-            "hmac-sha256:"
-            + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
-        )
+        digest = "hmac-sha256:" + hmac.new(derive_key(data_key, "manifest-digest"), data, hashlib.sha256).hexdigest()
     else:
         digest = ""
     return DesiredState(
@@ -152,10 +166,29 @@ def load_manifest(
         policy=policy,
         source=file,
         digest=digest,
-        fingerprint_key=derive_key(data_key, "fingerprint") if data_key is not None else None,
+        fingerprint_key=fingerprint_key,
         recipients=recipients,
         cache_key=derive_key(data_key, "value-cache") if data_key is not None else None,
     )
+
+
+def _refuse_plan_file(root: YNode, file: str) -> None:
+    """A saved plan (``plan --out``) given where a manifest is expected: say so, not 13 schema errors."""
+    from reconciler.planfile import KIND
+
+    kind = root.get("kind")
+    if kind is not None and kind.value == KIND:
+        raise ManifestError(
+            [
+                Diagnostic(
+                    "this is a saved plan, not a manifest",
+                    file=file,
+                    line=kind.line,
+                    hint=f"apply it with `wix-secrets apply {file}` (alone: a saved plan takes no manifest)",
+                )
+            ],
+            file=file,
+        )
 
 
 def _in_file_order(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -194,12 +227,7 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
             node = ctx.root.get("secrets")
             scalar = node.get(name) if node else None
             leaf = scalar.get(key) if scalar else None
-            if (
-                not ctx.encrypted
-                and leaf is not None
-                and leaf.style is None
-                and leaf.raw in _YAML11_AMBIGUOUS
-            ):
+            if not ctx.encrypted and leaf is not None and leaf.style is None and leaf.raw in _YAML11_AMBIGUOUS:
                 ctx.add(
                     path,
                     f"{key} of {name} is an unquoted word that YAML 1.1 tools read as a boolean",
@@ -207,9 +235,7 @@ def _check_scalars(ctx: _Context, tree: Any) -> None:
                 )
 
 
-def _build(
-    ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None
-) -> list[DesiredSecret]:
+def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: FileReader | None) -> list[DesiredSecret]:
     secrets = tree.get("secrets") if isinstance(tree, dict) else None
     if not isinstance(secrets, dict):
         return []
@@ -219,9 +245,7 @@ def _build(
     for name in secrets:
         problem = check_name(name)
         if problem:
-            ctx.add(
-                ("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)"
-            )
+            ctx.add(("secrets", name), problem, hint="rename it in the manifest (Wix enforces the same rules)")
         other = folded.get(name.casefold())
         if other is not None:
             ctx.add(
@@ -233,9 +257,7 @@ def _build(
     for name, entry in secrets.items():
         if not isinstance(entry, dict):
             if entry is None:
-                ctx.add(
-                    ("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`"
-                )
+                ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
         for index, old in enumerate(entry.get("renamed_from") or []):
@@ -247,6 +269,14 @@ def _build(
                 ctx.add(path, problem)
             elif old == name:
                 ctx.add(path, f"{name} lists itself in renamed_from")
+            elif old in secrets:
+                line = ctx.root.walk(("secrets", old))[0]
+                ctx.add(
+                    path,
+                    f"{old} is renamed to {name} but is also declared (line {line})",
+                    hint=f"a renamed secret no longer exists under its old name: remove the {old} entry, "
+                    f"or {old} from renamed_from (as Terraform refuses a moved block whose source is declared)",
+                )
             elif old in renamed_by:
                 ctx.add(path, f"{old} is in renamed_from of both {renamed_by[old]} and {name}")
             else:
@@ -279,9 +309,7 @@ def _secret(
         ctx.add(("secrets", name), f"{name} has both value and value_from; keep one")
         return None
     if not has_value and not has_from:
-        ctx.add(
-            ("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)"
-        )
+        ctx.add(("secrets", name), f"{name} has no value", hint="add `value:` (or `state: absent` to delete it)")
         return None
     if has_from:
         if ctx.encrypted:
@@ -362,14 +390,77 @@ def _policy(tree: Any) -> Policy:
     )
 
 
+def merged_problems(states: Sequence[DesiredState]) -> list[Diagnostic]:
+    """What one file would refuse, checked across several files of one site (after overrides).
+
+    Each file was checked on its own; this finds what only the merge reveals: names differing only by
+    case, two secrets renamed from one source, a rename from a name another file declares, a name one
+    file declares and another file's ``policy.ignore`` matches. Each problem has the file and line of
+    the later declaration, and names the other file and line.
+    """
+    effective: dict[str, tuple[DesiredSecret, str]] = {}
+    for state in states:
+        for secret in state.secrets:
+            effective.pop(secret.name, None)
+            effective[secret.name] = (secret, state.source)
+
+    def where(name: str) -> str:
+        secret, source = effective[name]
+        return f"{source}:{secret.line}" if secret.line else source
+
+    diags: list[Diagnostic] = []
+
+    def add(name: str, message: str, hint: str | None = None) -> None:
+        secret, source = effective[name]
+        diags.append(Diagnostic(message, file=source, line=secret.line, path=f"secrets.{name}", hint=hint))
+
+    folded: dict[str, str] = {}
+    renamed_by: dict[str, str] = {}
+    for name, (secret, _source) in effective.items():
+        other = folded.setdefault(name.casefold(), name)
+        if other != name:
+            add(
+                name,
+                f"{name} and {other} ({where(other)}) differ only by case",
+                "Wix may treat them as one name; keep one",
+            )
+        for old in secret.renamed_from:
+            if old in effective and old != name:
+                add(
+                    name,
+                    f"{old} is renamed to {name} but is also declared ({where(old)})",
+                    f"a renamed secret no longer exists under its old name: remove the {old} entry, "
+                    f"or {old} from renamed_from",
+                )
+            elif old in renamed_by and renamed_by[old] != name:
+                add(name, f"{old} is in renamed_from of both {renamed_by[old]} ({where(renamed_by[old])}) and {name}")
+            else:
+                renamed_by.setdefault(old, name)
+    for state in states:
+        for name, (_secret, source) in effective.items():
+            pattern = matches_any(name, state.policy.ignore)
+            if pattern is not None and source != state.source:
+                add(
+                    name,
+                    f"{name} is declared but policy.ignore pattern {pattern!r} of {state.source} matches it",
+                    "remove it from the manifest or narrow the ignore pattern",
+                )
+    return diags
+
+
 def merge_states(states: Sequence[DesiredState]) -> DesiredState:
     """Several manifests for one site: later files override earlier ones secret by secret.
 
-    Policy: prune if any file asks for it; protect and ignore are the union. Fingerprints use the
-    first encrypted file's key so that they stay comparable.
+    The merged state must pass the same rules as one file (:func:`merged_problems`), else
+    :class:`ManifestError`. Policy: prune if any file asks for it; protect and ignore are the union.
+    Each secret keeps the fingerprint computed under its own file's key (a file whose key its author
+    chose can only fingerprint values that author wrote).
     """
     if len(states) == 1:
         return states[0]
+    problems = merged_problems(states)
+    if problems:
+        raise ManifestError(problems)
     secrets: dict[str, DesiredSecret] = {}
     for state in states:
         for secret in state.secrets:

@@ -117,7 +117,9 @@ class DesiredSecret:
 
     ``description`` is :data:`UNSET` when the manifest does not mention it: the remote description is
     then left alone. ``value`` is None only for ``state: absent``. ``line`` is where the entry starts
-    in the manifest file, for messages.
+    in the manifest file, for messages. ``fingerprint`` is the keyed fingerprint of the *desired* value
+    under the key of the file it was declared in (None for plaintext manifests); see
+    :mod:`reconciler.fingerprint` for why a site value is never fingerprinted.
     """
 
     name: str
@@ -126,6 +128,7 @@ class DesiredSecret:
     renamed_from: tuple[str, ...] = ()
     state: Literal["present", "absent"] = "present"
     line: int | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,9 @@ class DesiredState:
     """A validated manifest: what the site should hold.
 
     ``digest`` is a keyed digest of the manifest's content (see :mod:`reconciler.fingerprint`) used to
-    bind a saved plan to the manifest it was made from; ``fingerprint_key`` is the key for value
-    fingerprints (derived from the SOPS data key; None for plaintext manifests, which then show no
-    fingerprints). ``recipients`` are the age recipients of an encrypted manifest (for backups).
+    bind a saved plan to the manifest it was made from; ``fingerprint_key`` is the key the desired
+    values were fingerprinted with (derived from the SOPS data key; None for plaintext manifests, which
+    then show no fingerprints). ``recipients`` are the age recipients of an encrypted manifest (for backups).
     """
 
     secrets: tuple[DesiredSecret, ...]

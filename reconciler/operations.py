@@ -23,10 +23,10 @@ from reconciler.executor import (
     apply_plan,
     read_remote,
 )
-from reconciler.fingerprint import fingerprint
 from reconciler.manifest import load_manifest, merge_states
-from reconciler.model import DesiredState, RemoteState, Sensitive
+from reconciler.model import DesiredState, RemoteState
 from reconciler.plan import Plan, make_plan
+from reconciler.valuefile import read_value_file
 
 __all__ = ["PlannedSite", "apply_site", "home_of", "load_desired", "plan_site"]
 
@@ -70,7 +70,7 @@ def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd
 
         def read_file(rel: str, base: Path = base) -> bytes:
             target = Path(rel).expanduser()
-            return (target if target.is_absolute() else base / target).read_bytes()
+            return read_value_file(target if target.is_absolute() else base / target)
 
         try:
             states.append(load_manifest(data, file=shown, keys=keys, environ=environ, read_file=read_file))
@@ -79,13 +79,6 @@ def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd
     if diagnostics:
         raise ManifestError(diagnostics, file=os.fspath(paths[0]) if len(paths) == 1 else None)
     return merge_states(states)
-
-
-def fingerprinter(desired: DesiredState) -> Callable[[Sensitive], str] | None:
-    key = desired.fingerprint_key
-    if key is None:
-        return None
-    return lambda value: fingerprint(key, value)
 
 
 @dataclass(frozen=True)
@@ -107,7 +100,7 @@ async def plan_site(
 
     ``value_cache`` lets unchanged secrets skip their value read (see :mod:`reconciler.valuecache`)."""
     remote = await read_remote(client, desired, on_read=on_read, value_cache=value_cache)
-    plan = make_plan(desired, remote, prune=prune, fingerprint=fingerprinter(desired))
+    plan = make_plan(desired, remote, prune=prune)
     return PlannedSite(desired, remote, plan)
 
 

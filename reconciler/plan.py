@@ -2,7 +2,9 @@
 
 No I/O happens here: no httpx, no yaml, no os. Values are compared for real (the remote values were
 read with GetSecretValue before planning), never displayed; the plan carries the desired values only
-so that apply can send them, and every renderer shows fingerprints at most.
+so that apply can send them. Renderers show at most the keyed fingerprint of a *desired* value
+(:attr:`DesiredSecret.fingerprint`); nothing derived from a site's current value is ever part of a change
+beyond "it differs" (see :mod:`reconciler.fingerprint`).
 
 Vocabulary (as in Terraform's ``plans.Action``):
 
@@ -26,7 +28,7 @@ make the plan unsafe to apply (a rename cycle, a case-only name clash with a rem
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -75,7 +77,8 @@ class Change:
     ``name`` is the name after the change (for a delete, the remote name). ``remote`` is the secret as
     listed when the plan was made (None for a create): its id, name, description and ``updated_date``
     bind a saved plan to the remote state. ``value`` and ``description`` are what apply will send
-    (only the fields in ``changed``); ``value`` is never rendered.
+    (only the fields in ``changed``); ``value`` is never rendered. ``fingerprint_after`` is the keyed
+    fingerprint of the value apply will send; there is deliberately no fingerprint of the site's value.
     """
 
     action: Action
@@ -87,7 +90,6 @@ class Change:
     description: str | Unset = UNSET
     protected: bool = False
     reason: str | None = None
-    fingerprint_before: str | None = None
     fingerprint_after: str | None = None
 
     @property
@@ -143,15 +145,11 @@ def make_plan(
     remote: RemoteState,
     *,
     prune: bool | None = None,
-    fingerprint: Callable[[Sensitive], str] | None = None,
 ) -> Plan:
     """Compute the plan that makes ``remote`` match ``desired``.
 
-    ``prune`` overrides ``desired.policy.prune`` when given (the ``--prune`` flag). ``fingerprint`` is
-    an optional callable ``Sensitive -> str`` (keyed; see :mod:`reconciler.fingerprint`) used to
-    annotate value changes for display.
+    ``prune`` overrides ``desired.policy.prune`` when given (the ``--prune`` flag).
     """
-    fp = fingerprint
     policy = desired.policy
     do_prune = policy.prune if prune is None else prune
     warnings: list[str] = []
@@ -170,38 +168,52 @@ def make_plan(
     deletes: list[Change] = []
     quiet: list[Change] = []
 
-    def _value_diff(d: DesiredSecret, r: RemoteSecret) -> tuple[list[str], str | None, str | None]:
+    def _value_diff(d: DesiredSecret, r: RemoteSecret) -> tuple[list[str], str | None]:
         changed: list[str] = []
-        before = after = None
+        after = None
         current = remote.values.get(r.id)
         if d.value is not None and (current is None or current != d.value):
             changed.append("value")
-            if fp is not None:
-                after = fp(d.value)
-                before = fp(current) if current is not None else None
+            after = d.fingerprint
         if not isinstance(d.description, Unset) and d.description != r.description:
             changed.append("description")
-        return changed, before, after
+        return changed, after
 
     present = sorted(desired.present(), key=lambda s: s.name)
-    renames_by_target, rename_conflicts, rename_warnings = _resolve_renames(present, by_name)
+    refused: set[str] = set()  # declared names whose rename is refused: planned as nothing
+    for d in present:
+        for old in d.renamed_from:
+            pattern = matches_any(old, policy.protect)
+            if old in by_name and pattern and old != d.name:
+                refused.add(d.name)
+                conflicts.append(
+                    f"{d.name}: renamed_from {old!r}, but {old} is protected by {pattern!r}; a protected "
+                    "secret is never renamed away or overwritten under another name (protect always wins). "
+                    f"Remove {old} from renamed_from, or from policy.protect first"
+                )
+    renames_by_target, rename_conflicts, rename_warnings = _resolve_renames(
+        [d for d in present if d.name not in refused], by_name
+    )
     conflicts.extend(rename_conflicts)
     warnings.extend(rename_warnings)
     moving = {source for source in renames_by_target.values()}  # remote names renamed away
 
     for d in present:
-        clash = [n for n in folded.get(d.name.casefold(), []) if n != d.name]
+        if d.name in refused and d.name not in by_name:
+            continue  # its rename is refused (a conflict): plan no create in its place
+        source = renames_by_target.get(d.name)
+        # a case-only rename (renamed_from: [api_key] on API_KEY) is the rename, not a clash
+        clash = [n for n in folded.get(d.name.casefold(), []) if n not in (d.name, source)]
         if clash and d.name not in by_name:
             conflicts.append(
                 f"{d.name}: the site has {', '.join(sorted(clash))}, which differs only by case; "
                 "Wix may treat them as the same name. Rename one of them first."
             )
             continue
-        source = renames_by_target.get(d.name)
         if source is not None:
             r = by_name[source]
             claimed.add(r.id)
-            changed, before, after = _value_diff(d, r)
+            changed, after = _value_diff(d, r)
             renames.append(
                 Change(
                     Action.RENAME,
@@ -211,7 +223,6 @@ def make_plan(
                     changed=("name", *changed),
                     value=d.value if "value" in changed else None,
                     description=d.description if "description" in changed else UNSET,
-                    fingerprint_before=before,
                     fingerprint_after=after,
                     reason=f"renamed from {r.name} (id kept); code reading {r.name!r} will break",
                 )
@@ -220,7 +231,7 @@ def make_plan(
         if d.name in by_name and d.name not in moving:
             r = by_name[d.name]
             claimed.add(r.id)
-            changed, before, after = _value_diff(d, r)
+            changed, after = _value_diff(d, r)
             target = others if changed else quiet
             target.append(
                 Change(
@@ -230,7 +241,6 @@ def make_plan(
                     changed=tuple(changed),
                     value=d.value if "value" in changed else None,
                     description=d.description if "description" in changed else UNSET,
-                    fingerprint_before=before,
                     fingerprint_after=after,
                     reason=None if changed else "in sync",
                 )
@@ -250,7 +260,7 @@ def make_plan(
                 changed=("value",) + (() if isinstance(d.description, Unset) else ("description",)),
                 value=d.value,
                 description=d.description,
-                fingerprint_after=fp(d.value) if fp is not None else None,
+                fingerprint_after=d.fingerprint,
                 reason=reuse,
             )
         )
@@ -264,9 +274,7 @@ def make_plan(
         pattern = matches_any(gone.name, policy.protect)
         if pattern:
             warnings.append(f"{gone.name}: declared absent but protected by {pattern!r}; not deleted")
-            quiet.append(
-                Change(Action.UNMANAGED, gone.name, gone, protected=True, reason=f"protected by {pattern!r}")
-            )
+            quiet.append(Change(Action.UNMANAGED, gone.name, gone, protected=True, reason=f"protected by {pattern!r}"))
         else:
             deletes.append(Change(Action.DELETE, gone.name, gone, reason="declared `state: absent`"))
 
@@ -311,8 +319,7 @@ def _resolve_renames(
         sources = [old for old in d.renamed_from if old in by_name]
         if len(sources) > 1:
             conflicts.append(
-                f"{d.name}: renamed_from names {', '.join(sources)} all exist on the site; "
-                "keep only the one to rename"
+                f"{d.name}: renamed_from names {', '.join(sources)} all exist on the site; keep only the one to rename"
             )
         elif sources:
             candidate[d.name] = sources[0]

@@ -130,7 +130,7 @@ def dumps(
                 "changed": list(c.changed),
                 "description": None if isinstance(c.description, Unset) else c.description,
                 "remote": _remote(c.remote),
-                "fingerprint": {"before": c.fingerprint_before, "after": c.fingerprint_after},
+                "fingerprint": {"before": None, "after": c.fingerprint_after},
                 "reason": c.reason,
             }
             for c in plan.actionable
@@ -190,7 +190,6 @@ def _change(item: Mapping[str, Any]) -> Change:
         changed=tuple(item.get("changed") or ()),
         description=UNSET if description is None else str(description),
         reason=item.get("reason"),
-        fingerprint_before=fp.get("before"),
         fingerprint_after=fp.get("after"),
     )
 
@@ -244,7 +243,6 @@ def to_plan(saved: SavedPlan, desired: DesiredState) -> Plan:
                 description=change.description,
                 protected=change.protected,
                 reason=change.reason,
-                fingerprint_before=change.fingerprint_before,
                 fingerprint_after=change.fingerprint_after,
             )
         )

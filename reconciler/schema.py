@@ -35,9 +35,7 @@ def _validator(name: str) -> Any:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def violations(
-    instance: Any, name: str, *, skip_names: bool = False
-) -> list[tuple[tuple[str | int, ...], str]]:
+def violations(instance: Any, name: str, *, skip_names: bool = False) -> list[tuple[tuple[str | int, ...], str]]:
     """Every way ``instance`` violates schema ``name``: (path, message), sorted by path.
 
     ``skip_names`` leaves out violations of the ``name`` definition (secret names), for callers that
@@ -48,8 +46,10 @@ def violations(
         if skip_names and _is_name_error(error):
             continue
         found.extend(_describe(error))
-    found.sort(key=lambda item: tuple(str(p) for p in item[0]))
-    return found
+    # jsonschema reports one "required" error per missing key, each listing the whole rule: say each once
+    unique = list(dict.fromkeys(found))
+    unique.sort(key=lambda item: tuple(str(p) for p in item[0]))
+    return unique
 
 
 def _is_name_error(error: Any) -> bool:

@@ -13,6 +13,11 @@ i.e. the site still holds exactly the value the manifest wants; the read is then
 treats the value as equal. Anything else (a new ``updatedDate`` from an out-of-band write, a new id
 from a delete and re-create, another desired value, another data key) reads the value as usual.
 
+Only values the plan found *equal to the desired value* are remembered: the key derives from the
+manifest's data key, which a pull-request author can choose (by encrypting a new manifest), so a MAC of
+any other site value would be something they could test guesses against offline (issue 10.4). An
+entry is useful only when the site holds the desired value anyway.
+
 After an apply, the entries of every secret the apply touched are dropped (their new ``updatedDate``
 is not known for certain), so the next plan reads them once more.
 
@@ -33,8 +38,9 @@ from typing import Final
 
 from reconciler.fsutil import atomic_write
 from reconciler.model import RemoteSecret, RemoteState, Sensitive
+from reconciler.plan import Action, Plan
 
-__all__ = ["FORMAT", "Entry", "ValueCache", "cache_file"]
+__all__ = ["FORMAT", "Entry", "ValueCache", "cache_file", "in_sync_ids"]
 
 log = logging.getLogger("reconciler.valuecache")
 
@@ -48,6 +54,15 @@ class Entry:
 
     updated: str
     mac: str
+
+
+def in_sync_ids(plan: Plan) -> set[str]:
+    """Ids of the declared secrets whose site value equals the desired value (no ``value`` change)."""
+    return {
+        c.remote.id
+        for c in plan.changes
+        if c.remote is not None and c.action in (Action.NOOP, Action.UPDATE, Action.RENAME) and "value" not in c.changed
+    }
 
 
 def cache_file(directory: Path, site: str) -> Path:
@@ -121,11 +136,14 @@ class ValueCache:
         self.hits += 1
         return True
 
-    def remember(self, remote: RemoteState) -> None:
-        """After a plan: record every value read (or known) with the ``updatedDate`` it was listed with.
+    def remember(self, remote: RemoteState, *, in_sync: Iterable[str]) -> None:
+        """After a plan: record the values read (or known) of the secrets ``in_sync`` (their site value
+        equals the desired one: :func:`in_sync_ids`) with the ``updatedDate`` they were listed with.
 
-        Entries of secrets no longer listed, or listed with another ``updatedDate``, are dropped.
+        Entries of secrets no longer listed, or listed with another ``updatedDate``, are dropped. A site
+        value that differs from the desired one is never MACed (see the module docstring).
         """
+        equal = set(in_sync)
         listed = {s.id: s for s in remote.secrets}
         fresh: dict[str, Entry] = {}
         for secret_id, entry in self.entries.items():
@@ -134,7 +152,7 @@ class ValueCache:
                 fresh[secret_id] = entry
         for secret_id, value in remote.values.items():
             secret = listed.get(secret_id)
-            if secret is not None and secret.updated_date:
+            if secret is not None and secret.updated_date and secret_id in equal:
                 fresh[secret_id] = Entry(secret.updated_date, self.mac(secret_id, value))
         self.entries = fresh
 

@@ -4,7 +4,12 @@ PyYAML's ``safe_load`` silently keeps the last of two duplicate keys, reads ``ye
 expands alias bombs. This module composes the node graph instead and:
 
 * reports duplicate keys (with both lines), non-string keys, aliases (refused: a manifest has no use
-  for them, and they are how "billion laughs" documents blow up), and documents nested too deeply;
+  for them, and they are how "billion laughs" documents blow up), explicit tags other than ``!!str``
+  (``!!binary`` would be decoded lossily, ``!vault x`` silently dropped, ``!!bool "x"`` read as text),
+  and documents nested too deeply (checked while composing, so 10,000 levels of ``[`` are one error,
+  not a RecursionError);
+* reports characters YAML does not allow (a NUL byte, other control characters) with their line,
+  instead of PyYAML's ReaderError;
 * types plain scalars exactly as go-yaml v3 does (what sops uses), via
   :func:`reconciler.sops.goyaml.resolve_scalar`, and remembers each scalar's style so the manifest
   layer can ask for quotes where a YAML 1.1 reader would disagree (``yes``, ``on``...);
@@ -31,14 +36,27 @@ MAX_BYTES: Final = 16 * 1024 * 1024
 _PLAIN: Final = "?"
 
 
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+_STANDARD_PREFIX: Final = "tag:yaml.org,2002:"
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int, column: int) -> None:
+        self.line, self.column = line, column
+        super().__init__("too deep")
+
+
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader that leaves plain scalars untyped (tag "?") for go-yaml typing, and refuses aliases."""
+    """A SafeLoader that leaves plain scalars untyped (tag "?") for go-yaml typing, refuses aliases and
+    explicit tags (recording where they are), and stops composing past :data:`MAX_DEPTH`."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - class-level by PyYAML's design
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.alias_marks: list[tuple[int, int]] = []
+        self.tag_marks: list[tuple[int, int, str]] = []
+        self.depth = 0
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit[0]:
@@ -52,7 +70,26 @@ class _Loader(yaml.SafeLoader):
             self.get_event()  # type: ignore[no-untyped-call]
             # an alias is replaced by an empty scalar so composition goes on and finds other problems
             return ScalarNode("tag:yaml.org,2002:null", "", event.start_mark, event.end_mark)
-        return super().compose_node(parent, index)
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != _STR_TAG:
+            self.tag_marks.append((event.start_mark.line + 1, event.start_mark.column + 1, _show_tag(tag)))
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                raise _TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _show_tag(tag: str) -> str:
+    """A standard tag in its short form (``!!binary``); a custom tag is not echoed (file content)."""
+    if tag.startswith(_STANDARD_PREFIX) and tag[len(_STANDARD_PREFIX) :].isalnum():
+        return f"tag !!{tag[len(_STANDARD_PREFIX) :][:20]}"
+    if tag == "!":
+        return "the non-specific tag !"
+    return "a custom tag"
 
 
 @dataclass
@@ -107,13 +144,20 @@ def compose_documents(data: bytes, *, file: str) -> tuple[list[YNode], list[Diag
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return [], [Diagnostic("file is not valid UTF-8", file=file, line=line, hint="save it as UTF-8")]
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        return [], [_unprintable(text, exc.position, file)]
     documents: list[YNode] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                documents.append(_convert(node, file, diags, depth=0))
+                documents.append(_convert(node, file, diags))
+    except _TooDeep as exc:
+        diags.append(Diagnostic(f"nested deeper than {MAX_DEPTH} levels", file=file, line=exc.line, column=exc.column))
+    except yaml.reader.ReaderError as exc:
+        diags.append(_unprintable(text, exc.position, file))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -129,6 +173,16 @@ def compose_documents(data: bytes, *, file: str) -> tuple[list[YNode], list[Diag
         diags.append(Diagnostic("YAML syntax error", file=file))
     finally:
         loader.dispose()
+    for line, column, shown in loader.tag_marks:
+        diags.append(
+            Diagnostic(
+                f"explicit YAML tags are not allowed in a manifest ({shown})",
+                file=file,
+                line=line,
+                column=column,
+                hint="remove the tag and quote the text (only !!str is accepted); values are always strings",
+            )
+        )
     for line, column in loader.alias_marks:
         diags.append(
             Diagnostic(
@@ -142,18 +196,27 @@ def compose_documents(data: bytes, *, file: str) -> tuple[list[YNode], list[Diag
     return documents, diags
 
 
-def _convert(node: Node, file: str, diags: list[Diagnostic], *, depth: int) -> YNode:
-    line, column = node.start_mark.line + 1, node.start_mark.column + 1
-    if depth > MAX_DEPTH:
-        diags.append(
-            Diagnostic(f"nested deeper than {MAX_DEPTH} levels", file=file, line=line, column=column)
-        )
-        return YNode("scalar", line, column, None)
+def _unprintable(text: str, position: int, file: str) -> Diagnostic:
+    """PyYAML's ReaderError, as a diagnostic with a line and no character from the file."""
+    before = text[:position]
+    line = before.count("\n") + 1
+    column = position - (before.rfind("\n") + 1) + 1
+    return Diagnostic(
+        "the file contains a character YAML does not allow (a NUL byte or another control character)",
+        file=file,
+        line=line,
+        column=column,
+        hint='write it as an escape inside a double-quoted string ("\\u0001"), or remove it',
+    )
+
+
+def _convert(node: Node, file: str, diags: list[Diagnostic]) -> YNode:
+    line, column = node.start_mark.line + 1, node.start_mark.column + 1  # depth is bounded by _Loader
     if isinstance(node, ScalarNode):
         value = resolve_scalar(node.value, style=node.style or None, tag=node.tag, implicit=node.tag == _PLAIN)
         return YNode("scalar", line, column, value, style=node.style or None, raw=node.value)
     if isinstance(node, SequenceNode):
-        items = [_convert(item, file, diags, depth=depth + 1) for item in node.value]
+        items = [_convert(item, file, diags) for item in node.value]
         return YNode("seq", line, column, items)
     assert isinstance(node, MappingNode)
     result = YNode("map", line, column, None)
@@ -161,9 +224,7 @@ def _convert(node: Node, file: str, diags: list[Diagnostic], *, depth: int) -> Y
         key_line, key_column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
         if not isinstance(key_node, ScalarNode):
             diags.append(
-                Diagnostic(
-                    "a mapping key must be a plain string", file=file, line=key_line, column=key_column
-                )
+                Diagnostic("a mapping key must be a plain string", file=file, line=key_line, column=key_column)
             )
             continue
         key = resolve_scalar(
@@ -180,7 +241,7 @@ def _convert(node: Node, file: str, diags: list[Diagnostic], *, depth: int) -> Y
                 )
             )
             continue
-        child = _convert(value_node, file, diags, depth=depth + 1)
+        child = _convert(value_node, file, diags)
         if key in result.entries:
             first = result.entries[key]
             diags.append(

@@ -17,9 +17,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "validate",
         help="check manifests (schema and Wix rules); sends no request",
         description="Decrypt (if encrypted) and validate each manifest against the JSON Schema and the Wix "
-        "rules. Reports every problem at once with file, line and what to do. Exit 1 if any.",
+        "rules. Several manifests are then checked together as the manifests of one site, as plan merges "
+        "them (names differing only by case across files, one source renamed twice...); --each checks them "
+        "only one by one. Reports every problem at once with file, line and what to do. Exit 1 if any.",
     )
     parser.add_argument("manifests", nargs="+", metavar="MANIFEST")
+    parser.add_argument(
+        "--each",
+        action="store_true",
+        help="the manifests belong to different sites: check each on its own, not also together",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON document")
     parser.set_defaults(handler=run)
 
@@ -27,11 +34,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace, console: Console) -> int:
     import json
 
+    from reconciler.manifest import merged_problems
+    from reconciler.model import DesiredState
     from reconciler.operations import load_desired
     from reconciler.render.json import FORMAT_VERSION, diagnostic_dict
 
     results: list[dict[str, object]] = []
     diagnostics: list[Diagnostic] = []
+    states: list[DesiredState] = []
     for path in args.manifests:
         try:
             state = load_desired([path], environ=console.environ, cwd=console.cwd)
@@ -43,6 +53,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             if secret.value is not None:
                 console.redactor.add(secret.value.reveal())
         results.append({"path": path, "valid": True, "secrets": len(state.secrets)})
+        states.append(state)
+    if len(states) > 1 and len(states) == len(args.manifests) and not args.each:
+        together = merged_problems(states)
+        diagnostics.extend(together)
+        for r in results:
+            r["valid"] = not any(d.file == r["path"] for d in together)
     if args.json:
         console.out(
             json.dumps(

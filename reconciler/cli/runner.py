@@ -241,7 +241,9 @@ async def plan_run(run: SiteRun, args: argparse.Namespace, console: Console, cli
     register_values(console, remote=run.planned.remote)
     limit_to_targets(run, args)  # --target (reconciler.cli.options)
     if run.value_cache is not None:
-        run.value_cache.remember(run.planned.remote)
+        from reconciler.valuecache import in_sync_ids
+
+        run.value_cache.remember(run.planned.remote, in_sync=in_sync_ids(run.planned.plan))
         _save_value_cache(run, console)
     log.info(
         "%splanned in %.0f ms: %s",

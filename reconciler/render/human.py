@@ -1,7 +1,8 @@
 """Human output in the spirit of Terraform: ``+ ~ - →`` lines and a one-line summary.
 
 Colour only when asked (the CLI decides: a TTY and no ``NO_COLOR``). A value is never shown; a value
-change is shown as changed, with keyed fingerprints when the manifest has a data key.
+change is shown as changed, with the keyed fingerprint of the new (declared) value when the manifest has
+a data key. Nothing derived from the site's current value is shown (see :mod:`reconciler.fingerprint`).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _detail(change: Change) -> str:
         if fields:
             parts.append("update " + " and ".join(fields))
     if "value" in change.changed and change.action is not Action.CREATE:
-        if change.fingerprint_before or change.fingerprint_after:
-            parts.append(f"value fp {change.fingerprint_before or '?'} → {change.fingerprint_after or '?'}")
+        if change.fingerprint_after:
+            parts.append(f"value changed → fp {change.fingerprint_after}")
         else:
             parts.append("value changed (hidden)")
     elif change.action is Action.CREATE and change.fingerprint_after:
@@ -68,8 +69,16 @@ def _detail(change: Change) -> str:
     return "; ".join(parts)
 
 
+def _description(change: Change) -> str:
+    """``description: 'old' → 'new'`` as Terraform shows an attribute (repr: control characters escaped)."""
+    if change.action is Action.CREATE or change.remote is None:
+        return f"      description: {change.description!r}"
+    return f"      description: {change.remote.description!r} → {change.description!r}"
+
+
 def render_plan(plan: Plan, info: RunInfo, *, color: bool = False, verbose: bool = False) -> str:
-    """The plan as text. Unchanged and unmanaged secrets are listed only with ``verbose``."""
+    """The plan as text. Unmanaged secrets are always listed by name (names are not secret), as drift
+    lists them; unchanged ones only with ``verbose``."""
     drift = info.command == "drift"
     lines: list[str] = []
     header = (
@@ -80,7 +89,7 @@ def render_plan(plan: Plan, info: RunInfo, *, color: bool = False, verbose: bool
     width = max((len(c.name) for c in plan.changes), default=0)
     shown = 0
     for change in plan.changes:
-        if not change.action.is_change and not verbose:
+        if change.action is Action.NOOP and not verbose:
             continue
         shown += 1
         symbol = change.action.symbol
@@ -91,7 +100,7 @@ def render_plan(plan: Plan, info: RunInfo, *, color: bool = False, verbose: bool
             text = f"  {symbol} {label}  {change.reason or change.action.value}"
         lines.append(_paint(text, _COLORS[change.action], color))
         if change.action in (Action.CREATE, Action.UPDATE, Action.RENAME) and "description" in change.changed:
-            lines.append(f"      description: {change.description!r}")
+            lines.append(_description(change))
         if change.action is Action.RENAME:
             lines.append(f"      warning: code that reads {change.previous_name!r} will break")
     if shown:

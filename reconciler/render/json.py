@@ -37,8 +37,8 @@ def diagnostic_dict(d: Diagnostic) -> dict[str, Any]:
 
 def _change(change: Change) -> dict[str, Any]:
     fingerprint = None
-    if change.fingerprint_before or change.fingerprint_after:
-        fingerprint = {"before": change.fingerprint_before, "after": change.fingerprint_after}
+    if change.fingerprint_after:  # "before" stays null: nothing derived from a site value is shown
+        fingerprint = {"before": None, "after": change.fingerprint_after}
     return {
         "action": change.action.value,
         "name": change.name,

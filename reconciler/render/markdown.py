@@ -1,4 +1,6 @@
-"""Markdown for pull-request comments and GitHub step summaries: names, actions and fingerprints only."""
+"""Markdown for pull-request comments and GitHub step summaries: names, actions and fingerprints only.
+
+A fingerprint is only ever of a declared (new) value; nothing derived from a site value is shown."""
 
 from __future__ import annotations
 
@@ -28,9 +30,8 @@ def _fields(change: Change) -> str:
     for field in change.changed:
         if field == "name":
             parts.append(f"name (was `{_cell(change.previous_name or '')}`)")
-        elif field == "value" and (change.fingerprint_before or change.fingerprint_after):
-            before = f"`{change.fingerprint_before}` → " if change.fingerprint_before else ""
-            parts.append(f"value {before}`{change.fingerprint_after}`")
+        elif field == "value" and change.fingerprint_after:
+            parts.append(f"value → `{change.fingerprint_after}`")
         else:
             parts.append(field)
     if change.action is Action.DELETE and change.reason:
@@ -74,5 +75,5 @@ def render_markdown(plan: Plan, info: RunInfo, result: ApplyResult | None = None
         )
         lines.append("")
     manifests = ", ".join(f"`{p}`" for p in info.manifest_paths)
-    lines.append(f"<sub>Manifest {manifests}. Values are never shown; fingerprints are keyed HMACs.</sub>")
+    lines.append(f"<sub>Manifest {manifests}. Values are never shown; fingerprints are of new values.</sub>")
     return "\n".join(lines) + "\n"

@@ -204,10 +204,10 @@ class KeyRing:
 
     def not_found(self, recipients: Sequence[str], *, where: str) -> SopsKeyNotFound:
         """The error listing every place tried and the recipients the file is encrypted to."""
-        detail = "places tried:\n" + "\n".join(f"  - {t}" for t in self.tried)
-        detail += "\nthe file is encrypted to:\n" + "\n".join(f"  - {r}" for r in recipients)
+        detail = "the file is encrypted to these recipients:\n" + "\n".join(f"  - {r}" for r in recipients)
+        detail += "\nage identities were looked for in:\n" + "\n".join(f"  - {t}" for t in self.tried)
         return SopsKeyNotFound(
-            f"{where}: no age identity available can decrypt this file",
+            f"{where}: cannot decrypt: no age identity found matches a recipient of this file",
             detail=detail,
             hint="set SOPS_AGE_KEY_FILE to the keys file holding the identity of one of these recipients",
         )

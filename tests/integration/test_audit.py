@@ -101,7 +101,7 @@ def test_apply_writes_one_valid_line_per_change_with_fingerprints_and_ci(
     assert len(records) == 4
     by_action = {r["action"]: r for r in records[2:]}
     assert by_action["update"]["secret"] == {"name": "A", "id": a["secret"]["id"], "previous_name": None}
-    assert by_action["update"]["fingerprint"]["before"] == a["fingerprint"]["after"]
+    assert by_action["update"]["fingerprint"]["before"] is None  # never derived from a site value
     assert by_action["update"]["fingerprint"]["after"] not in (None, a["fingerprint"]["after"])
     assert by_action["rename"]["secret"]["previous_name"] == "OLD"
     assert by_action["rename"]["secret"]["id"] == records[1]["secret"]["id"]  # the id is kept

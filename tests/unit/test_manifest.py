@@ -203,3 +203,84 @@ def test_name_rules(name: str, ok: bool) -> None:
 def test_an_explicit_str_tag_makes_a_string() -> None:
     state = load("version: 1\nsecrets:\n  A:\n    value: !!str 0123\n  B:\n    value: !!str 1e3\n")
     assert {s.name: s.value.reveal() for s in state.secrets} == {"A": "0123", "B": "1e3"}  # type: ignore[attr-defined]
+
+
+def test_renamed_from_a_name_that_is_also_declared_is_refused_like_terraform_moved() -> None:
+    # issue 13.2: apply renamed good_one away, created it again and reported a false partial failure
+    found = problems(
+        """\
+        version: 1
+        secrets:
+          good_one:
+            value: a
+          new_one:
+            value: b
+            renamed_from: [good_one]
+          OLD:
+            state: absent
+          NEWER:
+            value: c
+            renamed_from: [OLD]
+        """
+    )
+    assert found == [
+        (7, "good_one is renamed to new_one but is also declared (line 3)"),
+        (12, "OLD is renamed to NEWER but is also declared (line 8)"),
+    ]
+
+
+def test_a_case_only_rename_is_valid() -> None:
+    state = load(
+        "version: 1\nsecrets:\n  WEBHOOK_SIGNING_SECRET:\n    value: v\n    renamed_from: [webhook_signing_secret]\n"
+    )
+    assert state.secrets[0].renamed_from == ("webhook_signing_secret",)  # type: ignore[attr-defined]
+
+
+def test_structural_problems_do_not_stop_the_other_checks() -> None:
+    # issue 13.5: a duplicate key or an alias stopped validate after those two problems
+    found = problems(
+        """\
+        version: 1
+        secrets:
+          A:
+            value: x
+          A:
+            value: y
+          B:
+            value: &anchor v
+          C:
+            value: *anchor
+          D:
+            value: yes
+          wix_bad:
+            value: v
+          E:
+            nope: 1
+        """
+    )
+    assert found == [
+        (5, "duplicate key 'A' (first defined on line 3)"),
+        (10, "YAML aliases (*name) are not allowed in a manifest"),  # and not also "C is read as null"
+        (12, "value of D is an unquoted word that YAML 1.1 tools read as a boolean"),
+        (13, "name 'wix_bad' starts with 'wix', which Wix reserves (in any case)"),
+        (15, "E has no value"),
+        (16, "unknown key 'nope' in secrets.E; allowed: description, renamed_from, state, value, value_from"),
+    ]
+
+
+def test_each_schema_problem_is_reported_once() -> None:
+    # issue 13.6: "missing required key 'version'" and "... 'secrets'" were each printed twice
+    assert problems("foo: 1\n") == [
+        (1, "the document is missing required key 'version'"),
+        (1, "the document is missing required key 'secrets'"),
+        (1, "unknown key 'foo' in the document; allowed: policy, secrets, sops, version"),
+    ]
+
+
+def test_a_saved_plan_given_as_a_manifest_is_recognised() -> None:
+    plan = '{\n  "kind": "wix-secrets-plan",\n  "format_version": "1",\n  "changes": []\n}\n'
+    with pytest.raises(ManifestError) as info:
+        load_manifest(plan.encode(), file="plan.json")
+    [d] = info.value.diagnostics
+    assert (d.file, d.line, d.message) == ("plan.json", 2, "this is a saved plan, not a manifest")
+    assert d.hint is not None and "wix-secrets apply plan.json" in d.hint

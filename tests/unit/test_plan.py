@@ -25,9 +25,7 @@ def remote(*items: tuple[str, str | None] | tuple[str, str | None, str]) -> Remo
         name, value = item[0], item[1]
         description = item[2] if len(item) > 2 else ""  # type: ignore[misc]
         sid = f"00000000-0000-4000-8000-{i:012d}"
-        secrets.append(
-            RemoteSecret(sid, name, description, "2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z")
-        )
+        secrets.append(RemoteSecret(sid, name, description, "2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"))
         if value is not None:
             values[sid] = Sensitive(value)
     return RemoteState(tuple(secrets), values)
@@ -157,9 +155,7 @@ def test_prune_flag_overrides_policy_and_protect_still_wins() -> None:
 
 
 def test_ignored_secrets_are_not_planned_or_touched() -> None:
-    plan = make_plan(
-        desired(want("A"), ignore=("legacy_*",), prune=True), remote(("A", "v"), ("legacy_x", None))
-    )
+    plan = make_plan(desired(want("A"), ignore=("legacy_*",), prune=True), remote(("A", "v"), ("legacy_x", None)))
     assert actions(plan) == [("no-op", "A")]
     assert plan.ignored == ("legacy_x",)
     assert plan.summary()["ignored"] == 1
@@ -173,20 +169,17 @@ def test_case_only_clash_with_a_remote_name_is_a_conflict() -> None:
 
 def test_order_is_deterministic_renames_then_creates_updates_then_deletes() -> None:
     plan = make_plan(
-        desired(
-            want("b"), want("a"), want("R", renamed_from=("r0",)), DesiredSecret("z", None, state="absent")
-        ),
+        desired(want("b"), want("a"), want("R", renamed_from=("r0",)), DesiredSecret("z", None, state="absent")),
         remote(("b", "x"), ("r0", "v"), ("z", None)),
     )
     assert actions(plan) == [("rename", "R"), ("create", "a"), ("update", "b"), ("delete", "z")]
 
 
-def test_fingerprints_are_added_only_with_a_fingerprinter() -> None:
-    plan = make_plan(
-        desired(want("A", "new")), remote(("A", "old")), fingerprint=lambda v: f"fp{len(v):010d}"
-    )
+def test_only_the_declared_value_s_fingerprint_reaches_a_change() -> None:
+    plan = make_plan(desired(want("A", "new", fingerprint="0123456789ab")), remote(("A", "old")))
     change = plan.changes[0]
-    assert (change.fingerprint_before, change.fingerprint_after) == ("fp0000000003", "fp0000000003")
+    assert change.fingerprint_after == "0123456789ab"
+    assert not hasattr(change, "fingerprint_before")  # nothing derived from the site's value
     plan = make_plan(desired(want("A", "new")), remote(("A", "old")))
     assert plan.changes[0].fingerprint_after is None
 
@@ -203,3 +196,62 @@ def test_unset_description_on_create_sends_only_the_value() -> None:
     plan = make_plan(desired(want("A")), remote())
     assert plan.changes[0].changed == ("value",)
     assert plan.changes[0].description is UNSET
+
+
+def test_renamed_from_a_protected_secret_is_a_conflict_not_a_rename() -> None:
+    # issue 10.5: renaming a protected secret away (and overwriting its value) bypassed protect
+    state = remote(("prod_key", "live"), ("OTHER", "v"))
+    plan = make_plan(
+        desired(want("stolen", "attacker", renamed_from=("prod_key",)), want("OTHER"), protect=("prod_*",)),
+        state,
+        prune=True,
+    )
+    assert not plan.of(Action.RENAME, Action.CREATE, Action.DELETE, Action.UPDATE)
+    assert len(plan.conflicts) == 1 and "prod_key is protected by 'prod_*'" in plan.conflicts[0]
+    assert ("unmanaged", "prod_key") in actions(plan)
+
+
+def test_refused_rename_onto_an_existing_name_still_plans_that_name_normally() -> None:
+    plan = make_plan(
+        desired(want("KEEP", "new", renamed_from=("prod_x",)), protect=("prod_*",)),
+        remote(("KEEP", "old"), ("prod_x", "p")),
+    )
+    assert plan.conflicts and ("update", "KEEP") in actions(plan)
+
+
+@pytest.mark.parametrize("name", ["A", "renamed"])
+def test_rendered_plans_do_not_depend_on_the_site_s_current_value(name: str) -> None:
+    # whatever the site holds (as long as it differs), every rendering is the same byte for byte
+    from reconciler.render import RunInfo
+    from reconciler.render.human import render_plan
+    from reconciler.render.json import dumps, plan_document
+    from reconciler.render.markdown import render_markdown
+
+    info = RunInfo("plan", ("m.yaml",))
+    rendered = set()
+    for current in ("hunter2", "letmein", "x" * 3500):
+        state = desired(want(name, "new", renamed_from=("A",) if name != "A" else (), fingerprint="0123456789ab"))
+        plan = make_plan(state, remote(("A", current)))
+        assert plan.has_changes
+        rendered.add(
+            (render_plan(plan, info, verbose=True), dumps(plan_document(plan, info)), render_markdown(plan, info))
+        )
+    assert len(rendered) == 1
+
+
+def test_a_case_only_rename_is_one_rename_by_id_not_a_clash() -> None:
+    # issue 13.3: refused as a conflict with "Rename one of them first", although it is the rename
+    state = remote(("webhook_signing_secret", "v"))
+    plan = make_plan(desired(want("WEBHOOK_SIGNING_SECRET", "v", renamed_from=("webhook_signing_secret",))), state)
+    assert plan.conflicts == ()
+    assert [(c.action, c.previous_name, c.name, c.changed) for c in plan.changes] == [
+        (Action.RENAME, "webhook_signing_secret", "WEBHOOK_SIGNING_SECRET", ("name",))
+    ]
+    assert plan.changes[0].id == state.secrets[0].id
+
+
+def test_a_case_only_rename_still_clashes_with_a_third_spelling() -> None:
+    plan = make_plan(
+        desired(want("API_KEY", "v", renamed_from=("api_key",))), remote(("api_key", "v"), ("Api_Key", "v"))
+    )
+    assert plan.conflicts and "Api_Key" in plan.conflicts[0] and not plan.of(Action.RENAME)

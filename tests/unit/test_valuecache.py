@@ -28,7 +28,7 @@ def secret(updated: str = "2026-01-01T00:00:00.000Z", id: str = "id-1", name: st
 def remembered(tmp_path: Path, value: str = VALUE, listed: RemoteSecret | None = None) -> ValueCache:
     listed = listed or secret()
     cache = ValueCache.open(tmp_path / "cache", site=SITE, key=KEY)
-    cache.remember(RemoteState(secrets=(listed,), values={listed.id: Sensitive(value)}))
+    cache.remember(RemoteState(secrets=(listed,), values={listed.id: Sensitive(value)}), in_sync={listed.id})
     return cache
 
 
@@ -93,10 +93,10 @@ def test_a_damaged_file_is_ignored(tmp_path: Path, content: bytes) -> None:
 def test_remember_drops_secrets_gone_or_rewritten_and_keeps_unread_unchanged_ones(tmp_path: Path) -> None:
     a, b, c = secret(id="a", name="A"), secret(id="b", name="B"), secret(id="c", name="C")
     cache = ValueCache.open(tmp_path, site=SITE, key=KEY)
-    cache.remember(RemoteState(secrets=(a, b, c), values={i: Sensitive(VALUE) for i in "abc"}))
+    cache.remember(RemoteState(secrets=(a, b, c), values={i: Sensitive(VALUE) for i in "abc"}), in_sync="abc")
     b2 = secret(id="b", name="B", updated="2026-02-02T00:00:00.000Z")
     # next plan: a not read (e.g. no longer declared) but unchanged; b rewritten, not read; c deleted
-    cache.remember(RemoteState(secrets=(a, b2), values={}))
+    cache.remember(RemoteState(secrets=(a, b2), values={}), in_sync="ab")
     assert set(cache.entries) == {"a"}
 
 
@@ -109,3 +109,22 @@ def test_forget_after_an_apply(tmp_path: Path) -> None:
 def test_repr_shows_no_key(tmp_path: Path) -> None:
     cache = remembered(tmp_path)
     assert KEY.hex() not in repr(cache) and "entries=1" in repr(cache)
+
+
+def test_a_site_value_that_differs_from_the_desired_one_is_never_maced(tmp_path: Path) -> None:
+    # issue 10.4: the key derives from a data key a pull-request author can choose; a MAC of a site value
+    # they did not write would let them test guesses offline
+    from reconciler.model import DesiredSecret, DesiredState
+    from reconciler.plan import make_plan
+    from reconciler.valuecache import in_sync_ids
+
+    same, other = secret(id="s", name="SAME"), secret(id="o", name="OTHER")
+    remote = RemoteState(secrets=(same, other), values={"s": Sensitive("equal"), "o": Sensitive("site-only")})
+    desired = DesiredState((DesiredSecret("SAME", Sensitive("equal")), DesiredSecret("OTHER", Sensitive("mine"))))
+    plan = make_plan(desired, remote)
+    assert in_sync_ids(plan) == {"s"}
+    cache = ValueCache.open(tmp_path, site=SITE, key=KEY)
+    cache.remember(remote, in_sync=in_sync_ids(plan))
+    assert set(cache.entries) == {"s"}
+    cache.save()
+    assert cache.mac("o", Sensitive("site-only")) not in cache.path.read_text()
