@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.app import add_output_options, add_subcommand
 from reconciler.cli.console import Console
 from reconciler.errors import UsageError
+
+if TYPE_CHECKING:
+    from reconciler.plan import Plan
+    from reconciler.planfile import SavedPlan
+    from reconciler.render import RunInfo
 
 __all__ = ["register", "saved_plan_view"]
 
@@ -36,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def saved_plan_view(saved: Any, path: str) -> tuple[Any, Any]:
+def saved_plan_view(saved: SavedPlan, path: str) -> tuple[Plan, RunInfo]:
     """The saved plan as a (Plan, RunInfo) pair for the renderers. Pure."""
     from reconciler.plan import Plan
     from reconciler.render import RunInfo
@@ -64,7 +69,7 @@ def saved_plan_view(saved: Any, path: str) -> tuple[Any, Any]:
         command="show",
         manifest_paths=tuple(saved.manifests),
         digest=saved.digest,
-        encrypted=any(c.fingerprint_before or c.fingerprint_after for c in saved.changes),
+        encrypted=any(c.fingerprint_after for c in saved.changes),
         site_id=site.get("site_id"),
         api_url=site.get("api_url"),
         local=site.get("local"),
