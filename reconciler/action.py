@@ -1,20 +1,22 @@
 """The GitHub Action's entry point: ``python -m reconciler.action``.
 
-A thin shell around the CLI, run by the last step of ``action.yml``. In order:
+A thin front end over the service layer (:mod:`reconciler.service`), run by the last step of
+``action.yml``. It never goes through the CLI. In order:
 
 1. read the ``INPUT_*`` variables (``INPUT_SITE-ID`` or ``INPUT_SITE_ID``: the runner keeps hyphens,
    our composite step passes underscores), and register the API key and the age identity with
    ``::add-mask::``;
 2. resolve the manifest paths and globs relative to ``working-directory``;
-3. decrypt the manifest and register every value, in every form from
+3. decrypt the manifest (once) and register every value, in every form from
    :func:`reconciler.redact.forms_of`, with ``::add-mask::`` *before anything else is printed*;
-4. run ``plan``, ``apply`` or ``drift`` in-process through :func:`reconciler.cli.run`, with
-   ``--json-file``/``--markdown-file`` in ``RUNNER_TEMP``, its human output fenced by
-   ``::stop-commands::`` so nothing in a manifest can be read as a workflow command;
-5. write the outputs to ``GITHUB_OUTPUT`` (heredoc syntax, safe for any text), append the Markdown
-   summary to ``GITHUB_STEP_SUMMARY`` and write it to a file for a pull-request comment;
-6. turn manifest diagnostics into ``::error file=...,line=...::`` annotations;
-7. exit with the command's exit code, except that 2 (changes present) becomes 0 unless
+4. map the inputs to the same :class:`~reconciler.service.Options` the CLI flags map to and run
+   ``plan``, ``apply`` or ``drift`` in-process through the service with the decrypted manifest; its
+   log lines (progress, the plan, the result) are fenced by ``::stop-commands::`` so nothing in a
+   manifest can be read as a workflow command;
+5. from the typed outcome: write the outputs to ``GITHUB_OUTPUT`` (heredoc syntax, safe for any text),
+   append the Markdown summary to ``GITHUB_STEP_SUMMARY`` and write it to a file for a pull-request
+   comment, and turn manifest diagnostics into ``::error file=...,line=...::`` annotations;
+6. exit with the outcome's exit code, except that 2 (changes present) becomes 0 unless
    ``detailed-exitcode`` is true.
 
 The ``::add-mask::`` lines are the only place the tool ever writes a secret value, and only here.
@@ -25,8 +27,7 @@ Everything else written to the log, the outputs and the summary also passes the 
 from __future__ import annotations
 
 import glob
-import io
-import json
+import logging
 import os
 import re
 import secrets
@@ -38,11 +39,16 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
-from reconciler.cli.console import Console
 from reconciler.errors import Diagnostic, ExitCode, ManifestError, WixSecretsError
-from reconciler.redact import MIN_LENGTH, RedactingStream, Redactor, forms_of
+from reconciler.redact import MIN_LENGTH, Redactor, forms_of
+
+if TYPE_CHECKING:
+    from reconciler.model import DesiredState
+    from reconciler.plan import Change
+    from reconciler.service import Options, SiteOutcome
+    from reconciler.service.events import Phase
 
 __all__ = [
     "COMMANDS",
@@ -250,34 +256,49 @@ class _Streams:
         self.raw_out.flush()
 
 
-class _Tee:
-    """The CLI's stderr: passed through (redacted) and kept, to quote its error in an annotation."""
+class _LogEvents:
+    """Service events → plain log lines (a quarter at a time for long jobs), warnings as annotations."""
 
-    def __init__(self, inner: RedactingStream) -> None:
-        self._inner = inner
-        self._parts: list[str] = []
+    def __init__(self, streams: _Streams, command: str) -> None:
+        self._streams = streams
+        self._command = command
+        self._quarters: dict[str, int] = {}
 
-    def write(self, text: str) -> int:
-        self._parts.append(text)
-        return self._inner.write(text)
+    def _progress(self, label: str, done: int, total: int) -> None:
+        if total < 40:
+            return
+        quarter = 4 * done // total
+        if quarter > self._quarters.get(label, 0):
+            self._quarters[label] = quarter
+            self._streams.log(f"{label}: {done}/{total}")
 
-    def flush(self) -> None:
-        self._inner.flush()
+    def phase_started(self, site: str | None, phase: Phase) -> None:
+        return None
 
-    def isatty(self) -> bool:
-        return False
+    def request_done(self, site: str | None, phase: Phase, done: int, total: int) -> None:
+        self._progress("reading values", done, total)
 
-    @property
-    def encoding(self) -> str:
-        return self._inner.encoding
+    def change_applied(self, site: str | None, change: Change, status: str, done: int, total: int) -> None:
+        self._progress("applying", done, total)
 
-    def error_message(self) -> str | None:
-        """The CLI's ``Error: ...`` message (summary and detail), without the prefix."""
-        text = "".join(self._parts)
-        start = text.rfind("Error: ")
-        if start < 0:
-            return None
-        return text[start + len("Error: ") :].strip() or None
+    def warning(self, site: str | None, message: str) -> None:
+        self._streams.log(f"warning: {message}")
+
+    def notice(self, site: str | None, message: str) -> None:
+        self._streams.log(message)
+
+
+def _log_handler(streams: _Streams) -> logging.Handler:
+    """The tool's warnings, redacted, into the (fenced) log."""
+    from reconciler.redact import RedactingFilter
+
+    class _ToLog(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            streams.log(self.format(record))
+
+    handler = _ToLog(logging.WARNING)
+    handler.addFilter(RedactingFilter(streams.redactor))
+    return handler
 
 
 def _frames_only(exc: BaseException) -> str:
@@ -291,7 +312,7 @@ def _relative_for_annotation(file: str, workdir: Path, environ: Mapping[str, str
     path = Path(file)
     if not path.is_absolute():
         path = workdir / path
-    base = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    base = Path(environ.get("GITHUB_WORKSPACE") or workdir)
     real, real_base = os.path.realpath(path), os.path.realpath(base)
     try:
         rel = os.path.relpath(real, real_base)
@@ -319,41 +340,6 @@ def _diagnostic_annotation(diag: Diagnostic, workdir: Path, environ: Mapping[str
     )
 
 
-def _diagnostics_from_document(doc: Mapping[str, Any]) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    for item in doc.get("diagnostics") or ():
-        if not isinstance(item, Mapping) or not item.get("message"):
-            continue
-        severity: Literal["error", "warning"] = "warning" if item.get("severity") == "warning" else "error"
-
-        def _int(value: object) -> int | None:
-            return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-        def _str(value: object) -> str | None:
-            return value if isinstance(value, str) and value else None
-
-        out.append(
-            Diagnostic(
-                message=str(item["message"]),
-                file=_str(item.get("file")),
-                line=_int(item.get("line")),
-                column=_int(item.get("column")),
-                path=_str(item.get("path")),
-                hint=_str(item.get("hint")),
-                severity=severity,
-            )
-        )
-    return out
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _marker(command: str, site_id: str) -> str:
     site = re.sub(r"[^A-Za-z0-9._]+", "_", site_id) or "default"
     return f"<!-- wix-secrets:{command}:{site} -->"
@@ -363,20 +349,11 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
-def _fallback_markdown(
-    command: str,
-    code: int,
-    doc: Mapping[str, Any] | None,
-    diagnostics: Sequence[Diagnostic],
-    error: str | None,
-) -> str:
-    """The summary when the CLI wrote no Markdown (it stopped before planning)."""
+def _fallback_markdown(command: str, code: int, diagnostics: Sequence[Diagnostic], error: str | None) -> str:
+    """The summary when the run stopped before a plan existed."""
     lines = [f"### wix-secrets {command}: failed (exit code {code}: {_EXIT_MEANING.get(code, 'error')})", ""]
-    message = error
-    if message is None and doc is not None and isinstance(doc.get("error"), Mapping):
-        message = str(doc["error"].get("message") or "") or None
-    if message:
-        first, *rest = message.splitlines()
+    if error:
+        first, *rest = error.splitlines()
         lines.append(f"**{_md_cell(first)}**")
         if rest:
             lines += ["", "```", *rest, "```"]
@@ -389,22 +366,13 @@ def _fallback_markdown(
                 problem += f"; hint: {d.hint}"
             lines.append(f"| `{_md_cell(d.file or '-')}` | {d.line or ''} | {_md_cell(problem)} |")
         lines.append("")
-    if error is not None or diagnostics:  # it stopped at the manifest, before any request
-        lines.append("Nothing was sent to Wix.")
+    lines.append("Nothing was sent to Wix." if code in (1, 4, 5) else "")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _error_text(doc: Mapping[str, Any] | None) -> str:
-    """The first line of the JSON document's error message, or ""."""
-    if doc is not None and isinstance(doc.get("error"), Mapping):
-        return next(iter(str(doc["error"].get("message") or "").splitlines()), "")
-    return ""
-
-
-def _status_note(command: str, code: int, doc: Mapping[str, Any] | None) -> str:
+def _status_note(command: str, code: int, message: str) -> str:
     if code in (0, 2):
         return ""
-    message = _error_text(doc)
     text = f"**wix-secrets {command} exited with code {code}** ({_EXIT_MEANING.get(code, 'error')})"
     if message:
         text += f": {_md_cell(message)}"
@@ -416,30 +384,67 @@ def _append(path: str, text: str) -> None:
         handle.write(text)
 
 
-def _build_argv(
+def options_for(inputs: ActionInputs, *, plan_file: Path | None, backup_dir: Path) -> Options:
+    """The action's inputs as the service options (what the CLI flags map to)."""
+    from reconciler.service import BackupOptions, Options
+
+    apply_saved = inputs.command == "apply" and plan_file is not None
+    return Options(
+        command=inputs.command,  # type: ignore[arg-type]
+        prune=None if apply_saved or not inputs.prune else True,
+        max_deletes=None if apply_saved else inputs.max_deletes,
+        detailed_exitcode=inputs.command != "apply",
+        backup=BackupOptions(directory=backup_dir),
+        save_plan=plan_file if inputs.command == "plan" else None,
+    )
+
+
+def _run_service(
     inputs: ActionInputs,
+    options: Options,
+    desired: DesiredState,
     manifests: Sequence[str],
+    env: Mapping[str, str],
+    workdir: Path,
+    redactor: Redactor,
+    streams: _Streams,
     plan_file: Path | None,
-    json_file: Path,
-    md_file: Path,
-    backup_dir: Path,
-) -> list[str]:
-    outputs = ["--json-file", str(json_file), "--markdown-file", str(md_file)]
-    site = ["--api-url", inputs.api_url] if inputs.api_url else []
-    guards: list[str] = []
-    if inputs.prune:
-        guards.append("--prune")
-    if inputs.max_deletes is not None:
-        guards += ["--max-deletes", str(inputs.max_deletes)]
-    if inputs.command == "plan":
-        saved = ["--out", str(plan_file)] if plan_file is not None else []
-        return ["plan", *manifests, "--detailed-exitcode", *outputs, *saved, *guards, *site]
-    if inputs.command == "apply":
-        common = ["--auto-approve", *outputs, "--backup-dir", str(backup_dir), *site]
-        if plan_file is not None:
-            return ["apply", str(plan_file), *common]
-        return ["apply", *manifests, *common, *guards]
-    return ["drift", *manifests, "--detailed-exitcode", *outputs, *site]
+) -> SiteOutcome:
+    """Run the command through the service, in-process; returns the typed outcome."""
+    from reconciler.render import RunInfo
+    from reconciler.render.human import render_apply, render_plan
+    from reconciler.service import SiteOutcome, apply_plan_file, connection_settings, run_site
+
+    events = _LogEvents(streams, inputs.command)
+
+    def show_plan(planned: SiteOutcome) -> None:
+        if planned.plan is not None:
+            streams.log(render_plan(planned.plan, planned.info))
+
+    try:
+        connection = connection_settings(env, cwd=workdir, api_url=inputs.api_url or None)
+    except WixSecretsError as exc:
+        return SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)), error=exc)
+    common = {"environ": env, "cwd": workdir, "events": events, "redactor": redactor, "before_apply": show_plan}
+    if inputs.command == "apply" and plan_file is not None:
+        outcome = apply_plan_file(
+            plan_file,
+            options,
+            connection,
+            preloaded=(list(manifests), desired),
+            **common,  # type: ignore[arg-type]
+        )
+    else:
+        outcome = run_site(manifests, options, connection, preloaded=desired, **common)  # type: ignore[arg-type]
+    if outcome.result is not None:
+        streams.log(render_apply(outcome.result))
+    elif outcome.plan is not None and not (inputs.command == "apply" and outcome.has_changes):
+        streams.log(render_plan(outcome.plan, outcome.info, verbose=inputs.command == "drift"))
+    if outcome.plan is not None and outcome.plan.conflicts and outcome.error is None:
+        streams.log("Error: the plan has conflicts (listed above); nothing was changed.")
+    if outcome.refusal is not None:
+        streams.log(f"Error: {outcome.refusal.user_message()}")
+    return outcome
 
 
 def run_action(
@@ -450,6 +455,9 @@ def run_action(
     cwd: Path | None = None,
 ) -> int:
     """Run the action once; return the process exit code. Never raises for user errors."""
+    from reconciler.render import RunInfo
+    from reconciler.service import SiteOutcome
+
     base = cwd or Path.cwd()
     redactor = Redactor()
     streams = _Streams(stdout, redactor)
@@ -474,33 +482,32 @@ def run_action(
         _write_step_summary(environ, f"### wix-secrets: bad input\n\n{_md_cell(str(exc))}\n", streams)
         return int(ExitCode.ERROR)
 
-    # the environment the CLI sees: credentials from the inputs, the raw inputs removed
-    cli_env = {k: v for k, v in environ.items() if not k.upper().startswith(("INPUT_API", "INPUT_AGE"))}
+    # the environment the service sees: credentials from the inputs, the raw inputs removed
+    env = {k: v for k, v in environ.items() if not k.upper().startswith(("INPUT_API", "INPUT_AGE"))}
     if inputs.api_key:
-        cli_env["WIX_API_KEY"] = inputs.api_key
+        env["WIX_API_KEY"] = inputs.api_key
     if inputs.site_id:
-        cli_env["WIX_SITE_ID"] = inputs.site_id
+        env["WIX_SITE_ID"] = inputs.site_id
     if inputs.age_key:
-        cli_env["SOPS_AGE_KEY"] = inputs.age_key
+        env["SOPS_AGE_KEY"] = inputs.age_key
 
-    # 2. decrypt and mask every value before anything else is printed
-    mask_diagnostics: list[Diagnostic] = []
-    mask_error: str | None = None
+    # 2. decrypt (once) and mask every value before anything else is printed
+    desired: DesiredState | None = None
+    stopped: SiteOutcome | None = None
     try:
-        from reconciler.operations import load_desired
+        from reconciler import operations
 
-        desired = load_desired(manifests, environ=cli_env, cwd=workdir)
+        desired = operations.load_desired(manifests, environ=env, cwd=workdir)
         values = [s.value.reveal() for s in desired.present() if s.value is not None]
         for line in mask_commands(values):
             streams.command(line)
         for value in values:
             redactor.add(value)
-        del values, desired
-    except ManifestError as exc:
-        mask_diagnostics = list(exc.diagnostics)
-        mask_error = exc.summary
+        del values
     except WixSecretsError as exc:
-        mask_error = exc.summary
+        stopped = SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)), error=exc)
+        if isinstance(exc, ManifestError):
+            stopped.diagnostics = exc.diagnostics
     except Exception as exc:  # a bug: stop before anything could print a value unmasked
         streams.command(
             annotation(
@@ -513,12 +520,10 @@ def run_action(
         _finish_outputs(environ, {"exit-code": str(int(ExitCode.ERROR))}, streams)
         return int(ExitCode.ERROR)
 
-    # 3. run the command in-process, its output fenced against workflow-command injection
-    runner_temp = environ.get("RUNNER_TEMP") or tempfile.gettempdir()
-    Path(runner_temp).mkdir(parents=True, exist_ok=True)
+    # 3. run the command in-process through the service, its log fenced against workflow commands
+    runner_temp = Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir())
+    runner_temp.mkdir(parents=True, exist_ok=True)
     outdir = Path(tempfile.mkdtemp(prefix=f"wix-secrets-{inputs.command}-", dir=runner_temp))
-    json_file = outdir / "result.json"
-    md_file = outdir / "cli-summary.md"
     summary_file = outdir / "summary.md"
     plan_file: Path | None = None
     if inputs.plan_file:
@@ -527,74 +532,69 @@ def run_action(
             plan_file = workdir / plan_file
     # apply keeps an encrypted backup of every value it overwrites or deletes; in a job, somewhere
     # a later step can upload it from (docs/ci.md), not in the runner's ephemeral home
-    backup_dir = Path(runner_temp) / "wix-secrets-backups"
-    argv = _build_argv(inputs, manifests, plan_file, json_file, md_file, backup_dir)
-
-    err_capture = _Tee(RedactingStream(stderr, redactor))
-    console = Console(
-        stdout=RedactingStream(stdout, redactor),  # type: ignore[arg-type]
-        stderr=err_capture,  # type: ignore[arg-type]
-        stdin=io.StringIO(""),
-        environ=cli_env,
-        cwd=workdir,
-        redactor=redactor,
-    )
+    backup_dir = runner_temp / "wix-secrets-backups"
+    options = options_for(inputs, plan_file=plan_file, backup_dir=backup_dir)
     token = secrets.token_hex(16)
     streams.command(f"::stop-commands::{token}")
+    handler = _log_handler(streams)
+    logging.getLogger("reconciler").addHandler(handler)
     try:
-        from reconciler.cli import run
-
-        code = int(run(argv, console))
-    except BaseException as exc:  # run() never raises for user errors; this is a bug
+        if stopped is not None or desired is None:
+            outcome = stopped or SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)))
+            if outcome.refusal is not None:
+                streams.log(f"Error: {outcome.refusal.user_message()}")
+        else:
+            outcome = _run_service(inputs, options, desired, manifests, env, workdir, redactor, streams, plan_file)
+        code = outcome.exit_code
+    except BaseException as exc:  # the service never raises for user errors; this is a bug
         streams.log(_frames_only(exc))
+        outcome = SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)))
         code = int(ExitCode.ERROR)
     finally:
+        logging.getLogger("reconciler").removeHandler(handler)
         stdout.flush()
         stderr.flush()
         streams.command(f"::{token}::")
 
-    # 4. outputs, summary and annotations
-    doc = _read_json(json_file)
-    summary = doc.get("summary") if doc is not None else None
-    if isinstance(summary, Mapping):
-        outputs["has-changes"] = "true" if doc and doc.get("has_changes") else "false"
-        for name, key in (
-            ("creates", "create"),
-            ("updates", "update"),
-            ("renames", "rename"),
-            ("deletes", "delete"),
-        ):
-            outputs[name] = str(int(summary.get(key) or 0))
+    # 4. outputs, summary and annotations, from the typed outcome
+    if outcome.plan is not None:
+        summary = outcome.plan.summary()
+        outputs["has-changes"] = "true" if outcome.plan.has_changes else "false"
+        for name, key in (("creates", "create"), ("updates", "update"), ("renames", "rename"), ("deletes", "delete")):
+            outputs[name] = str(summary[key])
     if plan_file is not None and plan_file.is_file():
         outputs["plan-file"] = str(plan_file)
     outputs["exit-code"] = str(code)
 
-    diagnostics = mask_diagnostics or (_diagnostics_from_document(doc) if doc is not None else [])
-    if md_file.is_file():
-        markdown = md_file.read_text(encoding="utf-8").rstrip("\n") + "\n"
-        note = _status_note(inputs.command, code, doc)
-        shown = _error_text(doc)
-        if note and not (shown and shown in markdown):
+    refusal = outcome.refusal
+    message = refusal.summary if refusal is not None else ""
+    if not message and outcome.plan is not None and outcome.plan.conflicts:
+        message = "the plan has conflicts; nothing was changed: " + "; ".join(outcome.plan.conflicts)
+    if outcome.plan is not None:
+        from reconciler.render.outcome import site_markdown
+
+        markdown = site_markdown(outcome).rstrip("\n") + "\n"
+        note = _status_note(inputs.command, code, message)
+        if note and not (message and message in markdown):
             markdown += note
     else:
-        markdown = _fallback_markdown(inputs.command, code, doc, diagnostics, mask_error)
+        markdown = _fallback_markdown(
+            inputs.command, code, outcome.diagnostics, refusal.user_message() if refusal else None
+        )
     markdown = redactor.scrub(f"{_marker(inputs.command, inputs.site_id)}\n{markdown}")
     summary_file.write_text(markdown, encoding="utf-8")
     outputs["summary-file"] = str(summary_file)
     _write_step_summary(environ, markdown, streams)
     _finish_outputs(environ, outputs, streams)
 
-    for diag in diagnostics:
+    for diag in outcome.diagnostics:
         streams.command(redactor.scrub(_diagnostic_annotation(diag, workdir, environ, inputs.command)))
-    if not diagnostics and code not in (0, 2):
-        message = mask_error or err_capture.error_message()
-        if doc is not None and isinstance(doc.get("error"), Mapping) and doc["error"].get("message"):
-            message = str(doc["error"]["message"])
+    if not outcome.diagnostics and code not in (0, 2):
         text = message or f"exit code {code}: {_EXIT_MEANING.get(code, 'error')}"
         streams.command(redactor.scrub(annotation("error", text, title=f"wix-secrets {inputs.command} failed")))
-    if doc is not None:
-        for warning in doc.get("warnings") or ():
-            if isinstance(warning, str) and warning:
+    if outcome.plan is not None:
+        for warning in outcome.plan.warnings:
+            if warning:
                 streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
 
     if code == ExitCode.CHANGES and not inputs.detailed_exitcode:

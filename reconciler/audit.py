@@ -3,16 +3,15 @@
 Owns the record format (``schemas/audit.schema.json``, ``audit_version`` "1"), building records from a
 plan's changes and an :class:`~reconciler.executor.ApplyResult`, the CI context (taken from the
 ``GITHUB_*`` variables of the environment mapping passed in; this module never reads ``os.environ``),
-and appending lines safely: the file is opened ``O_APPEND`` (created mode 0600) and each line is one
-``write`` so concurrent writers (several sites, several runners on a shared disk) never interleave
-inside a line. A record holds names, ids, actions, statuses, keyed fingerprints and the manifest
-digest; never a value.
+and appending lines safely: the file is opened ``O_APPEND`` (created mode 0600, never through a
+symlink) and each line is one ``write`` so concurrent writers (several sites, several runners on a
+shared disk) never interleave inside a line; a failed append is rolled back. A record holds names,
+ids, actions, statuses, keyed fingerprints and the manifest digest; never a value.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Final
 
 from reconciler import __version__
 from reconciler.executor import ApplyResult
+from reconciler.fsutil import append_lines
 from reconciler.render import RunInfo
 
 __all__ = ["AUDIT_VERSION", "append_records", "build_records", "ci_context"]
@@ -100,18 +100,9 @@ def build_records(
 
 
 def append_records(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
-    """Append each record as one JSON line (one ``write`` each). Returns the number written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    written = 0
-    try:
-        for record in records:
-            line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-            view = memoryview(line)
-            while view:  # a regular file takes it in one write; loop only for the pathological case
-                count = os.write(fd, view)
-                view = view[count:]
-            written += 1
-    finally:
-        os.close(fd)
-    return written
+    """Append each record as one JSON line (one ``write`` each; see :func:`reconciler.fsutil.append_lines`:
+    never through a symlink, nothing half-written on a full disk). Returns the number written."""
+    lines = [
+        (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8") for record in records
+    ]
+    return append_lines(path, lines, what="audit log")

@@ -28,6 +28,7 @@ never values; :mod:`reconciler.redact` scrubs everything written as a second lin
     │   ├── ProtocolError                 unexpected status or body
     │   └── NetworkError                  connection refused/dropped, timeout
     ├── ApprovalError                     apply needs confirmation and none was given
+    ├── OutputError                       an output file (audit log, backup, plan, JSON...) was not written
     ├── PartialApplyError                 exit 3: some operations failed
     ├── StalePlanError                    exit 4: a saved plan no longer matches
     └── GuardError                        exit 5: a safety guard refused the plan
@@ -52,6 +53,7 @@ __all__ = [
     "ManifestError",
     "NetworkError",
     "NotFoundError",
+    "OutputError",
     "PartialApplyError",
     "ProtocolError",
     "RateLimitedError",
@@ -262,6 +264,11 @@ class ApprovalError(WixSecretsError):
     """apply needs a 'yes' and did not get one (no TTY and no --auto-approve, or the user declined)."""
 
 
+class OutputError(WixSecretsError):
+    """A file the run had to write (audit log, backup, saved plan, --json-file...) was not written:
+    full disk, missing folder, a symlink in the way. Nothing half-written is left behind."""
+
+
 class PartialApplyError(WixSecretsError):
     """Some operations of an apply failed; the others were applied."""
 
@@ -273,9 +280,11 @@ class StalePlanError(WixSecretsError):
 
     exit_code = ExitCode.STALE
 
-    def __init__(self, summary: str, *, changed: Sequence[str] = (), detail: str | None = None) -> None:
+    def __init__(
+        self, summary: str, *, changed: Sequence[str] = (), detail: str | None = None, hint: str | None = None
+    ) -> None:
         self.changed = tuple(changed)
-        super().__init__(summary, detail=detail, hint="run `wix-secrets plan` again and review the new plan")
+        super().__init__(summary, detail=detail, hint=hint or "run `wix-secrets plan` again and review the new plan")
 
 
 class GuardError(WixSecretsError):
@@ -283,9 +292,7 @@ class GuardError(WixSecretsError):
 
     exit_code = ExitCode.GUARD
 
-    def __init__(
-        self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None
-    ) -> None:
+    def __init__(self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None) -> None:
         self.guard = guard
         super().__init__(summary, detail=detail, hint=hint)
 

@@ -30,6 +30,7 @@ from reconciler.model import DesiredState, RemoteSecret, RemoteState, Sensitive,
 from reconciler.plan import Action, Change, Plan, matches_any
 
 __all__ = [
+    "NOT_STARTED",
     "ApplyResult",
     "ItemResult",
     "KnownValues",
@@ -44,6 +45,7 @@ log = logging.getLogger("reconciler.executor")
 
 Status = Literal["applied", "failed", "skipped"]
 Progress = Callable[[str, Change, Status | None], None]
+NOT_STARTED = "not started: the apply was interrupted"
 
 
 class SecretsReader(Protocol):
@@ -169,17 +171,35 @@ class ApplyResult:
         return "partial"
 
 
-async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | None = None) -> ApplyResult:
-    """Apply every actionable change of ``plan``. Never raises for a failed operation."""
+async def apply_plan(
+    client: SecretsWriter,
+    plan: Plan,
+    *,
+    progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
+    concurrency: int | None = None,
+) -> ApplyResult:
+    """Apply every actionable change of ``plan``. Never raises for a failed operation.
+
+    ``stop`` is asked before each write starts: once it says True, no new write starts (those are
+    recorded as skipped, :data:`NOT_STARTED`) and the writes in flight finish. ``concurrency`` bounds
+    the writes handed to the client at once, so that a stop leaves at most that many in flight."""
     results: dict[int, ItemResult] = {}
     changes = plan.actionable
+    gate = asyncio.Semaphore(concurrency) if concurrency else None
+
+    def stopped() -> bool:
+        return stop is not None and stop()
 
     def record(index: int, item: ItemResult) -> None:
         results[index] = item
         if progress is not None:
             progress("done", item.change, item.status)
 
-    async def run(index: int, change: Change) -> None:
+    async def attempt(index: int, change: Change) -> None:
+        if stopped():
+            record(index, ItemResult(change, "skipped", error=NOT_STARTED))
+            return
         if progress is not None:
             progress("start", change, None)
         try:
@@ -190,12 +210,19 @@ async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | 
         else:
             record(index, ItemResult(change, "applied", new_id=new_id))
 
+    async def run(index: int, change: Change) -> None:
+        if gate is None:
+            await attempt(index, change)
+            return
+        async with gate:
+            await attempt(index, change)
+
     # 1. renames, in order; a failed rename blocks creates that reuse its old name
     failed_sources: set[str] = set()
     for index, change in enumerate(changes):
         if change.action is Action.RENAME:
             await run(index, change)
-            if results[index].status == "failed" and change.previous_name:
+            if results[index].status != "applied" and change.previous_name:
                 failed_sources.add(change.previous_name)
 
     # 2. creates and updates, concurrently
@@ -204,7 +231,10 @@ async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | 
         if change.action not in (Action.CREATE, Action.UPDATE):
             continue
         if change.action is Action.CREATE and change.name in failed_sources:
-            record(index, ItemResult(change, "skipped", error=f"the rename away from {change.name} failed"))
+            if stopped():
+                record(index, ItemResult(change, "skipped", error=NOT_STARTED))
+            else:
+                record(index, ItemResult(change, "skipped", error=f"the rename away from {change.name} failed"))
             continue
         phase2.append(run(index, change))
     await _gather_all(phase2)
@@ -214,7 +244,9 @@ async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | 
     for index, change in enumerate(changes):
         if change.action is not Action.DELETE:
             continue
-        if failures:
+        if stopped():
+            record(index, ItemResult(change, "skipped", error=NOT_STARTED))
+        elif failures:
             reason = f"skipped because {failures} other operation{'s' if failures != 1 else ''} failed"
             record(index, ItemResult(change, "skipped", error=reason))
         else:
@@ -224,7 +256,8 @@ async def apply_plan(client: SecretsWriter, plan: Plan, *, progress: Progress | 
     if not items:
         return ApplyResult(items=())
     problems = await _verify(client, items)
-    return ApplyResult(items=items, converged=not problems, verification=tuple(problems))
+    complete = all(item.status == "applied" for item in items)  # a failed change did not converge
+    return ApplyResult(items=items, converged=complete and not problems, verification=tuple(problems))
 
 
 async def _apply_one(client: SecretsWriter, change: Change) -> str | None:

@@ -36,8 +36,8 @@ from typing import Any, Final
 
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.fingerprint import derive_key, fingerprint
+from reconciler.globs import matches_any
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
-from reconciler.plan import matches_any
 from reconciler.schema import violations
 from reconciler.yamlstrict import YNode, compose_documents, to_python
 

@@ -1,8 +1,7 @@
 """Use-cases shared by the CLI and the Action: load manifests, plan a site, apply a plan.
 
 Functions here return values (states, plans, results) and never print. They read the manifest files
-they are given and take the environment as a parameter; they are called only from :mod:`reconciler.cli`
-and :mod:`reconciler.action`, which own the process.
+they are given and take the environment as a parameter; they are called by :mod:`reconciler.service`.
 """
 
 from __future__ import annotations
@@ -42,9 +41,7 @@ def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd
     Every problem of every file is collected before :class:`ManifestError` is raised.
     """
     if not paths:
-        raise UsageError(
-            "no manifest given", hint="pass the path of a manifest, e.g. examples/quickstart.yaml"
-        )
+        raise UsageError("no manifest given", hint="pass the path of a manifest, e.g. examples/quickstart.yaml")
     keyring: list[Any] = []
 
     def keys() -> Any:
@@ -105,6 +102,11 @@ async def plan_site(
 
 
 async def apply_site(
-    client: SecretsWriter, planned: PlannedSite, *, progress: Progress | None = None
+    client: SecretsWriter,
+    planned: PlannedSite,
+    *,
+    progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
+    concurrency: int | None = None,
 ) -> ApplyResult:
-    return await apply_plan(client, planned.plan, progress=progress)
+    return await apply_plan(client, planned.plan, progress=progress, stop=stop, concurrency=concurrency)

@@ -27,11 +27,11 @@ make the plan unsafe to apply (a rename cycle, a case-only name clash with a rem
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from reconciler.globs import matches_any  # re-exported: `from reconciler.plan import matches_any` still works
 from reconciler.model import UNSET, DesiredSecret, DesiredState, RemoteSecret, RemoteState, Sensitive, Unset
 
 __all__ = [
@@ -130,14 +130,6 @@ class Plan:
             "unmanaged": counts["unmanaged"],
             "ignored": len(self.ignored),
         }
-
-
-def matches_any(name: str, patterns: Iterable[str]) -> str | None:
-    """The first glob in ``patterns`` that ``name`` matches (case-sensitive), or None."""
-    for pattern in patterns:
-        if fnmatch.fnmatchcase(name, pattern):
-            return pattern
-    return None
 
 
 def make_plan(

@@ -8,6 +8,16 @@ A plan file holds no value and no unkeyed hash of a value. It binds
 * to the site by the id, name, description and ``updatedDate`` of every secret the plan touches, and
   by the absence of every name it creates.
 
+The file itself is untrusted (it travels as a CI artifact): everything in it that decides behaviour
+(the target site, the limits, every planned change, the manifests it names, the digest) is bound by a
+keyed MAC (``mac``, HMAC-SHA256 over the canonical JSON of the rest of the document) under a key derived
+from the same secret as the digest, which the editor of the file cannot know. :func:`verify_mac`
+refuses a file whose MAC does not verify (exit 4: the plan file was modified). A token-only identity
+(an access token, no API key and no client secret) is not a stable secret between the plan and the
+apply runs, so it never keys a plan file: a plaintext manifest with such an identity cannot be saved
+("needs a key"); encrypt the manifest with SOPS. The target of an apply is never taken from the file:
+the apply run names it and it must equal the file's ``site``.
+
 :func:`stale_reasons` compares a saved plan with the site as listed now; any difference makes the plan
 stale (exit code 4), naming each secret that changed. Values are never re-read: an unchanged
 ``updatedDate`` means an unchanged value. Everything here is pure; the CLI reads and writes the file.
@@ -19,7 +29,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from reconciler import __version__
@@ -36,8 +46,10 @@ __all__ = [
     "dumps",
     "is_plan_file",
     "loads",
+    "mac_key",
     "stale_reasons",
     "to_plan",
+    "verify_mac",
 ]
 
 KIND: Final = "wix-secrets-plan"
@@ -56,6 +68,29 @@ def binding_key(desired: DesiredState, environ: Mapping[str, str]) -> bytes:
         "a saved plan needs a key to bind it to the manifest without hashing values in the clear",
         hint="encrypt the manifest with SOPS (wix-secrets encrypt), or set the site's WIX_API_KEY",
     )
+
+
+def mac_key(desired: DesiredState, environ: Mapping[str, str]) -> bytes:
+    """The key of the plan file's MAC (a sibling of :func:`binding_key`, under another label)."""
+    return derive_key(binding_key(desired, environ), "plan-file-mac")
+
+
+def _mac(doc: Mapping[str, Any], key: bytes) -> str:
+    body = {k: v for k, v in doc.items() if k != "mac"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "hmac-sha256:" + hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def verify_mac(saved: SavedPlan, key: bytes, *, source: str = "plan file") -> None:
+    """Refuse (StalePlanError, exit 4) a plan file whose MAC is missing or does not verify."""
+    expected = _mac(saved.document, key)
+    if not saved.mac or not hmac.compare_digest(saved.mac.encode("utf-8"), expected.encode("utf-8")):
+        raise StalePlanError(
+            f"the plan file {source} was modified, or the manifest changed since it was made (re-encrypted "
+            "with another data key): the plan's MAC does not verify; nothing was sent",
+            changed=["plan file"],
+            hint="make the plan again with `wix-secrets plan --out` and keep the file unchanged",
+        )
 
 
 def desired_digest(desired: DesiredState, key: bytes) -> str:
@@ -95,6 +130,8 @@ class SavedPlan:
     created: str
     limits: Mapping[str, Any]
     tool_version: str = __version__
+    mac: str = ""
+    document: Mapping[str, Any] = field(default_factory=dict)  # as read, for the MAC
 
 
 def _remote(r: RemoteSecret | None) -> dict[str, str] | None:
@@ -111,8 +148,10 @@ def dumps(
     site: Mapping[str, Any],
     created: str,
     limits: Mapping[str, Any],
+    key: bytes,
 ) -> str:
-    """The plan file's text (JSON). Only actionable changes are kept; values are never written."""
+    """The plan file's text (JSON) with its MAC under ``key`` (:func:`mac_key`). Only actionable
+    changes are kept; values are never written."""
     doc = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -136,6 +175,7 @@ def dumps(
             for c in plan.actionable
         ],
     }
+    doc["mac"] = _mac(doc, key)
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -166,6 +206,8 @@ def loads(data: bytes, *, source: str = "plan file") -> SavedPlan:
             created=str(doc["created"]),
             limits=dict(doc.get("limits") or {}),
             tool_version=str(doc.get("tool_version", "")),
+            mac=str(doc.get("mac") or ""),
+            document=doc,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{source} is damaged: {type(exc).__name__} {exc}") from None
@@ -221,10 +263,17 @@ def stale_reasons(saved: SavedPlan, listed: Sequence[RemoteSecret]) -> list[str]
     return reasons
 
 
-def to_plan(saved: SavedPlan, desired: DesiredState) -> Plan:
-    """The saved changes with the values to send taken from the (digest-checked) manifest."""
+def to_plan(saved: SavedPlan, desired: DesiredState, listed: Sequence[RemoteSecret] = ()) -> Plan:
+    """The saved changes with the values to send taken from the (digest-checked) manifest, plus, from
+    the site as ``listed`` now, the declared secrets the plan leaves unchanged (so they are counted)."""
     by_name = {s.name: s for s in desired.present()}
-    changes: list[Change] = []
+    touched = {c.name for c in saved.changes} | {c.previous_name for c in saved.changes if c.previous_name}
+    on_site = {s.name: s for s in listed}
+    changes: list[Change] = [
+        Change(action=Action.NOOP, name=name, remote=on_site[name])
+        for name in by_name
+        if name in on_site and name not in touched
+    ]
     for change in saved.changes:
         value = None
         if "value" in change.changed and change.action is not Action.DELETE:

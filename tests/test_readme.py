@@ -229,7 +229,9 @@ def test_walk_the_readme(session: Session) -> None:
     lines = console_lines((ROOT / "README.md").read_text())
     session.walk(lines, skip=SKIPPED_SECTIONS, section_env={})
     assert any("keygen" in c for c in session.ran) and "age1..." in session.placeholders
-    assert any("show  plan.json" in c for c in session.ran) and any("apply plan.json" in c for c in session.ran)
+    assert any("show  plan.json" in c for c in session.ran) and any(
+        "apply --local demo-site.json plan.json" in c for c in session.ran
+    )
     assert len(session.skipped) == 3, session.skipped  # the install line and the two lines of the real-site block
 
 

@@ -36,6 +36,8 @@ def run(argv: list[str], console: Console) -> int:
             args = parse_args(parser, argv)
     except SystemExit as exc:  # argparse: --help, --version, or a usage error (exit 2 -> 1)
         code = exc.code if isinstance(exc.code, int) else 1
+        if code != 0:
+            _usage_error_document(argv, console)
         return ExitCode.OK if code == 0 else ExitCode.ERROR
     if getattr(args, "no_color", False):
         console.color = False
@@ -55,3 +57,18 @@ def run(argv: list[str], console: Console) -> int:
         return 130
     except BrokenPipeError:
         return ExitCode.ERROR
+
+
+def _usage_error_document(argv: list[str], console: Console) -> None:
+    """``plan``/``apply``/``drift --json`` print one JSON document in every case, a bad command line too."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if "--json" not in argv or command not in ("plan", "apply", "drift"):
+        return
+    from reconciler.errors import UsageError
+    from reconciler.render import RunInfo
+    from reconciler.render.json import dumps, error_document
+
+    error = UsageError(f"invalid command line for `wix-secrets {command}` (see the usage message)")
+    doc = error_document(RunInfo(command), error)
+    doc["exit_code"] = int(ExitCode.ERROR)
+    console.out(dumps(doc))

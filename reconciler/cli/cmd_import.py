@@ -87,12 +87,16 @@ def _target(args: argparse.Namespace, console: Console, out: Path) -> _Target:
 
 def write_private(path: Path, data: bytes, *, force: bool) -> None:
     """Write ``data`` to ``path`` atomically: a 0600 temp file in the same folder, then a rename."""
-    from reconciler.fsutil import atomic_write
+    from reconciler.errors import OutputError
+    from reconciler.fsutil import atomic_write, check_parent
 
+    check_parent(path, "manifest")  # a missing folder is refused, never created
     try:
         atomic_write(path, data, overwrite=force)
     except FileExistsError:
         raise UsageError(f"{path}: already exists; pass --force to overwrite it") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write the manifest {path}: {exc.strerror or exc}; it was not written") from None
 
 
 async def _read_site(client: Any, console: Console) -> tuple[list[Any], dict[str, Any]]:

@@ -90,16 +90,16 @@ def _limits_text(limits: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from reconciler.cli.saved import read_plan_file
     from reconciler.render.human import render_plan
     from reconciler.render.json import dumps, plan_document
     from reconciler.render.markdown import render_markdown
+    from reconciler.service import read_plan_file
 
     path: str = args.planfile
     target = console.resolve(path)
     if not target.is_file():
         raise UsageError(f"{path}: no such file" if not target.exists() else f"{path}: not a file")
-    saved = read_plan_file(console, path)
+    saved = read_plan_file(target)
     if saved is None:
         raise UsageError(
             f"{path} is not a saved plan",

@@ -1,302 +1,196 @@
-"""``plan``/``apply``/``drift`` with ``--site NAME`` or ``--all``: many sites of a project, concurrently.
+"""``plan``/``apply``/``drift`` with ``--site NAME`` or ``--all``: many sites of a project.
 
-Owns the multi-site flow on top of the phases of :mod:`reconciler.cli.runner`: each chosen site of the
-project file gets its own environment (credentials from the variables its entry names), its own
-client and so its own rate budget; sites are planned concurrently, printed as one section each in the
-project file's order, then a combined summary. ``apply`` asks once for every site with changes and
-applies them concurrently, but applies nothing if any site failed to plan. A site that fails (invalid
-manifest, missing credentials, Wix unreachable) fails alone in its section. The exit code is the most
+The service (:func:`reconciler.service.run_project`) plans the chosen sites concurrently, each with its
+own environment (credentials from the variables its entry names), client and rate budget; apply asks
+once, applies nothing if any site failed to plan, writes every backup before any site changes, then
+applies the sites concurrently. This module renders the :class:`~reconciler.service.ProjectOutcome`:
+one section per site in the project file's order and a combined summary (human), one Markdown
+summary, or one JSON document (``schemas/project-result.schema.json``). The exit code is the most
 severe of the sites': 1 error > 5 guard > 4 stale > 3 partial > 2 changes > 0.
-
-Also owns the CLI side of the audit log (:func:`write_audit`), used by single-site apply too.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import dataclasses
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.console import Console
+from reconciler.cli.frontend import (
+    CliEvents,
+    confirm,
+    connection_from_args,
+    finish_site,
+    signals_stop,
+    site_json,
+    site_markdown,
+    write_file,
+)
 from reconciler.cli.options import project_site_options
-from reconciler.cli.runner import Command, SiteRun, apply_run, confirm, exit_code_of, outputs, plan_run, prepare
-from reconciler.errors import Diagnostic, ExitCode, ManifestError, UsageError, WixSecretsError
-from reconciler.project import ProjectSite
+from reconciler.errors import OutputError, UsageError, WixSecretsError
 from reconciler.render import RunInfo
+from reconciler.service.outcome import most_severe
 
-__all__ = ["most_severe", "run_project_command", "write_audit"]
+if TYPE_CHECKING:
+    from reconciler.service import Options, ProjectOutcome
 
-_SEVERITY: dict[int, int] = {
-    ExitCode.OK: 0,
-    ExitCode.CHANGES: 1,
-    ExitCode.PARTIAL: 2,
-    ExitCode.STALE: 3,
-    ExitCode.GUARD: 4,
-    ExitCode.ERROR: 5,
-}
+__all__ = ["most_severe", "run_project_command"]
 
 
-def most_severe(codes: list[int]) -> int:
-    """The most severe exit code: 1 error > 5 guard > 4 stale > 3 partial > 2 changes > 0 (unknown = error)."""
-    return max(codes, key=lambda c: _SEVERITY.get(c, 5), default=int(ExitCode.OK))
-
-
-def write_audit(run: SiteRun, args: argparse.Namespace, console: Console) -> None:
-    """Append the audit records of an applied run to ``--audit-log`` (if given)."""
-    path = getattr(args, "audit_log", None)
-    if not path or run.result is None or not run.result.items:
-        return
-    from reconciler.audit import append_records, build_records
-
-    records = build_records(run.info, run.result, environ=console.environ, scrub=console.redactor.scrub)
-    append_records(console.resolve(path), records)
-
-
-@dataclass
-class _Slot:
-    """One chosen site: its run once prepared, or the error that stopped it."""
-
-    site: ProjectSite
-    info: RunInfo
-    console: Console
-    run: SiteRun | None = None
-    error: WixSecretsError | None = None
-    diagnostics: tuple[Diagnostic, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        if self.error is not None or self.run is None or self.run.planned is None:
-            return True
-        return bool(self.run.planned.plan.conflicts or self.run.guard_error)
-
-    def code(self, args: argparse.Namespace) -> int:
-        if self.error is not None or self.run is None or self.run.planned is None:
-            return int(self.error.exit_code if self.error else ExitCode.ERROR)
-        return int(exit_code_of(self.run, args))
-
-
-def run_project_command(args: argparse.Namespace, console: Console, command: Command) -> int:
+def run_project_command(args: argparse.Namespace, console: Console, options: Options) -> int:
     from reconciler.project import find_project, load_project, select_sites
+    from reconciler.service import SiteOutcome, Stop, run_project
 
-    if args.manifests:
-        raise UsageError(
-            "MANIFEST arguments cannot be combined with --site/--all",
-            hint="the project file names each site's manifests",
-        )
-    path = find_project(console.cwd, getattr(args, "project", None))
-    project = load_project(path, shown=os.path.relpath(path, console.cwd))
-    sites = select_sites(project, getattr(args, "site", None) or [], all_sites=bool(getattr(args, "all", False)))
-    sites = project_site_options(sites, args, console)  # --local/--api-url/--site-id (reconciler.cli.options)
-    slots = [_prepare(args, console, command, site) for site in sites]
-    return asyncio.run(_run(slots, args, console, command))
-
-
-def _prepare(args: argparse.Namespace, console: Console, command: Command, site: ProjectSite) -> _Slot:
-    from reconciler.cli.site import site_settings
-    from reconciler.project import site_environ
-
-    manifests = [os.path.relpath(m, console.cwd) for m in site.manifests]
-    env, missing = site_environ(site, console.environ)
-    site_console = dataclasses.replace(console, environ=env)  # same streams and redactor
-    info = RunInfo(command, tuple(manifests), site_id=site.site_id, api_url=site.api_url, local=site.local,
-                   site_name=site.name)
-    slot = _Slot(site, info, site_console)
-    if missing:
-        slot.error = UsageError(f"missing credentials: {', '.join(missing)} not set (named in the project file)")
-        return slot
-    site_args = argparse.Namespace(**{**vars(args), "local": None, "api_url": None, "site_id": None})
+    command = options.command
     try:
-        settings = site_settings(site_args, site_console)
-        slot.info = dataclasses.replace(info, site_id=settings.site_id)
-        slot.run = prepare(site_args, site_console, command, manifests, settings=settings, environ=env,
-                           name=site.name)
-        slot.info = slot.run.info
-    except ManifestError as exc:
-        slot.error, slot.diagnostics = exc, exc.diagnostics
-    except WixSecretsError as exc:
-        slot.error = exc
-    return slot
+        if args.manifests:
+            raise UsageError(
+                "MANIFEST arguments cannot be combined with --site/--all",
+                hint="the project file names each site's manifests",
+            )
+        path = find_project(console.cwd, getattr(args, "project", None))
+        project = load_project(path, shown=os.path.relpath(path, console.cwd))
+        sites = select_sites(project, getattr(args, "site", None) or [], all_sites=bool(getattr(args, "all", False)))
+        sites = project_site_options(sites, args, console)  # --local/--api-url/--site-id (cli/options.py)
+    except WixSecretsError as exc:  # no project to run: one error document, as for a single site
+        return finish_site(SiteOutcome(command, RunInfo(command, tuple(args.manifests)), error=exc), args, console)
+    environments = {s.name: s.environment for s in sites}
+    human = not args.json and not args.markdown
+    shown = False
+    stop = Stop()
+    with signals_stop(stop, console) as arm:
+
+        def before_apply(planned: ProjectOutcome) -> None:
+            nonlocal shown
+            if human:
+                console.out(_human(planned, args, console, environments))
+                shown = True
+            if not args.auto_approve:
+                chosen = [s.name or "?" for s in planned.sites if not s.failed and s.has_changes]
+                console.err(f"\nThis applies the plans of {len(chosen)} site(s): {', '.join(chosen)}.")
+                confirm(console)
+            arm()
+
+        outcome = run_project(
+            sites,
+            options,
+            lambda env: connection_from_args(args, console, env, site=False),
+            environ=console.environ,
+            cwd=console.cwd,
+            events=CliEvents(console),
+            redactor=console.redactor,
+            before_apply=before_apply,
+            stop=stop,
+        )
+    return _emit(outcome, args, console, environments, shown=shown)
 
 
-async def _run(slots: list[_Slot], args: argparse.Namespace, console: Console, command: Command) -> int:
-    from reconciler.cli.site import open_client
+def _human(
+    outcome: ProjectOutcome,
+    args: argparse.Namespace,
+    console: Console,
+    environments: dict[str, str | None],
+    *,
+    applied: bool = False,
+) -> str:
+    from reconciler.render.human import render_apply, render_plan
 
-    async with contextlib.AsyncExitStack() as stack:
-        clients: dict[int, Any] = {}
-
-        async def plan_one(index: int, slot: _Slot) -> None:
-            assert slot.run is not None
-            try:
-                client = await stack.enter_async_context(open_client(slot.run.settings, slot.console))
-                clients[index] = client
-                await plan_run(slot.run, args, slot.console, client)
-            except WixSecretsError as exc:
-                slot.error = exc
-
-        await asyncio.gather(*(plan_one(i, s) for i, s in enumerate(slots) if s.run is not None))
-        to_apply = [i for i, s in enumerate(slots) if not s.failed and s.run is not None and s.run.has_changes]
-        if command != "apply" or not to_apply:
-            _emit(slots, args, console, command)
-            return most_severe([s.code(args) for s in slots])
-        failed = [s.site.name for s in slots if s.failed]
-        human = not args.json and not args.markdown
-        if failed:
-            _emit(slots, args, console, command)
-            console.err(f"Error: nothing was applied: {len(failed)} site(s) failed to plan ({', '.join(failed)}).")
-            return most_severe([s.code(args) for s in slots])
-        if human:
-            console.out(_human(slots, args, console, command))
-        if not args.auto_approve:
-            names = ", ".join(slots[i].site.name for i in to_apply)
-            console.err(f"\nThis applies the plans of {len(to_apply)} site(s): {names}.")
-            confirm(console)
-
-        # Encrypted backups of every site first: a failed backup stops the apply before any site changes.
-        from reconciler.cli.runner import backup_before_apply
-
-        for i in to_apply:
-            run = slots[i].run
-            assert run is not None
-            await backup_before_apply(run, args, slots[i].console, clients[i])
-
-        async def apply_one(index: int) -> None:
-            run = slots[index].run
-            assert run is not None
-            await apply_run(run, slots[index].console, clients[index])
-            write_audit(run, args, console)
-
-        await asyncio.gather(*(apply_one(i) for i in to_apply))
-        if human:
-            console.out("")
-        _emit(slots, args, console, command, applied=True)
-        return most_severe([s.code(args) for s in slots])
-
-
-def _section_header(slot: _Slot) -> str:
-    env = f" [{slot.site.environment}]" if slot.site.environment else ""
-    where = f"local {slot.info.local}" if slot.info.local else f"site {slot.info.site_id or '?'}"
-    return f"=== {slot.site.name}{env}: {where} ==="
-
-
-def _human(slots: list[_Slot], args: argparse.Namespace, console: Console, command: Command,
-           *, applied: bool = False) -> str:
     parts: list[str] = []
-    for slot in slots:
-        parts.append(_section_header(slot))
-        if slot.error is not None:
-            parts.append(f"Error: {slot.error.summary}")
-            parts.extend(d.format() for d in slot.diagnostics)
-        elif slot.run is not None and slot.run.planned is not None:
-            if applied and slot.run.result is None:
-                parts.append("No changes applied." if not slot.run.has_changes else "Not applied.")
+    for site in outcome.sites:
+        where = f"local {site.info.local}" if site.info.local else f"site {site.info.site_id or '?'}"
+        env = environments.get(site.name or "")
+        parts.append(f"=== {site.name}{f' [{env}]' if env else ''}: {where} ===")
+        if site.plan is None:
+            refusal = site.refusal
+            parts.append(f"Error: {refusal.summary if refusal else 'not planned'}")
+            parts.extend(d.format() for d in site.diagnostics)
+        else:
+            if applied and site.result is None:
+                parts.append("No changes applied." if not site.has_changes else "Not applied.")
+            elif site.result is not None:
+                parts.append(render_apply(site.result, color=console.color).rstrip("\n"))
             else:
-                parts.append(outputs(slot.run, slot.console, verbose=bool(args.verbose)).human.rstrip("\n"))
-            if slot.run.guard_error is not None:
-                parts.append(f"Error: {slot.run.guard_error.summary}")
+                verbose = bool(args.verbose) or outcome.command == "drift"
+                text = render_plan(site.plan, site.info, color=console.color, verbose=verbose)
+                parts.append(text.rstrip("\n"))
+            if site.refusal is not None:
+                parts.append(f"Error: {site.refusal.summary}")
         parts.append("")
-    parts.append(_summary_text(slots, args, command))
+    parts.append(_summary_text(outcome))
     return "\n".join(parts)
 
 
-def _summary(slots: list[_Slot], args: argparse.Namespace) -> dict[str, Any]:
-    totals = {"create": 0, "update": 0, "rename": 0, "delete": 0, "unchanged": 0, "unmanaged": 0, "ignored": 0}
-    for slot in slots:
-        if slot.run is not None and slot.run.planned is not None:
-            for key, count in slot.run.planned.plan.summary().items():
-                totals[key] = totals.get(key, 0) + count
-    return {
-        "sites": len(slots),
-        "failed": sum(1 for s in slots if s.failed),
-        "with_changes": sum(1 for s in slots if not s.failed and s.run is not None and s.run.has_changes),
-        "applied": sum(1 for s in slots if s.run is not None and s.run.result is not None),
-        **totals,
-    }
-
-
-def _summary_text(slots: list[_Slot], args: argparse.Namespace, command: Command) -> str:
-    s = _summary(slots, args)
+def _summary_text(outcome: ProjectOutcome) -> str:
+    s = outcome.summary()
     lines = [
         f"Summary of {s['sites']} site(s): {s['with_changes']} with changes, {s['failed']} failed. "
         f"Total: {s['create']} to create, {s['update']} to update, {s['rename']} to rename, "
         f"{s['delete']} to delete, {s['unchanged']} unchanged."
     ]
-    for slot in slots:
-        code = slot.code(args)
-        if slot.error is not None:
-            state = f"error ({slot.error.summary})"
-        elif slot.run is not None and slot.run.result is not None:
-            state = f"applied: {slot.run.result.status}"
-        elif slot.run is not None and slot.run.guard_error is not None:
+    for site in outcome.sites:
+        if site.plan is None and site.error is not None:
+            state = f"error ({site.error.summary})"
+        elif site.result is not None:
+            state = f"applied: {site.result.status}"
+        elif site.error is not None:
+            state = f"error ({site.error.summary})"
+        elif site.guard_error is not None:
             state = "refused by a safety guard"
-        elif slot.run is not None and slot.run.has_changes:
+        elif site.has_changes:
             state = "changes"
         else:
             state = "no changes"
-        lines.append(f"  {slot.site.name}: {state} (exit {code})")
+        lines.append(f"  {site.name}: {state} (exit {site.exit_code})")
     return "\n".join(lines)
 
 
-def _document(slots: list[_Slot], args: argparse.Namespace, command: Command) -> dict[str, Any]:
-    from reconciler import __version__
-    from reconciler.render.json import error_document, plan_document
+def _document(outcome: ProjectOutcome) -> dict[str, Any]:
+    from reconciler.render.json import project_document
 
-    docs: list[dict[str, Any]] = []
-    for slot in slots:
-        if slot.error is not None or slot.run is None or slot.run.planned is None:
-            error = slot.error or UsageError("the site was not planned")
-            docs.append(error_document(slot.info, error, slot.diagnostics))
-        else:
-            doc = plan_document(slot.run.planned.plan, slot.run.info, slot.run.result)
-            if slot.run.guard_error is not None:
-                doc["error"] = {
-                    "message": slot.run.guard_error.summary,
-                    "type": type(slot.run.guard_error).__name__,
-                    "exit_code": int(slot.run.guard_error.exit_code),
-                }
-            docs.append(doc)
-        docs[-1]["exit_code"] = slot.code(args)
-    return {
-        "format_version": "1",
-        "tool": {"name": "wix-secrets", "version": __version__},
-        "command": command,
-        "sites": docs,
-        "summary": _summary(slots, args),
-        "exit_code": most_severe([s.code(args) for s in slots]),
-    }
+    return project_document(
+        outcome.command, [site_json(s) for s in outcome.sites], outcome.summary(), outcome.exit_code
+    )
 
 
-def _markdown(slots: list[_Slot], args: argparse.Namespace, command: Command) -> str:
-    from reconciler.render.markdown import render_markdown
-
-    parts = [f"## wix-secrets {command}: {len(slots)} site(s)", ""]
-    for slot in slots:
-        if slot.run is not None and slot.run.planned is not None and slot.error is None:
-            parts.append(render_markdown(slot.run.planned.plan, slot.run.info, slot.run.result))
-        else:
-            parts.append(f"### wix-secrets {command}: {slot.site.name}: error\n")
-            parts.append(f"**{slot.error.summary if slot.error else 'not planned'}**\n")
-            parts.extend(f"- `{d.location()}`: {d.message}" for d in slot.diagnostics)
-            parts.append("")
-    parts += ["```", _summary_text(slots, args, command), "```", ""]
+def _markdown(outcome: ProjectOutcome) -> str:
+    parts = [f"## wix-secrets {outcome.command}: {len(outcome.sites)} site(s)", ""]
+    parts += [site_markdown(site) for site in outcome.sites]
+    parts += ["```", _summary_text(outcome), "```", ""]
     return "\n".join(parts)
 
 
-def _emit(slots: list[_Slot], args: argparse.Namespace, console: Console, command: Command,
-          *, applied: bool = False) -> None:
-    from reconciler.cli.runner import write_file
+def _emit(
+    outcome: ProjectOutcome,
+    args: argparse.Namespace,
+    console: Console,
+    environments: dict[str, str | None],
+    *,
+    shown: bool,
+) -> int:
     from reconciler.render.json import dumps
 
-    doc = dumps(_document(slots, args, command))
-    markdown = _markdown(slots, args, command)
-    write_file(console, getattr(args, "json_file", None), doc + "\n")
-    write_file(console, getattr(args, "markdown_file", None), markdown)
+    code = outcome.exit_code
+    try:
+        write_file(console, getattr(args, "json_file", None), dumps(_document(outcome)) + "\n", "JSON file")
+        write_file(console, getattr(args, "markdown_file", None), _markdown(outcome), "Markdown file")
+    except OutputError as exc:
+        console.err(f"Error: {exc.user_message()}")
+        code = most_severe([code, int(exc.exit_code)])
     if args.json:
-        console.out(doc)
+        console.out(dumps(_document(outcome)))
     elif args.markdown:
-        console.out(markdown)
+        console.out(_markdown(outcome))
     else:
-        console.out(_human(slots, args, console, command, applied=applied))
+        if shown:
+            console.out("")
+        console.out(_human(outcome, args, console, environments, applied=outcome.applied))
+    if outcome.blocked:
+        console.err(
+            f"Error: nothing was applied: {len(outcome.blocked)} site(s) failed to plan ({', '.join(outcome.blocked)})."
+        )
+    for site in outcome.sites:
+        if site.interrupted is not None:
+            from reconciler.cli.frontend import interrupted_line
+
+            console.err(f"{site.name}: interrupted by {site.interrupted}: {interrupted_line(site)}.")
+    return code

@@ -1,13 +1,11 @@
-"""Command-line options that adjust the shared plan/apply flow, each behind one call in the orchestration.
+"""Command-line options that adjust the shared plan/apply flow, each behind one call in the front end.
 
-* ``--target NAME`` (:func:`limit_to_targets`): the computed plan limited to some secrets by the pure
-  filter :func:`reconciler.target.target_plan`; the run's outputs then carry the targets and a warning.
 * ``--local``/``--api-url``/``--site-id`` (and ``WIX_LOCAL_SITE``/``WIX_API_URL``) with ``--all`` or
   ``--site`` (:func:`project_site_options`): applied to the chosen sites, or a usage error; never
   silently ignored (:func:`reconciler.project.override_sites`).
-* The backup's recipients when neither ``--backup-age`` nor the manifest gives one
-  (:func:`env_backup_age`, :func:`local_backup_recipients`), and the name a ``--local`` site's backup
-  takes (:func:`backup_site_label`).
+* ``WIX_SECRETS_BACKUP_AGE`` (:func:`env_backup_age`): backup recipients when ``--backup-age`` is not given.
+* After a targeted apply (``--target``, filtered by the service with :func:`reconciler.target.target_plan`),
+  the reminder that the rest was not applied (:func:`applied_target_note`).
 
 Only this CLI layer reads the flags, the environment and the terminal; the functions it calls are pure
 or do only their own file I/O.
@@ -16,8 +14,6 @@ or do only their own file I/O.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.console import Console
@@ -26,29 +22,7 @@ from reconciler.errors import UsageError
 if TYPE_CHECKING:
     from reconciler.project import ProjectSite
 
-__all__ = [
-    "applied_target_note",
-    "backup_site_label",
-    "env_backup_age",
-    "limit_to_targets",
-    "local_backup_recipients",
-    "project_site_options",
-]
-
-
-def limit_to_targets(run: Any, args: argparse.Namespace) -> None:
-    """--target: keep only the targeted changes of ``run.planned``; ``run.info`` records the targets.
-
-    One site (``run.name`` is None) refuses a target that names no secret; a project site does not, as a
-    target may belong to some of the chosen sites only."""
-    targets = getattr(args, "target", None)
-    if not targets or run.planned is None:
-        return
-    from reconciler.target import target_plan
-
-    plan = target_plan(run.planned.plan, targets, strict=run.name is None)
-    run.planned = dataclasses.replace(run.planned, plan=plan)
-    run.info = dataclasses.replace(run.info, targets=tuple(targets))
+__all__ = ["applied_target_note", "env_backup_age", "project_site_options"]
 
 
 def applied_target_note(info: Any) -> str:
@@ -89,27 +63,3 @@ def env_backup_age(console: Console) -> list[str]:
     from reconciler.backupkey import recipients_from_env
 
     return recipients_from_env(console.environ)
-
-
-def local_backup_recipients(console: Console) -> list[str]:
-    """No recipient for the backup (a plaintext manifest): on a terminal, the local backup identity
-    (created once, :mod:`reconciler.backupkey`), saying where it is; in CI none (the backup then refuses)."""
-    if not console.interactive:
-        return []
-    from reconciler import backupkey
-    from reconciler.operations import home_of
-
-    identity = backupkey.ensure(console.environ, home_of(console.environ))
-    if identity.created:
-        console.err(
-            f"Created a local backup identity in {identity.path} (mode 0600; public key {identity.recipient}). "
-            "Keep it: it decrypts the backups of plaintext manifests, and `wix-secrets apply BACKUP` finds it there."
-        )
-    console.err(f"The backup is encrypted to the local backup identity {identity.path}.")
-    return [identity.recipient]
-
-
-def backup_site_label(settings: Any) -> str | None:
-    """A ``--local`` site's backups are named after its file (``demo-site`` for ``demo-site.json``)."""
-    local = getattr(settings, "local", None)
-    return (Path(local).stem or None) if local else None

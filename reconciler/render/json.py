@@ -18,7 +18,16 @@ from reconciler.model import Unset
 from reconciler.plan import Change, Plan
 from reconciler.render import RunInfo
 
-__all__ = ["FORMAT_VERSION", "diagnostic_dict", "dumps", "error_document", "plan_document"]
+__all__ = [
+    "FORMAT_VERSION",
+    "diagnostic_dict",
+    "dumps",
+    "error_dict",
+    "error_document",
+    "plan_document",
+    "project_document",
+    "site_document",
+]
 
 FORMAT_VERSION: Final = "1"
 
@@ -52,11 +61,18 @@ def _change(change: Change) -> dict[str, Any]:
     }
 
 
-def _header(info: RunInfo) -> dict[str, Any]:
+def _versioned(command: str) -> dict[str, Any]:
+    """The fields every machine document starts with (single site, project)."""
     return {
         "format_version": FORMAT_VERSION,
         "tool": {"name": "wix-secrets", "version": __version__},
-        "command": info.command,
+        "command": command,
+    }
+
+
+def _header(info: RunInfo) -> dict[str, Any]:
+    return {
+        **_versioned(info.command),
         "manifest": {"paths": list(info.manifest_paths), "digest": info.digest, "encrypted": info.encrypted},
         "site": {
             "name": info.site_name,
@@ -106,13 +122,47 @@ def _result(result: ApplyResult) -> dict[str, Any]:
     }
 
 
-def error_document(
-    info: RunInfo, error: WixSecretsError, diagnostics: Sequence[Diagnostic] = ()
-) -> dict[str, Any]:
+def error_document(info: RunInfo, error: WixSecretsError, diagnostics: Sequence[Diagnostic] = ()) -> dict[str, Any]:
     doc = _header(info)
-    doc["error"] = {"message": error.summary, "type": type(error).__name__, "exit_code": int(error.exit_code)}
+    doc["error"] = error_dict(error)
     doc["diagnostics"] = [diagnostic_dict(d) for d in diagnostics]
     return doc
+
+
+def error_dict(error: WixSecretsError) -> dict[str, Any]:
+    return {"message": error.summary, "type": type(error).__name__, "exit_code": int(error.exit_code)}
+
+
+def site_document(
+    info: RunInfo,
+    *,
+    plan: Plan | None,
+    result: ApplyResult | None,
+    error: WixSecretsError | None,
+    diagnostics: Sequence[Diagnostic],
+    exit_code: int,
+    interrupted: str | None = None,
+) -> dict[str, Any]:
+    """THE document of one site's run: the plan (when one was made) and the error together, if any."""
+    if plan is None:
+        doc = error_document(info, error or WixSecretsError("the site was not planned"), diagnostics)
+    else:
+        doc = plan_document(plan, info, result)
+        if error is not None:
+            doc["error"] = error_dict(error)
+        if diagnostics:
+            doc["diagnostics"] = [diagnostic_dict(d) for d in diagnostics]
+    if interrupted is not None:
+        doc["interrupted"] = interrupted
+    doc["exit_code"] = exit_code
+    return doc
+
+
+def project_document(
+    command: str, sites: Sequence[dict[str, Any]], summary: dict[str, int], exit_code: int
+) -> dict[str, Any]:
+    """The document of a multi-site run (``schemas/project-result.schema.json``): same version machinery."""
+    return {**_versioned(command), "sites": list(sites), "summary": summary, "exit_code": exit_code}
 
 
 def dumps(doc: dict[str, Any]) -> str:

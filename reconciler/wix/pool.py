@@ -9,34 +9,20 @@ one) and gives it back when its response is closed, so each connection is still 
 reused, and the work per request is constant. There are never more shards than requests that were in
 flight at once, which the client's concurrency bound limits.
 
-It also makes httpcore's ``import sniffio``, which it runs on every lock acquisition, fail at once
-when sniffio is not installed (:func:`_remember_missing_sniffio`); otherwise each failed import scans
-``sys.path`` again, several times per request.
+httpcore runs ``import sniffio`` on every lock acquisition; sniffio is a dependency of wix-secrets so
+that import is a lookup in ``sys.modules`` (absent, each failed import would scan ``sys.path`` again,
+several times per request). Importing this module has no side effect.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import ssl
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import httpx
 
 __all__ = ["ShardedTransport"]
-
-
-def _remember_missing_sniffio() -> None:
-    """Record sniffio's absence in ``sys.modules`` (a ``None`` entry: ``import`` fails immediately).
-
-    The import fails either way; this only stops it from searching the disk again on every call.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-_remember_missing_sniffio()
 
 
 class _ReleasingStream(httpx.AsyncByteStream):

@@ -1,15 +1,15 @@
 """A simulated GitHub Actions runner for the action tests: workspace, files, env, output parsing.
 
-The action's entry point runs as a subprocess exactly as the composite step runs it: ``python -m
-reconciler.action`` with ``INPUT_*``, ``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``, ``GITHUB_ENV``,
-``GITHUB_WORKSPACE`` and ``RUNNER_TEMP`` pointing at temporary files, against a real emulator.
+The action's entry point runs in-process (``run_action``, what ``python -m reconciler.action`` runs) with
+``INPUT_*``, ``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``, ``GITHUB_ENV``, ``GITHUB_WORKSPACE`` and
+``RUNNER_TEMP`` pointing at temporary files, against a real emulator over loopback HTTP. The composite
+test (``test_composite.py``) runs the whole ``action.yml`` as subprocesses once, end to end.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,21 +171,18 @@ class Runner:
         return temp, env
 
     def run_entry_point(self, inputs: Mapping[str, str], *, env: Mapping[str, str] | None = None) -> ActionRun:
-        """``python -m reconciler.action`` with ``INPUT_*`` set as the composite step sets them."""
+        """The action's entry point (:func:`reconciler.action.run_action`, what ``python -m reconciler.action``
+        runs) with ``INPUT_*`` set as the composite step sets them, stdout and stderr merged like a job log."""
         temp, files = self.step_files()
         full = self.base_env() | files | dict(env or {})
         for name, value in inputs.items():
             full[f"INPUT_{name.upper().replace('-', '_')}"] = value
-        proc = subprocess.run(
-            [sys.executable, "-m", "reconciler.action"],
-            cwd=self.workspace,
-            env=full,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=120,
-            check=False,
-        )
-        return collect(proc.returncode, proc.stdout.decode("utf-8"), files, temp)
+        # in-process, as the service is: the composite test (test_composite.py) keeps one subprocess run
+        from reconciler.action import run_action
+
+        log = io.StringIO()
+        code = run_action(full, stdout=log, stderr=log, cwd=self.workspace)
+        return collect(code, log.getvalue(), files, temp)
 
 
 def collect(code: int, log: str, files: Mapping[str, str], temp: Path) -> ActionRun:

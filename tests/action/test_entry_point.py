@@ -1,6 +1,7 @@
-"""``python -m reconciler.action`` end to end: a simulated runner, the real CLI, a live emulator.
+"""The action's entry point end to end: a simulated runner, the real service, a live emulator (HTTP).
 
-Each test runs the entry point as a subprocess exactly as the composite step does, then checks the
+Each test runs the entry point in-process (``run_action``, what ``python -m reconciler.action`` runs;
+``test_composite.py`` keeps the subprocess run of the whole ``action.yml``), then checks the
 exit status, the step outputs, the job summary, the annotations, that every value was masked before
 anything else was printed, and that no form of any value appears anywhere but an ::add-mask:: line.
 """

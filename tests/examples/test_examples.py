@@ -37,7 +37,7 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
     # PyYAML reads the key `on` as True (YAML 1.1)
     on = workflow.get("on", workflow.get(True))
     assert isinstance(on, dict)
@@ -283,9 +283,9 @@ def test_gitlab_example_commands_and_references_exist(path: Path) -> None:
                     raise AssertionError(f"{name}: `{command}` is not a valid wix-secrets command") from exc
             elif argv[:3] == ["python", "-m", "reconciler.action_hooks"]:
                 tool_commands += 1
-                with pytest.raises(SystemExit) as exc:
+                with pytest.raises(SystemExit) as exited:
                     hooks_main([argv[3], "--help"])
-                assert exc.value.code == 0, f"{name}: no hook {argv[3]}"
+                assert exited.value.code == 0, f"{name}: no hook {argv[3]}"
         # the files a job keeps as artifacts are the ones its commands write
         written = " ".join(merged.get("script", []))
         for artifact in merged.get("artifacts", {}).get("paths", []):

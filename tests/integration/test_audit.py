@@ -69,6 +69,7 @@ def test_apply_writes_one_valid_line_per_change_with_fingerprints_and_ci(
     manifest, keys = encrypted
     site = str(tmp_path / "site.json")
     env = {**keys, **GITHUB}
+    (tmp_path / "logs").mkdir()  # an output path's folder must exist (no silent mkdir)
     first = cli("apply", "--local", site, "--auto-approve", "--audit-log", "logs/audit.jsonl", str(manifest), env=env)
     assert first.code == 0, first.err
     log = tmp_path / "logs" / "audit.jsonl"

@@ -76,6 +76,7 @@ def test_import_then_plan_shows_no_changes(cli: Any, tmp_path: Path, server: Any
     identity, recipient = age
     seed_site(url)
     out = tmp_path / "secrets" / "site.sops.yaml"
+    out.parent.mkdir()  # an output path's folder must exist (no silent mkdir)
     result = cli("import", "--out", str(out), "--age", recipient, env=env(url))
     assert result.code == 0, result.err
     assert "Imported 9 secrets" in result.out

@@ -188,6 +188,7 @@ def test_json_document_is_valid_and_each_site_matches_the_plan_schema(cli: Any, 
     project(tmp_path, servers)
     env = creds()
     del env["BLOG_WIX_API_KEY"]
+    (tmp_path / "out").mkdir()  # an output path's folder must exist (no silent mkdir)
     result = cli("plan", "--all", "--json", "--json-file", "out/plan.json", env=env)
     assert result.code == 1
     doc = json.loads(result.out)

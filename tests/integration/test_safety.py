@@ -84,7 +84,8 @@ def test_saved_plan_applies_exactly_and_holds_no_value(cli, tmp_path: Path) -> N
     doc = json.loads(text)
     assert doc["kind"] == "wix-secrets-plan" and doc["manifest_digest"].startswith("hmac-sha256:")
     assert [(c["action"], c["name"]) for c in doc["changes"]] == [("update", "A"), ("create", "C")]
-    applied = cli("apply", "p.json", env={**KEY_ENV, "XDG_STATE_HOME": str(tmp_path / "state")})
+    # the target comes from the apply run's own flags and must be the plan's
+    applied = cli("apply", "--local", site, "p.json", env={**KEY_ENV, "XDG_STATE_HOME": str(tmp_path / "state")})
     assert applied.code == 0, applied.err
     assert "Apply complete: 2 applied" in applied.out
     assert cli("plan", "--local", site, "--detailed-exitcode", str(second), env=KEY_ENV).code == 0
@@ -116,7 +117,7 @@ def test_stale_plan_when_the_manifest_changed(cli, tmp_path: Path) -> None:  # t
     m = encrypted_manifest(tmp_path / "m.sops.yaml", {"A": "one"})
     assert cli("plan", "--local", site, "--out", "p.json", str(m), env=KEY_ENV).code == 0
     encrypted_manifest(m, {"A": "other"})
-    result = cli("apply", "p.json", env=KEY_ENV)
+    result = cli("apply", "--local", site, "p.json", env=KEY_ENV)
     assert result.code == 4 and "the manifest changed" in result.err
 
 
@@ -394,7 +395,7 @@ def test_no_value_reaches_any_output_in_any_mode(cli, tmp_path: Path) -> None:  
         ("drift", "--local", site, "--json", str(m)),
         ("drift", "--local", site, "--markdown", str(m)),
         ("plan", "--local", site, "--out", "p.json", str(m)),
-        ("apply", "p.json"),
+        ("apply", "--local", site, "p.json"),
         ("decrypt", str(m), "-o", "plain.yaml"),
     ]
     for argv in runs:
@@ -421,7 +422,7 @@ def test_applying_a_saved_plan_writes_the_audit_log(cli, tmp_path: Path) -> None
     site = str(tmp_path / "site.json")
     m = encrypted_manifest(tmp_path / "m.sops.yaml", {"A": CANARY})
     assert cli("plan", "--local", site, "--out", "p.json", str(m), env=KEY_ENV).code == 0
-    result = cli("apply", "p.json", "--audit-log", "audit.jsonl", env=KEY_ENV)
+    result = cli("apply", "--local", site, "p.json", "--audit-log", "audit.jsonl", env=KEY_ENV)
     assert result.code == 0, result.err
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [(r["action"], r["secret"]["name"], r["status"]) for r in lines] == [("create", "A", "applied")]

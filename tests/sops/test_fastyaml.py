@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,9 @@ from .cases import RULES, RULES_INPUT, SHAPES
 from .conftest import AgeKey, SopsRun
 from .test_interop import norm, rule_flags
 
-INPUTS = [(n, t, {}) for n, t in SHAPES.items()] + [(f"rule_{n}", RULES_INPUT, r) for n, r in RULES.items()]
+INPUTS: list[tuple[str, str, dict[str, Any]]] = [(n, t, {}) for n, t in SHAPES.items()] + [
+    (f"rule_{n}", RULES_INPUT, r) for n, r in RULES.items()
+]
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), INPUTS, ids=[i[0] for i in INPUTS])

@@ -59,7 +59,7 @@ def sops_decrypt(sops: SopsRun, tmp_path: Path, data: bytes, name: str = "enc.ya
     return sops(["-d", str(path)]).stdout
 
 
-CASES = [(name, text, {}) for name, text in SHAPES.items()] + [
+CASES: list[tuple[str, str, dict[str, Any]]] = [(name, text, {}) for name, text in SHAPES.items()] + [
     (f"rule_{name}", RULES_INPUT, rules) for name, rules in RULES.items()
 ]
 
