@@ -412,6 +412,7 @@ def _run_service(
 ) -> SiteOutcome:
     """Run the command through the service, in-process; returns the typed outcome."""
     from reconciler.render import RunInfo
+    from reconciler.render.code import with_code
     from reconciler.render.human import render_apply, render_plan
     from reconciler.service import SiteOutcome, apply_plan_file, connection_settings, run_site
 
@@ -419,7 +420,7 @@ def _run_service(
 
     def show_plan(planned: SiteOutcome) -> None:
         if planned.plan is not None:
-            streams.log(render_plan(planned.plan, planned.info))
+            streams.log(with_code(render_plan(planned.plan, planned.info), planned.code))
 
     try:
         connection = connection_settings(env, cwd=workdir, api_url=inputs.api_url or None)
@@ -439,7 +440,7 @@ def _run_service(
     if outcome.result is not None:
         streams.log(render_apply(outcome.result))
     elif outcome.plan is not None and not (inputs.command == "apply" and outcome.has_changes):
-        streams.log(render_plan(outcome.plan, outcome.info, verbose=inputs.command == "drift"))
+        streams.log(with_code(render_plan(outcome.plan, outcome.info, verbose=inputs.command == "drift"), outcome.code))
     if outcome.plan is not None and outcome.plan.conflicts and outcome.error is None:
         streams.log("Error: the plan has conflicts (listed above); nothing was changed.")
     if outcome.refusal is not None:
@@ -596,6 +597,13 @@ def run_action(
         for warning in outcome.plan.warnings:
             if warning:
                 streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
+        from reconciler.render.code import code_annotations, code_json  # the code lines a change breaks
+
+        for mark in code_annotations(code_json(outcome.code) if outcome.code is not None else {}):
+            file = _relative_for_annotation(mark.file, workdir, environ)
+            title = "secret used by code"
+            line = annotation(mark.level, mark.message, file=file, line=mark.line, col=mark.column, title=title)
+            streams.command(redactor.scrub(line))
 
     if code == ExitCode.CHANGES and not inputs.detailed_exitcode:
         return int(ExitCode.OK)

@@ -32,6 +32,7 @@ never values; :mod:`reconciler.redact` scrubs everything written as a second lin
     ├── PartialApplyError                 exit 3: some operations failed
     ├── StalePlanError                    exit 4: a saved plan no longer matches
     └── GuardError                        exit 5: a safety guard refused the plan
+        └── CodeGuardError                the site's code reads what the plan deletes (codeguard)
 """
 
 from __future__ import annotations
@@ -295,6 +296,14 @@ class GuardError(WixSecretsError):
     def __init__(self, summary: str, *, guard: str, detail: str | None = None, hint: str | None = None) -> None:
         self.guard = guard
         super().__init__(summary, detail=detail, hint=hint)
+
+
+class CodeGuardError(GuardError):
+    """The code guard (:mod:`reconciler.codeguard`) refused the plan: it deletes or renames away a
+    secret the site's code reads, or may read."""
+
+    def __init__(self, summary: str, *, detail: str | None = None, hint: str | None = None) -> None:
+        super().__init__(summary, guard="code-references", detail=detail, hint=hint)
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

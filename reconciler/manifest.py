@@ -37,6 +37,7 @@ from typing import Any, Final
 from reconciler.errors import Diagnostic, ManifestError
 from reconciler.fingerprint import derive_key, fingerprint
 from reconciler.globs import matches_any
+from reconciler.jsonstrict import compose_json_documents
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.schema import violations
 from reconciler.yamlstrict import YNode, compose_documents, to_python
@@ -94,7 +95,8 @@ def load_manifest(
 ) -> DesiredState:
     """Parse, decrypt if needed, and validate one manifest. Raises :class:`ManifestError` with every
     problem found, or a :class:`~reconciler.errors.SopsError` if an encrypted file cannot be read."""
-    documents, structural = compose_documents(data, file=file)
+    fmt = "json" if file.endswith(".json") else "yaml"  # as sops chooses: a JSON manifest, plain or SOPS
+    documents, structural = (compose_json_documents if fmt == "json" else compose_documents)(data, file=file)
     if not documents and not structural:
         structural.append(Diagnostic("the file is empty", file=file, hint="start from examples/quickstart.yaml"))
     if len(documents) > 1:
@@ -120,10 +122,10 @@ def load_manifest(
 
         if keys is None:
             raise ManifestError([Diagnostic("the manifest is encrypted and no keys were given", file=file)])
-        decrypted = decrypt(data, keys=keys(), where=file)
+        decrypted = decrypt(data, keys=keys(), fmt=fmt, where=file)
         tree = decrypted.documents[0]
         data_key = decrypted.data_key
-        recipients = tuple(decrypted.recipients)
+        recipients = tuple(decrypted.unwrapped)  # proven labels only: the MAC does not cover them
     else:
         tree = to_python(root)
     if isinstance(tree, dict):
@@ -136,7 +138,7 @@ def load_manifest(
             continue
         ctx.add(path, message)
     secrets = _build(ctx, tree, environ or {}, read_file)
-    policy = _policy(tree)
+    policy = _policy(tree, file)
     for s in secrets:
         pattern = matches_any(s.name, policy.ignore)
         if pattern:
@@ -260,7 +262,7 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
                 ctx.add(("secrets", name), f"{name} has no fields", hint="give it a value, or `state: absent`")
             continue
         result_entry = _secret(ctx, name, entry, environ, read_file)
-        for index, old in enumerate(entry.get("renamed_from") or []):
+        for index, old in enumerate(_renamed_from(entry)):
             if not isinstance(old, str):
                 continue
             path = ("secrets", name, "renamed_from", index)
@@ -286,6 +288,15 @@ def _build(ctx: _Context, tree: Any, environ: Mapping[str, str], read_file: File
     return result
 
 
+def _as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else nothing (the schema reports a wrong type)."""
+    return value if isinstance(value, list) else []
+
+
+def _renamed_from(entry: dict[str, Any]) -> list[Any]:
+    return _as_list(entry.get("renamed_from"))
+
+
 def _secret(
     ctx: _Context, name: str, entry: dict[str, Any], environ: Mapping[str, str], read_file: FileReader | None
 ) -> DesiredSecret | None:
@@ -294,7 +305,7 @@ def _secret(
     description = entry.get("description", UNSET)
     if not isinstance(description, str | Unset):
         return None
-    renamed = tuple(x for x in entry.get("renamed_from") or [] if isinstance(x, str))
+    renamed = tuple(x for x in _renamed_from(entry) if isinstance(x, str))
     if state == "absent":
         extra = sorted(k for k in entry if k not in ("state",))
         if extra:
@@ -341,7 +352,12 @@ def _secret(
     if len(text) > MAX_VALUE:
         ctx.add(path, f"the value of {name} is {len(text)} characters long; Wix allows at most {MAX_VALUE}")
         return None
-    return DesiredSecret(name, Sensitive(text), description=description, renamed_from=renamed, line=line)
+    from reconciler.codescan.age import parse_duration
+
+    max_age = parse_duration(entry["max_age"]) if isinstance(entry.get("max_age"), str) else None
+    return DesiredSecret(
+        name, Sensitive(text), description=description, renamed_from=renamed, line=line, max_age=max_age
+    )
 
 
 def _value_from(
@@ -379,14 +395,17 @@ def _value_from(
     return None
 
 
-def _policy(tree: Any) -> Policy:
+def _policy(tree: Any, file: str) -> Policy:
+    from reconciler.codescan.policy import policy_fields
+
     raw = tree.get("policy") if isinstance(tree, dict) else None
     if not isinstance(raw, dict):
         return Policy()
     return Policy(
         prune=bool(raw.get("prune", False)),
-        protect=tuple(p for p in raw.get("protect") or [] if isinstance(p, str)),
-        ignore=tuple(p for p in raw.get("ignore") or [] if isinstance(p, str)),
+        protect=tuple(p for p in _as_list(raw.get("protect")) if isinstance(p, str)),
+        ignore=tuple(p for p in _as_list(raw.get("ignore")) if isinstance(p, str)),
+        **policy_fields(raw, file),
     )
 
 
@@ -461,6 +480,8 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
     problems = merged_problems(states)
     if problems:
         raise ManifestError(problems)
+    from reconciler.codescan.policy import merged_policy_fields
+
     secrets: dict[str, DesiredSecret] = {}
     for state in states:
         for secret in state.secrets:
@@ -474,6 +495,7 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
             prune=any(s.policy.prune for s in states),
             protect=tuple(dict.fromkeys(p for s in states for p in s.policy.protect)),
             ignore=tuple(dict.fromkeys(p for s in states for p in s.policy.ignore)),
+            **merged_policy_fields([s.policy for s in states]),
         ),
         source=", ".join(s.source for s in states),
         digest=("multi:" + hashlib.sha256("\n".join(digests).encode()).hexdigest()) if all(digests) else "",

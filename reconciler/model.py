@@ -129,6 +129,8 @@ class DesiredSecret:
     state: Literal["present", "absent"] = "present"
     line: int | None = None
     fingerprint: str | None = None
+    #: seconds after which the value is overdue for rotation (``max_age: 90d``); None: the policy's
+    max_age: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,12 @@ class Policy:
     prune: bool = False
     protect: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    #: code-aware plans (reconciler.codescan): (path or glob, the manifest file naming it) pairs
+    code: tuple[tuple[str, str], ...] = ()
+    #: globs of the names dynamic code references may take; None: unknown (deletes stay refused)
+    code_dynamic_names: tuple[str, ...] | None = None
+    #: seconds after which a value is overdue for rotation (``max_age: 90d``); None: no limit
+    max_age: int | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ class ProjectSite:
     credentials: Credentials = Credentials()
     api_url: str | None = None
     local: str | None = None  # absolute path of an emulated site
+    code: tuple[str, ...] = ()  # the site's code: paths or globs relative to code_base (codescan)
+    code_base: str = ""  # the project file's folder
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,8 @@ def parse_project(data: bytes, *, file: str, base: Path, path: Path | None = Non
                 credentials=creds,
                 api_url=None if local else raw.get("api_url") or defaults.get("api_url"),
                 local=resolve(local) if local else None,
+                code=tuple(dict.fromkeys([*defaults.get("code", []), *raw.get("code", [])])),
+                code_base=str(base),
             )
         )
     if problems:

@@ -85,6 +85,8 @@ def options_from_args(args: argparse.Namespace, command: str, console: Console |
         audit_log=path("audit_log"),
         value_cache=path("value_cache"),
         save_plan=path("out"),
+        code=tuple(getattr(args, "code", None) or ()),
+        allow_breaking_code=bool(getattr(args, "allow_breaking_code", False)),
     ).check()
 
 
@@ -201,6 +203,7 @@ def interrupted_line(outcome: SiteOutcome) -> str:
 def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console, *, plan_shown: bool = False) -> int:
     """Render one site's outcome where the flags say, report its error, return its exit code."""
     from reconciler.cli.options import applied_target_note
+    from reconciler.render.code import with_code
     from reconciler.render.human import render_apply, render_plan
     from reconciler.render.json import dumps
 
@@ -221,7 +224,8 @@ def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console
         console.out(render_apply(outcome.result, color=console.color) + applied_target_note(outcome.info))
     elif outcome.plan is not None and not plan_shown:
         verbose = bool(getattr(args, "verbose", 0)) or outcome.command == "drift"
-        console.out(render_plan(outcome.plan, outcome.info, color=console.color, verbose=verbose))
+        text = render_plan(outcome.plan, outcome.info, color=console.color, verbose=verbose)
+        console.out(with_code(text, outcome.code, color=console.color))
     if outcome.plan is not None and outcome.plan.conflicts and outcome.error is None:
         console.err("Error: the plan has conflicts (listed above); nothing was changed.")
     refusal = outcome.refusal

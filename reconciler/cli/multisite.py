@@ -93,6 +93,7 @@ def _human(
     *,
     applied: bool = False,
 ) -> str:
+    from reconciler.render.code import with_code
     from reconciler.render.human import render_apply, render_plan
 
     parts: list[str] = []
@@ -112,6 +113,7 @@ def _human(
             else:
                 verbose = bool(args.verbose) or outcome.command == "drift"
                 text = render_plan(site.plan, site.info, color=console.color, verbose=verbose)
+                text = with_code(text, site.code, color=console.color)
                 parts.append(text.rstrip("\n"))
             if site.refusal is not None:
                 parts.append(f"Error: {site.refusal.summary}")

@@ -87,7 +87,8 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             metavar="RECIPIENT",
             action="append",
             default=[],
-            help="age recipient of the backup (default: the manifest's own recipients)",
+            help="age recipient of the backup (default: the manifest recipients proven by our own key, "
+            "and those .sops.yaml pins)",
         )
         backup.add_argument("--no-backup", action="store_true", help="do not write a backup (not recommended)")
     if command == "apply":
@@ -108,6 +109,9 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
         help="skip reading values that have not changed since the last run (SOPS manifests only; "
         "keeps per secret its updatedDate and a keyed MAC of the value, never the value)",
     )
+    from reconciler.cli.codeaware import add_code_arguments
+
+    add_code_arguments(parser, command)
     group.add_argument("--json-file", metavar="FILE", help="also write the JSON document to FILE")
     group.add_argument("--markdown-file", metavar="FILE", help="also write the Markdown summary to FILE")
     add_output_options(parser)
@@ -147,6 +151,7 @@ def run_site_command(args: argparse.Namespace, console: Console, command: Comman
 def _single(args: argparse.Namespace, console: Console, options: object) -> int:
     from reconciler.cli.frontend import CliEvents, confirm, connection_from_args, finish_site, signals_stop
     from reconciler.render import RunInfo
+    from reconciler.render.code import with_code
     from reconciler.render.human import render_plan
     from reconciler.service import Options, SiteOutcome, Stop, run_site
 
@@ -166,7 +171,8 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
         def before_apply(planned: SiteOutcome) -> None:
             nonlocal shown
             if human and planned.plan is not None:
-                console.out(render_plan(planned.plan, planned.info, color=console.color, verbose=bool(args.verbose)))
+                text = render_plan(planned.plan, planned.info, color=console.color, verbose=bool(args.verbose))
+                console.out(with_code(text, planned.code, color=console.color))
                 shown = True
             if not args.auto_approve:
                 confirm(console)

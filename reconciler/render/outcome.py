@@ -40,7 +40,7 @@ def site_json(outcome: OutcomeLike) -> dict[str, Any]:
     """The ``schemas/plan.schema.json`` document of one site's run."""
     from reconciler.render.json import site_document
 
-    return site_document(
+    doc = site_document(
         outcome.info,
         plan=outcome.plan,
         result=outcome.result,
@@ -49,6 +49,13 @@ def site_json(outcome: OutcomeLike) -> dict[str, Any]:
         exit_code=outcome.exit_code,
         interrupted=outcome.interrupted,
     )
+    code = getattr(outcome, "code", None)  # reconciler.codeguard.CodeReport: code-aware plans, secret age
+    if code is not None and outcome.plan is not None:
+        from reconciler.render.code import code_json
+
+        doc.update(code_json(code))
+        doc["warnings"] = [*doc.get("warnings", []), *code.warnings()]
+    return doc
 
 
 def site_markdown(outcome: OutcomeLike) -> str:
@@ -58,6 +65,11 @@ def site_markdown(outcome: OutcomeLike) -> str:
     refusal = outcome.refusal
     if outcome.plan is not None:
         text = render_markdown(outcome.plan, outcome.info, outcome.result)
+        code = getattr(outcome, "code", None)
+        if code is not None:
+            from reconciler.render.code import code_markdown
+
+            text = text.rstrip("\n") + "\n\n" + code_markdown(code)
         if refusal is not None:
             text = text.rstrip("\n") + f"\n\n**Error: {refusal.summary}**\n"
         return text

@@ -17,6 +17,7 @@ from reconciler.errors import Diagnostic, ExitCode, PartialApplyError, WixSecret
 from reconciler.render import RunInfo
 
 if TYPE_CHECKING:
+    from reconciler.codeguard import CodeReport
     from reconciler.executor import ApplyResult
     from reconciler.model import RemoteState
     from reconciler.plan import Plan
@@ -56,6 +57,7 @@ class SiteOutcome:
     saved_plan: Path | None = None
     warnings: list[str] = field(default_factory=list)
     name: str | None = None  # the project's site name
+    code: CodeReport | None = None  # code-aware findings and overdue secrets (reconciler.codeguard)
 
     @property
     def has_changes(self) -> bool:
@@ -104,7 +106,7 @@ def exit_code(outcome: SiteOutcome) -> int:
 
     error that stopped the run → its own code (1, 4 stale, 5 guard); conflicts → 1; guard → 5;
     interrupted apply → 130/143; apply → 0 if everything applied and verified, else 3;
-    plan/drift → 2 with ``detailed_exitcode`` when there are changes, else 0.
+    plan/drift → 2 with ``detailed_exitcode`` when there are changes (drift: or overdue secrets), else 0.
     """
     if outcome.error is not None:
         return int(outcome.error.exit_code)
@@ -123,6 +125,8 @@ def exit_code(outcome: SiteOutcome) -> int:
     # drift of unmanaged secrets matters only when prune is on, and then they are planned deletes
     if outcome.plan.has_changes and outcome.detailed_exitcode:
         return int(ExitCode.CHANGES)
+    if outcome.command == "drift" and outcome.code is not None and outcome.code.overdue and outcome.detailed_exitcode:
+        return int(ExitCode.CHANGES)  # values older than their max_age: rotation overdue
     return int(ExitCode.OK)
 
 

@@ -309,6 +309,7 @@ def run_project(
             sessions.append(session)
             continue
         session = _session(options, connection, env, cwd, events, shared, None, site.name)
+        session.project_code = (site.code, site.code_base)  # reconciler.codescan.roots
         session.outcome.info = _info(session, manifests)
         sessions.append(session)
         if refused is not None:

@@ -101,6 +101,8 @@ class SiteSession:
         self._client: Any = None
         self._stack = contextlib.AsyncExitStack()
         self._value_cache: Any = None
+        #: a project site's code: (paths or globs, the project file's folder); see reconciler.codescan.roots
+        self.project_code: tuple[tuple[str, ...], str] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -156,6 +158,7 @@ class SiteSession:
         from reconciler.operations import plan_site
 
         assert self.desired is not None, "load() first"
+        code_scan = self._scan_code()  # local files only, before any request: a bad path sends nothing
         started = time.monotonic()
         client = await self.client()
         reader = client.read_only() if self.options.command == "drift" else client
@@ -189,7 +192,42 @@ class SiteSession:
                 check_guards(self.planned.plan, self.desired, self.planned.remote, self.options.limits)
             except WixSecretsError as exc:
                 self.outcome.guard_error = exc
+        self._check_code(code_scan)
         return self.outcome
+
+    def _scan_code(self) -> Any:
+        """The site's code, scanned (None when no code is named); UsageError for a bad code path."""
+        from reconciler.codescan import scan_code
+        from reconciler.codescan.roots import code_roots
+
+        assert self.desired is not None
+        project = self.project_code or ((), None)
+        roots = code_roots(
+            self.desired, cwd=self.cwd, paths=self.options.code, project_code=project[0], project_dir=project[1]
+        )
+        return scan_code(roots, display_base=self.cwd) if roots else None
+
+    def _check_code(self, code_scan: Any) -> None:
+        """Code-aware findings and overdue secrets; the code guard's refusal joins the others'."""
+        from reconciler.codeguard import code_report, combined_refusal
+        from reconciler.errors import GuardError
+
+        assert self.desired is not None and self.planned is not None
+        report = code_report(
+            self.planned.plan,
+            self.desired,
+            self.planned.remote,
+            code_scan,
+            command=self.options.command,
+            now=datetime.now(UTC),
+            allow_breaking=self.options.allow_breaking_code,
+        )
+        refusal = report.verdict.error
+        if refusal is not None:
+            if isinstance(self.outcome.guard_error, GuardError):
+                refusal = combined_refusal(self.outcome.guard_error, refusal)
+            self.outcome.guard_error = refusal
+        self.outcome.code = report
 
     @property
     def _prefix(self) -> str:
@@ -242,6 +280,16 @@ class SiteSession:
         entries = backup.entries_needed(self.planned.plan, values)
         if not entries or not self.options.backup.enabled:
             return None
+        recipients = backup.choose_recipients(
+            self.options.backup.recipients,
+            self.desired.recipients if self.desired else (),
+            sources=self.desired.source.split(", ") if self.desired else (),
+            cwd=self.cwd,
+            environ=self.environ,
+        )
+        if not recipients and self.options.backup.local_identity:  # a plaintext manifest, on a terminal
+            recipients = [self._local_backup_identity()]
+        backup.require_recipients(recipients)
         self.events.phase_started(self.name, "backup")
         missing = [e.secret for e in entries if e.value is None]
         if missing:
@@ -252,9 +300,6 @@ class SiteSession:
                 self.redactor.add(value.reveal())
             entries = backup.entries_needed(self.planned.plan, values)
         directory = self._backup_dir()
-        recipients = list(self.options.backup.recipients or (self.desired.recipients if self.desired else ()))
-        if not recipients and self.options.backup.local_identity:  # a plaintext manifest, on a terminal
-            recipients = [self._local_backup_identity()]
         c = self.connection
         site = self.name or (Path(c.local).stem if c.local else None) or c.site_id or "site"
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

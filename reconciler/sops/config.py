@@ -28,6 +28,8 @@ class CreationRule:
     shamir_threshold: int | None = None
     rules: EncryptionRules = field(default_factory=EncryptionRules)
     config_path: Path | None = None
+    #: key types the rule also names that this tool cannot use (pgp, kms, ...): reported, never silently dropped
+    other_keys: tuple[str, ...] = ()
 
 
 def find_config(cwd: Path, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -93,10 +95,13 @@ def rule_for_file(config: Path, file: Path) -> CreationRule | None:
         except SopsEncryptError as exc:
             raise SopsFormatError(f"{where}: {exc.summary}") from exc
         threshold = rule.get("shamir_threshold")
+        kinds = ("pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms")
+        others = [k for k in kinds if rule.get(k)]
+        others += [k for g in rule.get("key_groups") or [] if isinstance(g, dict) for k in kinds if g.get(k)]
         return CreationRule(
             path_regex=str(pattern), age=_key_field(rule.get("age"), where), key_groups=tuple(groups),
             shamir_threshold=threshold if isinstance(threshold, int) else None, rules=enc_rules,
-            config_path=config,
+            config_path=config, other_keys=tuple(dict.fromkeys(others)),
         )
     raise SopsEncryptError(f"{where}: no matching creation rules found for {rel}",
                            hint="add a creation rule whose path_regex matches, or pass --age")

@@ -26,6 +26,9 @@ _SIMPLE_ESC = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n"
                "L": "\u2028", "P": "\u2029"}
 
 
+_MAX_COLUMN = 200  # each level indents by at least one column: bounds the recursion
+
+
 class _Unsupported(Exception):
     pass
 
@@ -81,6 +84,8 @@ class _Parser:
         return len(line) - len(content), content
 
     def mapping(self, col: int, first: str | None = None, pending: list[Comment] | None = None) -> Branch:
+        if col > _MAX_COLUMN:  # deeper than sops files go: let the full loader refuse it clearly
+            raise _Unsupported
         b = Branch([(c, None) for c in pending or []])
         seen: set[str] = set()
         while True:
@@ -168,6 +173,8 @@ class _Parser:
         return self.mapping(indent, content, pending)
 
     def sequence(self, col: int, first: str | None, pending: list[Comment] | None = None) -> list[Any]:
+        if col > _MAX_COLUMN:
+            raise _Unsupported
         seq: list[Any] = list(pending or [])
         while True:
             if first is not None:
@@ -273,6 +280,6 @@ def parse(text: str) -> list[Any] | None:
             if p.i < len(lines) and lines[p.i] != "---":
                 return None
             docs.append(doc)
-    except (_Unsupported, ValueError, IndexError, OverflowError):
+    except (_Unsupported, ValueError, IndexError, OverflowError, RecursionError):
         return None
     return docs or None

@@ -14,13 +14,14 @@ from typing import Any
 
 from reconciler.errors import SopsFormatError
 from reconciler.sops.goyaml import format_time, parse_time
-from reconciler.sops.store import Branch, to_plain
+from reconciler.sops.store import Branch, Comment, to_plain
 from reconciler.sops.tree import RULE_NAMES, EncryptionRules
 
 __all__ = ["SOPS_VERSION", "AgeEntry", "Metadata", "mac_aad"]
 
 SOPS_VERSION = "3.11.0"
 _SEMVER = re.compile(r"v?\d+\.\d+\.\d+")
+_KEY_TYPES = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
 _KNOWN = {"age", "key_groups", "shamir_threshold", "lastmodified", "mac", "version",
           "mac_only_encrypted", *RULE_NAMES}
 
@@ -48,6 +49,15 @@ class Metadata:
     shamir_threshold: int | None = None
     uses_key_groups: bool = False
     extra: tuple[tuple[str, Any], ...] = field(default=(), repr=False)
+    #: per key group, its non-age entries (pgp, kms, ..., hc_vault) kept verbatim
+    group_extra: tuple[tuple[tuple[str, Any], ...], ...] = field(default=(), repr=False)
+
+    @property
+    def other_keys(self) -> tuple[str, ...]:
+        """Key types besides age that hold the data key (pgp, kms, gcp_kms, azure_kv, hc_vault, ...)."""
+        found = [k for k, v in self.extra if k in _KEY_TYPES and v not in (None, [], "")]
+        found += [k for g in self.group_extra for k, v in g if v not in (None, [], "")]
+        return tuple(dict.fromkeys(found))
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -85,6 +95,7 @@ class Metadata:
         except Exception as exc:  # more than one rule
             raise SopsFormatError(f"{where}: the sops metadata sets more than one encryption rule") from exc
         top = cls._entries(meta.get("age"), where)
+        group_extra: tuple[tuple[tuple[str, Any], ...], ...] = ()
         threshold = meta.get("shamir_threshold")
         uses_groups = False
         if top:
@@ -96,11 +107,15 @@ class Metadata:
             groups = tuple(cls._entries(g.get("age") if isinstance(g, dict) else None, where)
                            for g in raw_groups)
             uses_groups = True
+            raw_branches = block.get("key_groups") or []
+            group_extra = tuple(
+                tuple((k, v) for k, v in g.items if isinstance(k, str) and k != "age")
+                if isinstance(g, Branch) else () for g in raw_branches)
         if threshold is not None and (not isinstance(threshold, int) or isinstance(threshold, bool)):
             raise SopsFormatError(f"{where}: `shamir_threshold` is not an integer")
         extra = tuple((k, v) for k, v in block.items if isinstance(k, str) and k not in _KNOWN)
         return cls(groups=groups, lastmodified=lastmod, mac=mac, rules=rules, version=version,
-                   shamir_threshold=threshold, uses_key_groups=uses_groups, extra=extra)
+                   shamir_threshold=threshold, uses_key_groups=uses_groups, extra=extra, group_extra=group_extra)
 
     @staticmethod
     def _entries(raw: Any, where: str) -> tuple[AgeEntry, ...]:
@@ -123,8 +138,14 @@ class Metadata:
         if self.uses_key_groups and len(self.groups) > 0:
             b.items.append(("shamir_threshold", self.shamir_threshold or len(self.groups)))
             kg = []
-            for g in self.groups:
-                kg.append(Branch([("hc_vault", []), ("age", [_age(e) for e in g])]))
+            for i, g in enumerate(self.groups):
+                kept = dict(self.group_extra[i]) if i < len(self.group_extra) else {}
+                items: list[tuple[str | Comment, Any]] = [
+                    (k, kept.pop(k)) for k in ("pgp", "kms", "gcp_kms", "azure_kv") if k in kept]
+                items.append(("hc_vault", kept.pop("hc_vault", [])))
+                items.extend(kept.items())
+                items.append(("age", [_age(e) for e in g]))
+                kg.append(Branch(items))
             b.items.append(("key_groups", kg))
         for k in ("kms", "gcp_kms", "azure_kv", "hc_vault"):
             if k in extra:

@@ -160,9 +160,14 @@ class _Box:
         self.flow = False
 
 
+MAX_DEPTH = 200
+ALIAS_ALLOWANCE = 100_000  # nodes an alias may add beyond one per character of input
+
+
 class _Builder:
-    def __init__(self, where: str, track: bool, hash_lines: set[int]) -> None:
+    def __init__(self, where: str, track: bool, hash_lines: set[int], budget: int = 10**9) -> None:
         self.where = where
+        self.budget = budget  # nodes left to build: aliases must not expand without bound (alias bombs)
         self.track = track
         self.hash_lines = hash_lines
         self.entry_lines: list[int] = []
@@ -179,8 +184,15 @@ class _Builder:
 
     def build(self, node: Any, depth: int = 0, start: tuple[int, int] | None = None,
               parent: _Box | None = None) -> Any:
-        if depth > 200:
-            raise SopsFormatError(f"{self.where}: the YAML is nested too deeply")
+        if depth > MAX_DEPTH:
+            raise SopsFormatError(f"{self.where}: line {node.start_mark.line + 1}: the YAML is nested more than "
+                                  f"{MAX_DEPTH} levels deep", hint="sops files are not that deep; the file is "
+                                  "damaged or hostile")
+        self.budget -= 1
+        if self.budget < 0:
+            raise SopsFormatError(f"{self.where}: the YAML's aliases expand to far more values than the file "
+                                  "holds (an alias bomb?)", hint="refused before decrypting anything; replace "
+                                  "the aliases with the values they stand for")
         if isinstance(node, _SCALAR):
             if self.track:
                 sm, em = node.start_mark, node.end_mark
@@ -267,7 +279,7 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
     hash_lines = {i for i, line in enumerate(lines) if "#" in line}
     use_python = _LOADERS[0] is _LOADERS[1]
     loader = _LOADERS[0](text)
-    builder = _Builder(where, track, hash_lines)
+    builder = _Builder(where, track, hash_lines, len(text) + ALIAS_ALLOWANCE)
     docs: list[Any] = []
     try:
         while loader.check_node():
@@ -275,8 +287,12 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
             if node is None:
                 continue
             if not isinstance(node, yaml.MappingNode):
-                raise SopsFormatError(f"{where}: each YAML document must be a mapping")
+                raise SopsFormatError(
+                    f"{where}: not a YAML mapping (each YAML document must be a mapping)",
+                    hint="if the file is not YAML, choose its format with --input-type (json, dotenv, ini, binary)")
             docs.append(builder.build(node))
+    except RecursionError:  # the pure-Python composer recurses once per nesting level
+        raise SopsFormatError(f"{where}: the YAML is nested more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

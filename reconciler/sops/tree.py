@@ -150,8 +150,20 @@ class _Matcher:
         return enc
 
 
+def _refuse_bytes(value: str, what: str) -> None:
+    """sops writes no ``type:bytes`` value and 3.11 cannot decrypt one (it panics): refuse it too."""
+    if value.endswith(",type:bytes]"):
+        raise SopsFormatError(
+            f"{what} is encrypted with type `bytes`, which sops never writes and cannot decrypt",
+            detail="sops 3.11 aborts on such a value; its plaintext need not be text at all",
+            hint="the file was not written by sops: re-create the value with `sops` or `wix-secrets set`",
+        )
+
+
 class _Walk:
-    def __init__(self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str) -> None:
+    def __init__(self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str,
+                 raw: bool = False) -> None:
+        self.raw = raw  # binary store: str values carry arbitrary bytes (surrogateescape)
         self.cipher = cipher
         self.m = _Matcher(rules)
         self.mac_only = self.m.rules.mac_only_encrypted
@@ -195,6 +207,7 @@ class _Walk:
                 raise SopsEncryptError("an encrypted comment would match unencrypted_comment_regex")
             return Comment(out)
         if enc and is_enc(c.value):
+            _refuse_bytes(c.value, f"{self.where}: a comment under {aad!r}")
             try:
                 plain, _ = self.cipher.decrypt(c.value, aad, where=self.where)
             except (SopsFormatError, SopsIntegrityError):
@@ -215,11 +228,11 @@ class _Walk:
         if self.encrypting:
             if isinstance(v, int) and not isinstance(v, bool) and v > INT64_MAX:
                 raise SopsEncryptError(f"{path[:-1]}: integer too large for sops (uint64 is not supported)")
-            text = to_bytes_text(v)
+            data = to_bytes_text(v).encode("utf-8", "surrogateescape" if self.raw else "strict")
             if not self.mac_only or enc:
-                self.h.update(text.encode())
-            if enc and text:
-                return self.cipher.encrypt(text.encode(), path, type_name(v))
+                self.h.update(data)
+            if enc and data:
+                return self.cipher.encrypt(data, path, type_name(v))
             return v
         if enc:
             if v == "":
@@ -228,37 +241,36 @@ class _Walk:
                 raise SopsIntegrityError(
                     f"{self.where}: the value at {path[:-1]!r} should be encrypted but is not: "
                     "the file was modified or damaged")
+            _refuse_bytes(v, f"{self.where}: the value at {path[:-1]!r}")
             plain, type_ = self.cipher.decrypt(v, path, where=f"{self.where}: {path[:-1]}")
             if type_ == "comment":
                 return Comment(plain.decode("utf-8", "replace"))
-            if type_ == "bytes":
-                v = plain.decode("utf-8", "surrogateescape")
             else:
                 try:
-                    v = parse_typed(plain.decode("utf-8"), type_)
+                    v = parse_typed(plain.decode("utf-8", "surrogateescape" if self.raw else "strict"), type_)
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise SopsIntegrityError(
                         f"{self.where}: the value at {path[:-1]!r} does not decrypt to a valid {type_}: "
                         "the file was modified or damaged") from exc
         if not self.mac_only or enc:
-            self.h.update(to_bytes_text(v).encode())
+            self.h.update(to_bytes_text(v).encode("utf-8", "surrogateescape" if self.raw else "strict"))
         return v
 
     def mac(self) -> str:
         return self.h.hexdigest().upper()
 
 
-def encrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules) -> str:
+def encrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules, *, raw: bool = False) -> str:
     """Encrypt the documents in place; return the MAC (over the plaintext values)."""
-    w = _Walk(cipher, rules, encrypting=True, where="")
+    w = _Walk(cipher, rules, encrypting=True, where="", raw=raw)
     for doc in docs:
         w.branch(doc, "", False, [])
     return w.mac()
 
 
-def decrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules, *, where: str) -> str:
+def decrypt_docs(docs: list[Any], cipher: Cipher, rules: EncryptionRules, *, where: str, raw: bool = False) -> str:
     """Decrypt the documents in place; return the MAC computed over the decrypted values."""
-    w = _Walk(cipher, rules, encrypting=False, where=where)
+    w = _Walk(cipher, rules, encrypting=False, where=where, raw=raw)
     for doc in docs:
         w.branch(doc, "", False, [])
     return w.mac()

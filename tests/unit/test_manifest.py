@@ -264,7 +264,7 @@ def test_structural_problems_do_not_stop_the_other_checks() -> None:
         (12, "value of D is an unquoted word that YAML 1.1 tools read as a boolean"),
         (13, "name 'wix_bad' starts with 'wix', which Wix reserves (in any case)"),
         (15, "E has no value"),
-        (16, "unknown key 'nope' in secrets.E; allowed: description, renamed_from, state, value, value_from"),
+        (16, "unknown key 'nope' in secrets.E; allowed: description, max_age, renamed_from, state, value, value_from"),
     ]
 
 
