@@ -82,7 +82,9 @@ class EmulatorProcess:
             self.stop()
             raise RuntimeError(f"the emulator did not start: {line!r}")
         self.url = line.rsplit("listening on ", 1)[1].strip()
-        self._http = httpx.Client(base_url=self.url, timeout=120.0, trust_env=False)
+        self._http = httpx.Client(
+            base_url=self.url, timeout=120.0, trust_env=False, headers={"Authorization": API_KEY}
+        )  # the control routes need the key when the emulator has one
         return self
 
     def stop(self) -> None:

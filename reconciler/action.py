@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 from reconciler.errors import Diagnostic, ExitCode, ManifestError, WixSecretsError
 from reconciler.redact import MIN_LENGTH, Redactor, forms_of
+from reconciler.render.mdescape import md_code, md_text
 
 if TYPE_CHECKING:
     from reconciler.model import DesiredState
@@ -169,6 +170,7 @@ class ActionInputs:
     plan_file: str
     detailed_exitcode: bool
     working_directory: str
+    auth: str = ""  # the identity (api-key, wix-app, token-command, access-token); "": WIX_AUTH or the only one
 
     def __repr__(self) -> str:  # the dataclass repr would show the key and the identity
         return f"ActionInputs(command={self.command!r}, manifests={self.manifests!r})"
@@ -205,6 +207,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         plan_file=get_input(environ, "plan-file"),
         detailed_exitcode=parse_bool(get_input(environ, "detailed-exitcode", "false"), name="detailed-exitcode"),
         working_directory=get_input(environ, "working-directory", "."),
+        auth=get_input(environ, "auth"),
     )
 
 
@@ -346,7 +349,8 @@ def _marker(command: str, site_id: str) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Text the Action did not write, inert in Markdown (issue 10.7): see ``render/mdescape``."""
+    return md_text(text)
 
 
 def _fallback_markdown(command: str, code: int, diagnostics: Sequence[Diagnostic], error: str | None) -> str:
@@ -355,16 +359,17 @@ def _fallback_markdown(command: str, code: int, diagnostics: Sequence[Diagnostic
     if error:
         first, *rest = error.splitlines()
         lines.append(f"**{_md_cell(first)}**")
-        if rest:
-            lines += ["", "```", *rest, "```"]
+        if rest:  # the details, escaped like any text (they quote the manifest): a quote, line by line
+            details = [md_text(line.strip()) for line in rest if line.strip()]
+            lines += ["", *(f"> {line}\\" for line in details[:-1]), f"> {details[-1]}"] if details else []
         lines.append("")
     if diagnostics:
         lines += ["| file | line | problem |", "|---|---|---|"]
         for d in diagnostics:
-            problem = d.message + (f" (at `{d.path}`)" if d.path else "")
+            problem = md_text(d.message) + (f" (at {md_code(d.path)})" if d.path else "")
             if d.hint:
-                problem += f"; hint: {d.hint}"
-            lines.append(f"| `{_md_cell(d.file or '-')}` | {d.line or ''} | {_md_cell(problem)} |")
+                problem += f"; hint: {md_text(d.hint)}"
+            lines.append(f"| {md_code(d.file or '-')} | {md_text(d.line or '')} | {problem} |")
         lines.append("")
     lines.append("Nothing was sent to Wix." if code in (1, 4, 5) else "")
     return "\n".join(lines).rstrip() + "\n"
@@ -423,7 +428,7 @@ def _run_service(
             streams.log(with_code(render_plan(planned.plan, planned.info), planned.code))
 
     try:
-        connection = connection_settings(env, cwd=workdir, api_url=inputs.api_url or None)
+        connection = connection_settings(env, cwd=workdir, api_url=inputs.api_url or None, auth=inputs.auth or None)
     except WixSecretsError as exc:
         return SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)), error=exc)
     common = {"environ": env, "cwd": workdir, "events": events, "redactor": redactor, "before_apply": show_plan}
@@ -576,7 +581,7 @@ def run_action(
 
         markdown = site_markdown(outcome).rstrip("\n") + "\n"
         note = _status_note(inputs.command, code, message)
-        if note and not (message and message in markdown):
+        if note and not (message and md_text(message) in markdown):
             markdown += note
     else:
         markdown = _fallback_markdown(
@@ -593,10 +598,11 @@ def run_action(
     if not outcome.diagnostics and code not in (0, 2):
         text = message or f"exit code {code}: {_EXIT_MEANING.get(code, 'error')}"
         streams.command(redactor.scrub(annotation("error", text, title=f"wix-secrets {inputs.command} failed")))
+    warnings = [*(outcome.plan.warnings if outcome.plan is not None else ()), *outcome.warnings]
+    for warning in dict.fromkeys(warnings):
+        if warning:
+            streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
     if outcome.plan is not None:
-        for warning in outcome.plan.warnings:
-            if warning:
-                streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))
         from reconciler.render.code import code_annotations, code_json  # the code lines a change breaks
 
         for mark in code_annotations(code_json(outcome.code) if outcome.code is not None else {}):

@@ -39,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from reconciler.render.mdescape import md_comment
+
 __all__ = [
     "DRIFT_LABEL",
     "SOPS_CONFIG_NAMES",
@@ -163,7 +165,7 @@ class _GitLab:
 
 def _marked_body(file: str, marker: str, environ: Mapping[str, str]) -> tuple[str, str]:
     """(marker line, body): the summary file's text under ``<!-- marker -->``."""
-    marker_line = f"<!-- {marker} -->"
+    marker_line = md_comment(marker)  # the marker cannot close the comment and show text (issue 10.7)
     try:
         text = Path(file).read_text(encoding="utf-8")
     except OSError:

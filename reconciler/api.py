@@ -83,9 +83,13 @@ def remote_site(
     rate_limit: float | None = None,
     retries: int | None = None,
     timeout: float | None = None,
+    auth: str | None = None,
 ) -> Connection:
     """A Wix site over HTTPS (or a ``wix-secrets emulator`` on loopback). Credentials come from the
-    ``environ`` given to each call (``WIX_API_KEY`` + site id, or the Wix app variables)."""
+    ``environ`` given to each call (``WIX_API_KEY`` + site id, the Wix app variables, a token command
+    or an access token). ``auth`` chooses the identity (``"api-key"``, ``"wix-app"``, ``"wix-cli"``,
+    ``"token-command"``, ``"access-token"``), as ``--auth`` does; None: ``WIX_AUTH``, else the only one
+    configured (:func:`reconciler.wix.identity.resolve_identity`)."""
     return connection_settings(
         {},
         cwd=Path.cwd(),
@@ -95,6 +99,7 @@ def remote_site(
         rate_limit=rate_limit,
         retries=retries,
         timeout=timeout,
+        auth=auth,
     )
 
 
@@ -102,7 +107,8 @@ def site_from_environ(
     environ: Mapping[str, str], *, cwd: str | os.PathLike[str] | None = None, **overrides: Any
 ) -> Connection:
     """The site the CLI would use with this environment (``WIX_LOCAL_SITE``, ``WIX_API_URL``,
-    ``WIX_SITE_ID``), with keyword overrides (``local=``, ``api_url=``, ``site_id=``, ``concurrency=``...)."""
+    ``WIX_SITE_ID``), with keyword overrides (``local=``, ``api_url=``, ``site_id=``, ``auth=``,
+    ``concurrency=``...)."""
     return connection_settings(environ, cwd=_cwd(cwd), **overrides)
 
 
@@ -179,9 +185,7 @@ def _session(
     transport: Any,
 ) -> SiteSession:
     opts = dataclasses.replace(options or Options(), command=command)  # type: ignore[arg-type]
-    return SiteSession(
-        opts.check(), site, environ=_env(environ), cwd=_cwd(cwd), events=events, transport=transport
-    )
+    return SiteSession(opts.check(), site, environ=_env(environ), cwd=_cwd(cwd), events=events, transport=transport)
 
 
 async def plan_site_async(
@@ -338,5 +342,3 @@ async def plan_project_async(project: str | os.PathLike[str] | None = None, **kw
 async def apply_project_async(project: str | os.PathLike[str] | None = None, **kwargs: Any) -> ProjectOutcome:
     """:func:`apply_project` from an event loop (runs in a worker thread)."""
     return await asyncio.to_thread(apply_project, project, **kwargs)
-
-

@@ -56,7 +56,9 @@ __all__ = [
     "NotFoundError",
     "OutputError",
     "PartialApplyError",
+    "PreconditionError",
     "ProtocolError",
+    "QuotaExceededError",
     "RateLimitedError",
     "RemoteError",
     "ServerError",
@@ -231,6 +233,14 @@ class AlreadyExistsError(RemoteError):
 
 class InvalidRequestError(RemoteError):
     """400: Wix rejected the request (validation error)."""
+
+
+class PreconditionError(RemoteError):
+    """428: Wix wants a precondition met (a Members Area app on the site, a site context)."""
+
+
+class QuotaExceededError(RemoteError):
+    """429 whose envelope names a quota or cap (not a request rate): waiting does not help."""
 
 
 class RateLimitedError(RemoteError):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import random
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -84,28 +86,60 @@ class KnownValues(Protocol):
     def known(self, secret: RemoteSecret, desired: Sensitive) -> bool: ...
 
 
+#: The fraction of the values a value cache vouches for that a plan reads anyway (rounded up).
+CACHE_SAMPLE = 0.02
+
+
 async def read_remote(
     client: SecretsReader,
     desired: DesiredState,
     *,
     on_read: Callable[[int, int], None] | None = None,
     value_cache: KnownValues | None = None,
+    rng: random.Random | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RemoteState:
     """List the site, then read the values the plan needs. A secret deleted between the list and the
     read is treated as absent. With ``value_cache``, a declared secret the cache vouches for (same id
-    and updatedDate, desired value's keyed MAC) is not read: its value is the desired one."""
+    and updatedDate, desired value's keyed MAC) is not read: its value is the desired one, except for
+    a random sample of :data:`CACHE_SAMPLE` of them (at least one), which is read to check the cache's
+    premise (every value change moves ``updatedDate``, which Wix does not document). If one differs,
+    the cache is not trusted for this site: every value is read, and a warning says so (to
+    ``on_warning``, else the log)."""
     listed = await client.list_secrets()
     targets = names_to_read(desired, listed)
     values: dict[str, Sensitive] = {}
     if value_cache is not None:
         declared = {s.name: s.value for s in desired.present() if s.value is not None}
         unknown: list[RemoteSecret] = []
+        vouched: list[RemoteSecret] = []
         for secret in targets:
             wanted = declared.get(secret.name)
             if wanted is not None and value_cache.known(secret, wanted):
-                values[secret.id] = wanted
+                vouched.append(secret)
             else:
                 unknown.append(secret)
+        sample = (rng or random.Random()).sample(vouched, math.ceil(len(vouched) * CACHE_SAMPLE)) if vouched else []
+        checked = await asyncio.gather(*(_value_or_none(client, s.name) for s in sample))
+        for secret, value in zip(sample, checked, strict=True):
+            if value is not None:
+                values[secret.id] = value
+        sampled = {s.id for s in sample}
+        if any(r is None or r != declared[s.name] for s, r in zip(sample, checked, strict=True)):
+            message = (
+                "value cache: a sampled secret's value differs from what the cache vouched for; the cache "
+                "is not trusted for this site, every value is read"
+            )
+            if on_warning is not None:
+                on_warning(message)
+            else:
+                log.warning("%s", message)
+            if hasattr(value_cache, "forget"):
+                value_cache.forget(s.id for s in vouched)
+            unknown.extend(s for s in vouched if s.id not in sampled)
+        else:
+            for secret in vouched:
+                values.setdefault(secret.id, declared[secret.name])
         targets = unknown
     vanished: set[str] = set()
     done = 0
@@ -124,6 +158,13 @@ async def read_remote(
     await _gather_all([read(s) for s in targets])
     secrets = tuple(s for s in listed if s.id not in vanished)
     return RemoteState(secrets=secrets, values=values)
+
+
+async def _value_or_none(client: SecretsReader, name: str) -> Sensitive | None:
+    try:
+        return await client.get_value(name)
+    except NotFoundError:
+        return None
 
 
 async def _gather_all(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None:
@@ -155,6 +196,9 @@ class ApplyResult:
     items: tuple[ItemResult, ...]
     converged: bool | None = None
     verification: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    #: (secret id, description) of each description PATCHed to "" that Wix listed unchanged afterwards
+    uncleared: tuple[tuple[str, str], ...] = ()
 
     def count(self, status: Status) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -255,9 +299,17 @@ async def apply_plan(
     items = tuple(results[i] for i in sorted(results))
     if not items:
         return ApplyResult(items=())
-    problems = await _verify(client, items)
+    notes: list[str] = []
+    kept: list[tuple[str, str]] = []
+    problems = await _verify(client, items, notes, kept)
     complete = all(item.status == "applied" for item in items)  # a failed change did not converge
-    return ApplyResult(items=items, converged=complete and not problems, verification=tuple(problems))
+    return ApplyResult(
+        items=items,
+        converged=complete and not problems,
+        verification=tuple(problems),
+        warnings=tuple(notes),
+        uncleared=tuple(kept),
+    )
 
 
 async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
@@ -281,8 +333,17 @@ async def _apply_one(client: SecretsWriter, change: Change) -> str | None:
     return change.remote.id
 
 
-async def _verify(client: SecretsReader, items: Sequence[ItemResult]) -> list[str]:
-    """One ListSecretInfo: every applied change is visible. Returns the problems found."""
+async def _verify(
+    client: SecretsReader,
+    items: Sequence[ItemResult],
+    notes: list[str] | None = None,
+    kept: list[tuple[str, str]] | None = None,
+) -> list[str]:
+    """One ListSecretInfo: every applied change is visible. Returns the problems found.
+
+    A description PATCHed to ``""`` that is listed unchanged is not a problem but a note ("Wix did not
+    clear the description of X"): whether Wix clears a description that way is undocumented.
+    """
     try:
         listed = await client.list_secrets()
     except WixSecretsError as exc:
@@ -305,7 +366,13 @@ async def _verify(client: SecretsReader, items: Sequence[ItemResult]) -> list[st
         if item.new_id and current.id != item.new_id:
             problems.append(f"{change.name} has id {current.id}, expected {item.new_id}")
         described = isinstance(change.description, str) and "description" in change.changed
-        if described and current.description != change.description:
+        before = change.remote.description if change.remote is not None else None
+        if described and change.description == "" and before and current.description == before:
+            if notes is not None:
+                notes.append(f"Wix did not clear the description of {change.name}")
+            if kept is not None:
+                kept.append((current.id, current.description))
+        elif described and current.description != change.description:
             problems.append(f"{change.name} does not have the planned description")
         if change.action is Action.RENAME and change.previous_name in by_name:
             problems.append(f"{change.previous_name} still exists after its rename to {change.name}")

@@ -40,6 +40,7 @@ from reconciler.globs import matches_any
 from reconciler.jsonstrict import compose_json_documents
 from reconciler.model import UNSET, DesiredSecret, DesiredState, Policy, Sensitive, Unset
 from reconciler.schema import violations
+from reconciler.siterules import dashboard_name_problem
 from reconciler.yamlstrict import YNode, compose_documents, to_python
 
 __all__ = ["ENCRYPTED_MARKER", "check_name", "load_manifest", "merge_states", "merged_problems"]
@@ -147,6 +148,11 @@ def load_manifest(
                 f"{s.name} is declared but policy.ignore pattern {pattern!r} matches it",
                 hint="remove it from the manifest or narrow the ignore pattern",
             )
+    if policy.names == "dashboard":  # policy.names: dashboard (see reconciler.siterules)
+        for s in secrets:
+            problem = dashboard_name_problem(s.name)
+            if problem:
+                ctx.add(("secrets", s.name), problem, hint="rename it, or set policy.names: api to only warn")
     if ctx.diags or structural:
         # Structural problems (duplicate keys, aliases, tags) did not stop the checks: the first of two
         # duplicate keys was kept, an alias or tagged node read as an empty value. What the later checks
@@ -405,6 +411,7 @@ def _policy(tree: Any, file: str) -> Policy:
         prune=bool(raw.get("prune", False)),
         protect=tuple(p for p in _as_list(raw.get("protect")) if isinstance(p, str)),
         ignore=tuple(p for p in _as_list(raw.get("ignore")) if isinstance(p, str)),
+        names="dashboard" if raw.get("names") == "dashboard" else "api",
         **policy_fields(raw, file),
     )
 
@@ -495,6 +502,7 @@ def merge_states(states: Sequence[DesiredState]) -> DesiredState:
             prune=any(s.policy.prune for s in states),
             protect=tuple(dict.fromkeys(p for s in states for p in s.policy.protect)),
             ignore=tuple(dict.fromkeys(p for s in states for p in s.policy.ignore)),
+            names="dashboard" if any(s.policy.names == "dashboard" for s in states) else "api",
             **merged_policy_fields([s.policy for s in states]),
         ),
         source=", ".join(s.source for s in states),

@@ -140,6 +140,7 @@ class Policy:
     prune: bool = False
     protect: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    names: str = "api"  # "dashboard": names outside the Wix dashboard's rules are errors (siterules)
     #: code-aware plans (reconciler.codescan): (path or glob, the manifest file naming it) pairs
     code: tuple[tuple[str, str], ...] = ()
     #: globs of the names dynamic code references may take; None: unknown (deletes stay refused)

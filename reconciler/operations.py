@@ -92,11 +92,12 @@ async def plan_site(
     prune: bool | None = None,
     on_read: Callable[[int, int], None] | None = None,
     value_cache: KnownValues | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> PlannedSite:
     """Read the site (one list + one value read per declared secret) and compute the plan.
 
     ``value_cache`` lets unchanged secrets skip their value read (see :mod:`reconciler.valuecache`)."""
-    remote = await read_remote(client, desired, on_read=on_read, value_cache=value_cache)
+    remote = await read_remote(client, desired, on_read=on_read, value_cache=value_cache, on_warning=on_warning)
     plan = make_plan(desired, remote, prune=prune)
     return PlannedSite(desired, remote, plan)
 

@@ -33,6 +33,7 @@ from enum import StrEnum
 
 from reconciler.globs import matches_any  # re-exported: `from reconciler.plan import matches_any` still works
 from reconciler.model import UNSET, DesiredSecret, DesiredState, RemoteSecret, RemoteState, Sensitive, Unset
+from reconciler.siterules import cap_warning, name_warnings
 
 __all__ = [
     "Action",
@@ -280,6 +281,7 @@ def make_plan(
             reason = f"protected by {pattern!r}" if pattern else "not declared; kept (prune is off)"
             quiet.append(Change(Action.UNMANAGED, r.name, r, protected=bool(pattern), reason=reason))
 
+    warnings.extend(_site_rule_warnings(desired, remote, deletes, others, ignored))
     ordered_renames = _order_renames(renames)
     # A create may reuse a name that a rename frees; renames run first (see executor).
     creates_updates = tuple(sorted(others, key=lambda c: c.name))
@@ -289,6 +291,17 @@ def make_plan(
         warnings=tuple(warnings),
         conflicts=tuple(conflicts),
     )
+
+
+def _site_rule_warnings(
+    desired: DesiredState, remote: RemoteState, deletes: list[Change], others: list[Change], ignored: tuple[str, ...]
+) -> list[str]:
+    """The dashboard's name rules and the 64-secret cap (see :mod:`reconciler.siterules`)."""
+    found = [] if desired.policy.names == "dashboard" else name_warnings(s.name for s in desired.present())
+    creates = sum(1 for c in others if c.action is Action.CREATE)
+    after = len(remote.secrets) + creates - len(deletes)
+    cap = cap_warning(after, len(remote.secrets))
+    return found + ([cap] if cap else [])
 
 
 def _target_of(renames_by_target: dict[str, str], source: str) -> str:

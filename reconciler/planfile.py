@@ -56,23 +56,34 @@ KIND: Final = "wix-secrets-plan"
 FORMAT_VERSION: Final = "1"
 
 
-def binding_key(desired: DesiredState, environ: Mapping[str, str]) -> bytes:
-    """The key for the manifest digest: from the SOPS data key, else from the Wix credential."""
+def binding_key(desired: DesiredState, environ: Mapping[str, str], *, identity: str | None = None) -> bytes:
+    """The key for the manifest digest: from the SOPS data key, else from the stable secret of the Wix
+    identity (``identity``: the ``--auth`` choice; else ``WIX_AUTH``; else whichever is set): the API
+    key (``api-key``) or the app's client secret (``wix-app``). A token identity (``wix-cli``,
+    ``token-command``, ``access-token``) has no stable secret: refused ("needs a key")."""
     if desired.fingerprint_key is not None:
         return derive_key(desired.fingerprint_key, "plan-digest")
-    for name in ("WIX_API_KEY", "WIX_CLIENT_SECRET"):
-        secret = environ.get(name)
-        if secret:
+    kind = (identity or environ.get("WIX_AUTH") or "").strip()
+    for name, owner in (("WIX_API_KEY", "api-key"), ("WIX_CLIENT_SECRET", "wix-app")):
+        secret = environ.get(name, "").strip()
+        if secret and kind in ("", owner):
             return derive_key(secret.encode("utf-8"), "plan-digest")
+    if kind in ("wix-cli", "token-command", "access-token"):
+        raise UsageError(
+            f"a saved plan of a plaintext manifest needs a key, and the {kind} identity has none: "
+            "its token changes between the plan and the apply runs",
+            hint="encrypt the manifest with SOPS (wix-secrets encrypt), or use the api-key or wix-app identity",
+        )
     raise UsageError(
         "a saved plan needs a key to bind it to the manifest without hashing values in the clear",
-        hint="encrypt the manifest with SOPS (wix-secrets encrypt), or set the site's WIX_API_KEY",
+        hint="encrypt the manifest with SOPS (wix-secrets encrypt), or set the site's WIX_API_KEY "
+        "(or the app's WIX_CLIENT_SECRET)",
     )
 
 
-def mac_key(desired: DesiredState, environ: Mapping[str, str]) -> bytes:
+def mac_key(desired: DesiredState, environ: Mapping[str, str], *, identity: str | None = None) -> bytes:
     """The key of the plan file's MAC (a sibling of :func:`binding_key`, under another label)."""
-    return derive_key(binding_key(desired, environ), "plan-file-mac")
+    return derive_key(binding_key(desired, environ, identity=identity), "plan-file-mac")
 
 
 def _mac(doc: Mapping[str, Any], key: bytes) -> str:

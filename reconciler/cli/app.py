@@ -143,6 +143,11 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--site-id", metavar="ID", help="site id for API-key auth (env WIX_SITE_ID)")
     group.add_argument(
+        "--auth",
+        choices=("api-key", "wix-app", "wix-cli", "token-command", "access-token"),
+        help="which identity to use (env WIX_AUTH; default: the only one configured); see README",
+    )
+    group.add_argument(
         "--concurrency",
         type=int,
         metavar="N",
@@ -154,7 +159,7 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="N",
         default=None,
-        help="requests per minute per site, shared by all concurrent requests (default 200)",
+        help="requests per minute per site, shared by all concurrent requests (default 150; Wix allows 200, shared)",
     )
     group.add_argument(
         "--timeout", type=float, metavar="SECONDS", default=None, help="per-request timeout (default 30)"

@@ -28,8 +28,10 @@ __all__ = ["register", "run"]
 DESCRIPTION = """\
 Run a local emulator of the Wix Secrets API (list, get value, create, update, delete and
 POST /oauth2/token) with Wix's status codes, error envelopes and quirks. Point the tool at it with
---api-url, or the official JS SDK with a custom fetch. Control routes (no auth, not counted):
-GET /_emulator/requests (request counts and log), POST /_emulator/reset[?state=1].
+--api-url, or the official JS SDK with a custom fetch. Control routes (not counted):
+GET /_emulator/requests (request counts and log), POST /_emulator/reset[?state=1]; with
+--api-key they need it in Authorization. Browsers' cross-origin requests and Host names other than
+IP addresses and localhost are refused (DNS rebinding).
 """
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -55,7 +57,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     server.add_argument(
         "--app-secret",
         metavar="SECRET",
-        help="client_secret /oauth2/token requires (env WIX_EMULATOR_APP_SECRET); default: any",
+        help="client_secret /oauth2/token requires (env WIX_EMULATOR_APP_SECRET); default: the --api-key if "
+        "given, else any",
+    )
+    server.add_argument(
+        "--token",
+        metavar="TOKEN",
+        action="append",
+        default=None,
+        help="accept TOKEN as a Wix user token, as `wix token --site` prints (repeatable; env WIX_EMULATOR_TOKEN)",
     )
     server.add_argument(
         "--token-ttl",
@@ -63,6 +73,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECONDS",
         default=14400.0,
         help="lifetime of issued access tokens (default 14400, like Wix)",
+    )
+    quirks = parser.add_argument_group("play an undocumented Wix behaviour (docs/wix-api-assumptions.md)")
+    quirks.add_argument(
+        "--refuse-api-keys", action="store_true", help="answer API keys 403 PERMISSION_DENIED (tokens work)"
+    )
+    quirks.add_argument(
+        "--require-site-id", action="store_true", help="answer API-key requests without wix-site-id 428"
+    )
+    quirks.add_argument(
+        "--max-secrets",
+        type=int,
+        metavar="N",
+        nargs="?",
+        const=64,
+        default=None,
+        help="refuse creates beyond N secrets with 429 RESOURCE_EXHAUSTED (N defaults to 64)",
+    )
+    quirks.add_argument(
+        "--no-members-area", action="store_true", help="answer writes 428, as a site without the Members Area app"
+    )
+    quirks.add_argument(
+        "--read-lag",
+        type=int,
+        metavar="N",
+        default=0,
+        help="reads not echoing the latest X-Wix-Consistent see the site as before recent writes, for N reads",
+    )
+    quirks.add_argument(
+        "--keep-empty-description",
+        action="store_true",
+        help='a PATCH with description "" leaves the description unchanged',
     )
     faults = parser.add_argument_group("fault injection (reproducible with --seed)")
     faults.add_argument("--latency", type=float, metavar="MS", default=0.0, help="added delay per request")
@@ -101,6 +142,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from reconciler.emulator import Emulator, EmulatorServer, EmulatorStateError, Faults
+    from reconciler.emulator.quirks import Quirks
 
     try:
         faults = Faults(
@@ -112,6 +154,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
             lost_reply_rate=args.lost_reply_rate,
             seed=args.seed,
         )
+        quirks = Quirks(
+            refuse_api_keys=args.refuse_api_keys,
+            require_site_id=args.require_site_id,
+            max_secrets=args.max_secrets,
+            no_members_area=args.no_members_area,
+            read_lag=args.read_lag,
+            keep_description_on_empty=args.keep_empty_description,
+        )
     except ValueError as exc:
         raise UsageError(f"invalid fault setting: {exc}") from exc
     if args.token_ttl <= 0:
@@ -120,13 +170,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--port must be between 0 and 65535")
     api_key = args.api_key or console.environ.get("WIX_EMULATOR_API_KEY") or None
     app_secret = args.app_secret or console.environ.get("WIX_EMULATOR_APP_SECRET") or None
-    for credential in (api_key, app_secret):
+    tokens = list(args.token or [])
+    if console.environ.get("WIX_EMULATOR_TOKEN"):
+        tokens.append(console.environ["WIX_EMULATOR_TOKEN"])
+    for credential in (api_key, app_secret, *tokens):
         if credential:
             console.redactor.add(credential)
     state: Path | None = console.resolve(args.state) if args.state else None
     try:
         emulator = Emulator(
-            state_file=state, faults=faults, api_key=api_key, app_secret=app_secret, token_ttl=args.token_ttl
+            state_file=state,
+            faults=faults,
+            api_key=api_key,
+            app_secret=app_secret,
+            token_ttl=args.token_ttl,
+            user_tokens=tokens,
+            quirks=quirks,
         )
     except EmulatorStateError as exc:
         raise UsageError(str(exc), hint="remove the file or point --state elsewhere") from exc

@@ -62,6 +62,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
             if secret.value is not None:
                 console.redactor.add(secret.value.reveal())
         results.append({"path": path, "valid": True, "secrets": len(state.secrets)})
+        if not args.json and state.policy.names != "dashboard":  # names the Wix dashboard would refuse
+            from reconciler.siterules import name_warnings
+
+            for warning in name_warnings(s.name for s in state.present()):
+                console.err(f"{path}: warning: {warning}")
         states.append(state)
     if len(states) > 1 and len(states) == len(args.manifests) and not args.each:
         together = merged_problems(states)

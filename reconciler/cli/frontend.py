@@ -106,21 +106,37 @@ def connection_from_args(
         rate_limit=getattr(args, "rate_limit", None),
         retries=getattr(args, "retries", None),
         timeout=getattr(args, "timeout", None),
+        auth=getattr(args, "auth", None),
     )
 
 
 class CliEvents:
-    """Service events → progress bars / plain lines on stderr, warnings and notices."""
+    """Service events → a progress line on a terminal (not with ``--json``: ``progress=False``),
+    warnings and notices on stderr. Use it as a context manager: a line left by a run that failed
+    half-way is cleared before anything else is printed."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, progress: bool = True) -> None:
         self._console = console
+        self._progress = progress
         self._bars: dict[tuple[str | None, str], ProgressReporter] = {}
 
     def _bar(self, site: str | None, label: str) -> ProgressReporter:
         key = (site, label)
         if key not in self._bars:
-            self._bars[key] = ProgressReporter(self._console, f"{site}: {label}" if site else label)
+            self._bars[key] = ProgressReporter(
+                self._console, f"{site}: {label}" if site else label, enabled=self._progress
+            )
         return self._bars[key]
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+    def __enter__(self) -> CliEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def phase_started(self, site: str | None, phase: Phase) -> None:
         log.debug("%s%s", f"{site}: " if site else "", phase)
@@ -132,9 +148,11 @@ class CliEvents:
         self._bar(site, "applying")(done, total)
 
     def warning(self, site: str | None, message: str) -> None:
+        self.close()  # the next redraw puts the line back under the message
         self._console.err(f"warning: {site + ': ' if site else ''}{message}")
 
     def notice(self, site: str | None, message: str) -> None:
+        self.close()
         self._console.err(message)
 
 

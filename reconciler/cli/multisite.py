@@ -29,6 +29,7 @@ from reconciler.cli.frontend import (
 from reconciler.cli.options import project_site_options
 from reconciler.errors import OutputError, UsageError, WixSecretsError
 from reconciler.render import RunInfo
+from reconciler.render.mdescape import md_fenced
 from reconciler.service.outcome import most_severe
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
     human = not args.json and not args.markdown
     shown = False
     stop = Stop()
-    with signals_stop(stop, console) as arm:
+    with signals_stop(stop, console) as arm, CliEvents(console, progress=not args.json) as events:
 
         def before_apply(planned: ProjectOutcome) -> None:
             nonlocal shown
@@ -77,7 +78,7 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
             lambda env: connection_from_args(args, console, env, site=False),
             environ=console.environ,
             cwd=console.cwd,
-            events=CliEvents(console),
+            events=events,
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,
@@ -157,7 +158,7 @@ def _document(outcome: ProjectOutcome) -> dict[str, Any]:
 def _markdown(outcome: ProjectOutcome) -> str:
     parts = [f"## wix-secrets {outcome.command}: {len(outcome.sites)} site(s)", ""]
     parts += [site_markdown(site) for site in outcome.sites]
-    parts += ["```", _summary_text(outcome), "```", ""]
+    parts += [md_fenced(_summary_text(outcome)), ""]  # no line of it can close the block (issue 10.7)
     return "\n".join(parts)
 
 

@@ -166,7 +166,7 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
     shown = False
 
     stop = Stop()
-    with signals_stop(stop, console) as arm:
+    with signals_stop(stop, console) as arm, CliEvents(console, progress=not args.json) as events:
 
         def before_apply(planned: SiteOutcome) -> None:
             nonlocal shown
@@ -184,7 +184,7 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
             connection,
             environ=console.environ,
             cwd=console.cwd,
-            events=CliEvents(console),
+            events=events,
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,

@@ -28,4 +28,4 @@ def site_settings(args: argparse.Namespace, console: Console) -> Connection:
 
 def open_client(settings: Connection, console: Console) -> Any:
     """A :class:`~reconciler.wix.WixSecretsClient` for the site (use as an async context manager)."""
-    return _open_client(settings, console.environ)
+    return _open_client(settings, console.environ, redactor=console.redactor)

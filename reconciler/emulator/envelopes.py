@@ -61,9 +61,9 @@ def validation_error(violations: list[Violation]) -> dict[str, Any]:
     }
 
 
-def system_error() -> dict[str, Any]:
-    """5xx bodies are empty by design."""
-    return {"message": "", "details": {}}
+def system_error(message: str = "") -> dict[str, Any]:
+    """5xx bodies are empty by design (the emulator's own failures may say what happened)."""
+    return {"message": message, "details": {}}
 
 
 def check_id(value: str) -> list[Violation]:

@@ -1,15 +1,20 @@
 """The emulator over real HTTP on loopback: a stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 keep-alive.
 
-Owns sockets only: each connection gets a thread, each request is read (Content-Length or chunked),
-handed to :meth:`Emulator.handle`, delayed with ``time.sleep`` in that connection's thread (so latency
+Owns sockets only: each connection gets a thread, each request is read (Content-Length or chunked,
+at most :data:`MAX_BODY` bytes either way; a negative or malformed length is a 400), handed to
+:meth:`Emulator.handle`, delayed with ``time.sleep`` in that connection's thread (so latency
 never serialises requests), and answered with Content-Length, or dropped by closing the socket with
-no answer. :class:`EmulatorServer` is a context manager that serves in a background thread and, on
-exit, stops accepting and shuts down every open connection. Logs name method, route and status only.
+no answer. As a development server on a shared machine it refuses a ``Host`` that is not an IP
+literal or ``localhost`` (421: a DNS-rebinding page in a browser names its own domain), and closes a
+connection idle or half-sent for ``idle_timeout`` seconds. :class:`EmulatorServer` is a context
+manager that serves in a background thread and, on exit, stops accepting and shuts down every open
+connection. Logs name method, route and status only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import socket
 import threading
@@ -24,6 +29,13 @@ __all__ = ["EmulatorServer"]
 
 log = logging.getLogger("reconciler.emulator.server")
 MAX_BODY = 1 << 20
+#: Seconds a connection may sit idle or half-sent before the server closes it.
+IDLE_TIMEOUT = 30.0
+
+
+class _BadBody(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
 
 
 class _Server(ThreadingHTTPServer):
@@ -31,8 +43,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+    def __init__(self, address: tuple[str, int], emulator: Emulator, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.emulator = emulator
+        self.idle_timeout = idle_timeout
         self.open_sockets: set[socket.socket] = set()
         self.sockets_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -66,29 +79,63 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: _Server
 
-    def _read_body(self) -> bytes | None:
+    def setup(self) -> None:
+        # the socket timeout: idle and half-open connections end (StreamRequestHandler reads `timeout`)
+        self.request.settimeout(self.server.idle_timeout)
+        super().setup()
+
+    def _read_body(self) -> bytes:
+        """The request body, at most MAX_BODY bytes; _BadBody(400/413) otherwise."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks: list[bytes] = []
+            total = 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";")[0].strip() or b"x", 16)
+                except ValueError:
+                    raise _BadBody(400) from None
+                if size < 0:
+                    raise _BadBody(400)
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
+                    for _ in range(100):  # trailers, bounded
+                        if self.rfile.readline(1024) in (b"\r\n", b"\n", b""):
+                            break
                     return b"".join(chunks)
+                total += size
+                if total > MAX_BODY:
+                    raise _BadBody(413)
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.readline(1024)
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit():
+            raise _BadBody(400)  # negative, signed or not a number
+        length = int(raw)
         if length > MAX_BODY:
-            return None
+            raise _BadBody(413)
         return self.rfile.read(length) if length else b""
 
+    def _host_allowed(self) -> bool:
+        host = self.headers.get("Host", "")
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        name = name.strip().strip("[]").lower()
+        if name == "localhost":
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
     def _serve(self) -> None:
+        if not self._host_allowed():
+            self.send_error(421, "Misdirected Request: this emulator answers only to IP addresses and localhost")
+            self.close_connection = True
+            return
         try:
             body = self._read_body()
-        except ValueError:
-            body = None
-        if body is None:
-            self.send_error(413 if self.headers.get("Content-Length") else 400)
+        except _BadBody as bad:
+            self.send_error(bad.status)
             self.close_connection = True
             return
         headers = {k: v for k, v in self.headers.items()}
@@ -123,8 +170,11 @@ class EmulatorServer:
     ``with EmulatorServer(Emulator()) as server: httpx.get(server.url + "/_emulator/requests")``
     """
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *, idle_timeout: float = IDLE_TIMEOUT
+    ) -> None:
         self.emulator = emulator
+        self.idle_timeout = idle_timeout
         self.host = host
         self.port = port
         self._server: _Server | None = None
@@ -144,7 +194,7 @@ class EmulatorServer:
         if self._server is not None:
             return self
         server_cls: type[_Server] = _Server6 if ":" in self.host else _Server
-        self._server = server_cls((self.host, self.port), self.emulator)
+        self._server = server_cls((self.host, self.port), self.emulator, self.idle_timeout)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},

@@ -7,11 +7,16 @@ sidecar ``<file>.lock``; readers take a shared lock and reload the file whenever
 replaced it, so two processes sharing one ``--local`` file see each other's changes and never corrupt
 it. The state file holds values: it *is* the emulated site.
 
+A write is all or nothing: when saving fails (a full disk), the in-memory change is rolled back and
+:class:`EmulatorSaveError` raised, so no later read shows a change that is not on disk. Temp files
+left by a process killed mid-save (``.<file>.*.tmp``, holding values) are removed on the next start.
+
 This module knows nothing of HTTP; :mod:`reconciler.emulator.core` drives it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -26,13 +31,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EmulatorStateError", "SecretStore", "StoredSecret", "format_ms", "parse_iso_ms"]
+__all__ = [
+    "EmulatorSaveError",
+    "EmulatorStateError",
+    "SecretStore",
+    "StoredSecret",
+    "format_ms",
+    "parse_iso_ms",
+    "remove_stale_temp_files",
+]
 
 STATE_FORMAT = "wix-secrets-emulator/1"
 
 
 class EmulatorStateError(ValueError):
     """The state file exists but cannot be read as emulator state (the message never holds a value)."""
+
+
+class EmulatorSaveError(OSError):
+    """Saving the state file failed (full disk, I/O error); the change was rolled back in memory."""
 
 
 @dataclass
@@ -86,8 +103,8 @@ class SecretStore:
         if path is not None:
             if not path.parent.is_dir():
                 raise EmulatorStateError(f"emulator state directory {path.parent} does not exist")
-            with self.transaction(write=False):
-                pass
+            with self.transaction(write=True):
+                remove_stale_temp_files(path)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -103,14 +120,34 @@ class SecretStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
                 self._reload_if_changed()
+                snapshot = self._snapshot() if write else None
                 try:
                     yield self
                     if self._dirty:
-                        self._save()
+                        try:
+                            self._save()
+                        except OSError as exc:
+                            if snapshot is not None:
+                                self._restore(snapshot)
+                            why = f"cannot save the emulator state: {exc.strerror}"
+                            raise EmulatorSaveError(exc.errno, why) from exc
+                except BaseException:
+                    if snapshot is not None and self._dirty:
+                        self._restore(snapshot)
+                    raise
                 finally:
                     self._dirty = False
             finally:
                 os.close(fd)  # closing releases the flock
+
+    def _snapshot(self) -> tuple[list[StoredSecret], int]:
+        return [dataclasses.replace(s) for s in self._by_id.values()], self._last_ms
+
+    def _restore(self, snapshot: tuple[list[StoredSecret], int]) -> None:
+        records, last_ms = snapshot
+        self._by_id = {s.id: s for s in records}
+        self._by_name = {s.name: s for s in records}
+        self._last_ms = last_ms
 
     def _lock_path(self) -> Path:
         assert self.path is not None
@@ -243,3 +280,22 @@ class SecretStore:
         self._by_id.clear()
         self._by_name.clear()
         self._dirty = True
+
+
+def remove_stale_temp_files(path: Path) -> list[str]:
+    """Remove ``.<name>.*.tmp`` next to ``path`` (left by a killed save). Call under the exclusive lock.
+
+    Only regular files are removed (never followed through a symlink); returns the names removed.
+    """
+    removed: list[str] = []
+    prefix = f".{path.name}."
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(prefix) and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+            with suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed

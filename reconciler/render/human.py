@@ -134,6 +134,8 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
     lines.append("")
     for problem in result.verification:
         lines.append(_paint(f"Verification: {problem}", "\033[31m", color))
+    for note in result.warnings:
+        lines.append(_paint(f"Warning: {note}", "\033[33m", color))
     applied, failed, skipped = result.count("applied"), result.count("failed"), result.count("skipped")
     outcome = {
         "success": "Apply complete",
@@ -142,7 +144,7 @@ def render_apply(result: ApplyResult, *, color: bool = False) -> str:
         "nothing-to-do": "Nothing to apply",
     }[result.status]
     tail = f"{outcome}: {applied} applied, {failed} failed, {skipped} skipped."
-    if result.converged:
+    if result.converged and not failed and not skipped:
         tail += " The site matches the plan."
     elif result.status != "success":
         tail += " Run apply again to finish the job."

@@ -20,6 +20,7 @@ from reconciler.errors import UsageError
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.redact import Redactor
     from reconciler.wix import Auth, WixSecretsClient
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 
 DEFAULT_API_URL: Final = "https://www.wixapis.com"
 DEFAULT_CONCURRENCY: Final = 32
-DEFAULT_RATE_LIMIT: Final = 200.0
+DEFAULT_RATE_LIMIT: Final = 150.0  # below Wix's 200/min per app instance, which other callers share (wix.ratelimit)
 DEFAULT_RETRIES: Final = 5
 DEFAULT_TIMEOUT: Final = 30.0
 LOCAL_API_URL: Final = "http://127.0.0.1"  # never dialled: the in-process transport answers
@@ -54,6 +55,7 @@ class Connection:
     rate_limit: float | None = DEFAULT_RATE_LIMIT
     retries: int = DEFAULT_RETRIES
     timeout: float = DEFAULT_TIMEOUT
+    auth: str | None = None  # the identity chosen (--auth, the Action's auth input); None: WIX_AUTH or the only one
 
     @property
     def target(self) -> str:
@@ -72,6 +74,7 @@ def connection_settings(
     rate_limit: float | None = None,
     retries: int | None = None,
     timeout: float | None = None,
+    auth: str | None = None,
 ) -> Connection:
     """The connection from explicit overrides (flags, inputs, arguments), then ``environ``, then defaults."""
     chosen_local = local or environ.get("WIX_LOCAL_SITE") or None
@@ -98,20 +101,31 @@ def connection_settings(
         rate_limit=rate,
         retries=DEFAULT_RETRIES if retries is None else retries,
         timeout=timeout or DEFAULT_TIMEOUT,
+        auth=auth or None,
     )
 
 
-def make_auth(connection: Connection, environ: Mapping[str, str]) -> Auth:
-    """The auth object for a remote site, from the environment mapping (the one place that builds it)."""
-    from reconciler.wix.auth import auth_from_environ
+def make_auth(connection: Connection, environ: Mapping[str, str], *, redactor: Redactor | None = None) -> Auth:
+    """The auth object for a remote site, from the environment mapping (the one place that builds it).
 
-    return auth_from_environ(environ, site_id=connection.site_id)
+    The identity is chosen by :func:`reconciler.wix.identity.resolve_identity`: ``connection.auth``
+    (``--auth``, the Action's ``auth`` input, ``auth=`` of the Python API), then ``WIX_AUTH`` in
+    ``environ``, then the only identity configured. Every credential is registered with ``redactor``
+    the moment it is read; the choice is logged at INFO (``-v``: "auth: ..."), never printed."""
+    from reconciler.wix.identity import auth_for_cli
+
+    return auth_for_cli(environ, site_id=connection.site_id, choice=connection.auth, redactor=redactor)
 
 
 def open_client(
-    connection: Connection, environ: Mapping[str, str], *, transport: httpx.AsyncBaseTransport | None = None
+    connection: Connection,
+    environ: Mapping[str, str],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    redactor: Redactor | None = None,
 ) -> WixSecretsClient:
-    """A client for the site (use as an async context manager). ``transport`` replaces the network."""
+    """A client for the site (use as an async context manager). ``transport`` replaces the network;
+    ``redactor`` scrubs what the client logs or raises (credentials, values) and learns the credentials."""
     from reconciler.wix import WixSecretsClient
     from reconciler.wix.auth import ApiKeyAuth, check_api_url
 
@@ -135,15 +149,17 @@ def open_client(
             retries=connection.retries,
             timeout=connection.timeout,
             user_agent=USER_AGENT,
+            redactor=redactor,
         )
     check_api_url(connection.api_url)
     return WixSecretsClient(
         api_url=connection.api_url,
-        auth=make_auth(connection, environ),
+        auth=make_auth(connection, environ, redactor=redactor),
         transport=transport,
         concurrency=connection.concurrency,
         rate_limit=connection.rate_limit,
         retries=connection.retries,
         timeout=connection.timeout,
         user_agent=USER_AGENT,
+        redactor=redactor,
     )

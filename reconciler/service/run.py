@@ -289,7 +289,7 @@ def run_project(
     from reconciler.project import site_environ
 
     options = options.check()
-    shared = redactor or Redactor()
+    shared = redactor if redactor is not None else Redactor()
     sessions: list[SiteSession] = []
     try:
         check_outputs(options, cwd)

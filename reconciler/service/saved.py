@@ -41,7 +41,7 @@ def save_plan(session: SiteSession, path: Path) -> Path:
     text = dumps(
         session.planned.plan,
         manifests=list(session.outcome.info.manifest_paths),
-        digest=desired_digest(session.desired, binding_key(session.desired, session.environ)),
+        digest=desired_digest(session.desired, binding_key(session.desired, session.environ, identity=c.auth)),
         site={"api_url": None if c.local else c.api_url, "local": c.local, "site_id": c.site_id},
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         limits={
@@ -50,7 +50,7 @@ def save_plan(session: SiteSession, path: Path) -> Path:
             "prune": session.options.prune,
             "targets": list(session.options.targets),  # shown by `show`; the changes are already limited
         },
-        key=mac_key(session.desired, session.environ),
+        key=mac_key(session.desired, session.environ, identity=c.auth),
     )
     target = path if path.is_absolute() else session.cwd / path
     # Not passed through the redactor: the file is built from names, ids, descriptions and keyed
@@ -114,14 +114,14 @@ async def apply_saved(
     else:
         desired = session.load(list(saved.manifests))
     try:
-        key = mac_key(desired, session.environ)
+        key = mac_key(desired, session.environ, identity=session.connection.auth)
     except UsageError as exc:
         raise StalePlanError(
             f"cannot verify the plan file {source}: {exc.summary}", changed=["plan file"], hint=exc.hint
         ) from None
     verify_mac(saved, key, source=source)
     check_target(saved, session.connection, source=source)
-    if desired_digest(desired, binding_key(desired, session.environ)) != saved.digest:
+    if desired_digest(desired, binding_key(desired, session.environ, identity=session.connection.auth)) != saved.digest:
         raise StalePlanError(
             f"the saved plan {source} is stale: the manifest changed since it was made",
             changed=["manifest"],

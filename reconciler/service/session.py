@@ -87,7 +87,7 @@ class SiteSession:
         self.environ = dict(environ)
         self.cwd = cwd
         self.events: Events = events or NullEvents()
-        self.redactor = redactor or Redactor()
+        self.redactor = redactor if redactor is not None else Redactor()
         self.name = name
         self._transport = transport
         self.desired: DesiredState | None = None
@@ -119,7 +119,7 @@ class SiteSession:
     async def client(self) -> Any:
         """The site's client, opened on first use."""
         if self._client is None:
-            client = open_client(self.connection, self.environ, transport=self._transport)
+            client = open_client(self.connection, self.environ, transport=self._transport, redactor=self.redactor)
             self._client = await self._stack.enter_async_context(client)
         return self._client
 
@@ -158,6 +158,10 @@ class SiteSession:
         from reconciler.operations import plan_site
 
         assert self.desired is not None, "load() first"
+        if self.options.command == "plan" and self.options.save_plan is not None:
+            from reconciler.planfile import binding_key
+
+            binding_key(self.desired, self.environ, identity=self.connection.auth)  # "needs a key": before any request
         code_scan = self._scan_code()  # local files only, before any request: a bad path sends nothing
         started = time.monotonic()
         client = await self.client()
@@ -169,10 +173,18 @@ class SiteSession:
             self.events.request_done(self.name, "read", done, total)
 
         self.planned = await plan_site(
-            reader, self.desired, prune=self.options.prune, on_read=on_read, value_cache=self._value_cache
+            reader,
+            self.desired,
+            prune=self.options.prune,
+            on_read=on_read,
+            value_cache=self._value_cache,
+            on_warning=self._warn,
         )
         self.register(remote=self.planned.remote)
         self.events.phase_started(self.name, "plan")
+        adjusted = self._uncleared().adjust(self.planned.plan)  # descriptions Wix kept: not planned again
+        if adjusted is not self.planned.plan:
+            self.planned = dataclasses.replace(self.planned, plan=adjusted)
         if self._value_cache is not None:
             from reconciler.valuecache import in_sync_ids
 
@@ -194,6 +206,11 @@ class SiteSession:
                 self.outcome.guard_error = exc
         self._check_code(code_scan)
         return self.outcome
+
+    def _warn(self, message: str) -> None:
+        """A warning for every front end: in the outcome, and as an event."""
+        self.outcome.warnings.append(message)
+        self.events.warning(self.name, message)
 
     def _scan_code(self) -> Any:
         """The site's code, scanned (None when no code is named); UsageError for a bad code path."""
@@ -263,6 +280,26 @@ class SiteSession:
             message = f"cannot write the value cache {self._value_cache.path}: {exc.strerror or exc}"
             self.outcome.warnings.append(message)
             self.events.warning(self.name, message)
+
+    def _uncleared(self) -> Any:
+        """The descriptions Wix did not clear on this site (:mod:`reconciler.uncleared`)."""
+        from reconciler.uncleared import Uncleared, state_file
+
+        c = self.connection
+        site = f"local:{c.local}" if c.local else f"{c.api_url} {c.site_id or ''}"
+        return Uncleared(state_file(self.environ), site)
+
+    def _remember_uncleared(self, kept: Sequence[tuple[str, str]]) -> None:
+        if not kept:
+            return
+        memory = self._uncleared()
+        if memory.remember(kept):
+            try:
+                memory.save()
+            except OSError as exc:
+                message = f"cannot write {memory.path}: {exc.strerror or exc}"
+                self.outcome.warnings.append(message)
+                self.events.warning(self.name, message)
 
     def _path(self, path: str | Path) -> Path:
         p = Path(path).expanduser()
@@ -374,6 +411,8 @@ class SiteSession:
             client, self.planned, progress=progress, stop=stop, concurrency=self.connection.concurrency
         )
         self.outcome.result = result
+        self.outcome.warnings.extend(result.warnings)  # e.g. "Wix did not clear the description of X"
+        self._remember_uncleared(result.uncleared)
         log.info("%sapplied in %.0f ms: %s", self._prefix, (time.monotonic() - started) * 1000, client.stats)
         if self._value_cache is not None:  # the touched secrets have new updatedDates: read them next time
             self._value_cache.forget(i.change.remote.id for i in result.items if i.change.remote is not None)

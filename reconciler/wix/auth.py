@@ -1,9 +1,12 @@
-"""Credentials for the Wix API: API key or OAuth client credentials, and where they may be sent.
+"""Credentials for the Wix API: API key, OAuth client credentials or a bearer token, and where they may be sent.
 
 This module owns the authentication headers of every request, the OAuth token cache (renewed
-before it expires and once more after a 401), reading credentials from an environment mapping
-(:func:`auth_from_environ`; only the CLI passes ``os.environ``), and :func:`check_api_url`, which
-refuses to send credentials over plain HTTP to anything but loopback.
+before it expires and once more after a 401), tokens printed by a command (the Wix CLI's
+``wix token --site``, or ``WIX_TOKEN_COMMAND``; run without a shell, kept in memory only, run again
+after a 401 or before they expire), :func:`check_header_value` (a credential that cannot be sent in
+an HTTP header is refused by name, never echoed), and :func:`check_api_url`, which refuses to send
+credentials over plain HTTP to anything but loopback. Which identity to use is decided by
+:mod:`reconciler.wix.identity`; :func:`auth_from_environ` is its shorthand.
 
 Keys, tokens and client secrets are held as :class:`~reconciler.model.Sensitive`: no ``repr``,
 message or log line here shows them.
@@ -13,26 +16,47 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import base64
+import binascii
+import contextlib
 import ipaddress
+import json
+import logging
+import re
+import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.errors import UsageError
+from reconciler.errors import AuthError, UsageError
 from reconciler.model import Sensitive
 from reconciler.wix.wire import TokenGrant
 
 __all__ = [
+    "COMMAND_TOKEN_TTL",
     "ApiKeyAuth",
     "Auth",
     "AuthHeaders",
+    "CommandTokenAuth",
     "OAuthClientCredentials",
+    "StaticTokenAuth",
     "TokenSession",
     "auth_from_environ",
     "check_api_url",
+    "check_header_value",
     "is_loopback_host",
 ]
+
+log = logging.getLogger("reconciler.wix")
+
+#: A token printed by a command is used for at most this many seconds before the command runs again
+#: (sooner when the token is a JWT whose ``exp`` says so): ``wix token`` refreshes as needed.
+COMMAND_TOKEN_TTL = 600.0
+#: Bounds on a token command: its output (a token is far smaller) and how long it may take.
+COMMAND_MAX_OUTPUT = 64 * 1024
+COMMAND_TIMEOUT = 60.0
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]*")
 
 API_KEY_VARS = ("WIX_API_KEY", "WIX_SITE_ID")
 OAUTH_VARS = ("WIX_CLIENT_ID", "WIX_CLIENT_SECRET", "WIX_INSTANCE_ID")
@@ -57,8 +81,23 @@ class AuthHeaders:
         return f"AuthHeaders(names={sorted(self.headers)!r}, generation={self.generation})"
 
 
+def check_header_value(name: str, value: str) -> str:
+    """``value`` if it can be sent in an HTTP header, else a UsageError naming ``name`` (never the value)."""
+    if not _HEADER_SAFE.fullmatch(value):
+        raise UsageError(
+            f"{name} contains a character not allowed in an HTTP header",
+            hint=f"set {name} again from the original; only printable ASCII characters are possible",
+        )
+    return value
+
+
 class Auth(abc.ABC):
-    """A way to authenticate requests to one site."""
+    """A way to authenticate requests to one site.
+
+    ``alternatives`` names the other identities that were configured or possible (for a 401/403 hint).
+    """
+
+    alternatives: str = ""
 
     @abc.abstractmethod
     async def headers(self, session: TokenSession) -> AuthHeaders:
@@ -144,8 +183,209 @@ class OAuthClientCredentials(Auth):
         )
 
 
+class StaticTokenAuth(Auth):
+    """A bearer token given as is (``WIX_ACCESS_TOKEN``): ``Authorization: <token>`` (+ ``wix-site-id``)."""
+
+    def __init__(self, token: Sensitive | str, site_id: str | None, *, source: str = "WIX_ACCESS_TOKEN") -> None:
+        self._token = token if isinstance(token, Sensitive) else Sensitive(token)
+        if not self._token.reveal():
+            raise UsageError(f"{source} is empty")
+        self.site_id = site_id
+        self.source = source
+
+    async def headers(self, session: TokenSession) -> AuthHeaders:
+        headers = {"Authorization": self._token.reveal()}
+        if self.site_id:
+            headers["wix-site-id"] = self.site_id
+        return AuthHeaders(headers)
+
+    @property
+    def description(self) -> str:
+        site = f" for site {self.site_id}" if self.site_id else ""
+        return f"access token from {self.source}{site}"
+
+    def __repr__(self) -> str:
+        return f"StaticTokenAuth(site_id={self.site_id!r}, token={self._token!r})"
+
+
+class CommandTokenAuth(Auth):
+    """A token printed by a command (``wix token --site S``, or ``WIX_TOKEN_COMMAND``).
+
+    Each candidate argv is tried in order until one exists (``wix``, then ``npx --no-install @wix/cli``);
+    it runs without a shell, with stdin closed, the given environment, a 60 s limit and at most 64 KiB of
+    output; its stdout, stripped, is the token. The token lives in memory only; it is fetched again
+    after a 401, and before it expires (a JWT's ``exp``, else :data:`COMMAND_TOKEN_TTL`). ``register``
+    receives every token as soon as it is read (the CLI passes its redactor's ``add``).
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[Sequence[str]],
+        *,
+        site_id: str | None,
+        environ: Mapping[str, str],
+        kind: str,
+        register: Callable[[str], None] | None = None,
+        wall: Callable[[], float] = time.time,
+        ttl: float = COMMAND_TOKEN_TTL,
+    ) -> None:
+        if not candidates or not all(candidates):
+            raise UsageError("the token command is empty")
+        self.candidates = tuple(tuple(c) for c in candidates)
+        self.site_id = site_id
+        self.kind = kind
+        self._environ = dict(environ)
+        self._register = register
+        self._wall = wall
+        self._ttl = ttl
+        self._token: Sensitive | None = None
+        self._renew_at = 0.0
+        self._generation = 0
+        self._lock = asyncio.Lock()
+        self.runs = 0
+
+    async def headers(self, session: TokenSession) -> AuthHeaders:
+        if self._token is None or session.now() >= self._renew_at:
+            async with self._lock:
+                if self._token is None or session.now() >= self._renew_at:
+                    started = session.now()
+                    token = await self._fetch()
+                    lifetime = _jwt_lifetime(token, self._wall())
+                    lifetime = self._ttl if lifetime is None else min(lifetime, self._ttl)
+                    self._token = Sensitive(token)
+                    self._renew_at = started + max(0.0, lifetime - min(60.0, lifetime * 0.1))
+                    self._generation += 1
+        headers = {"Authorization": self._token.reveal()}
+        if self.site_id:
+            headers["wix-site-id"] = self.site_id
+        return AuthHeaders(headers, self._generation)
+
+    def unauthorized(self, generation: int) -> bool:
+        if generation == self._generation:
+            self._token = None
+        return True
+
+    def _command_text(self, argv: Sequence[str]) -> str:
+        return " ".join(argv)
+
+    async def _fetch(self) -> str:
+        tried: list[str] = []
+        for argv in self.candidates:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=self._environ,
+                )
+            except (FileNotFoundError, PermissionError, NotADirectoryError):
+                tried.append(argv[0])
+                continue
+            except OSError as exc:
+                raise self._failure(argv, f"could not be started ({exc.strerror or type(exc).__name__})") from None
+            self.runs += 1
+            try:
+                out, err = await asyncio.wait_for(_bounded(proc), COMMAND_TIMEOUT)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+                raise self._failure(argv, f"did not finish within {COMMAND_TIMEOUT:.0f}s") from None
+            text = out.decode("utf-8", "replace").strip()
+            if len(out) > COMMAND_MAX_OUTPUT:
+                raise self._failure(argv, f"printed more than {COMMAND_MAX_OUTPUT} bytes")
+            if proc.returncode != 0:
+                raise self._failure(argv, f"failed (exit {proc.returncode})", stderr=err, token=text)
+            if text and self._register is not None:
+                self._register(text)
+            if not text:
+                raise self._failure(argv, "printed no token", stderr=err)
+            if not _HEADER_SAFE.fullmatch(text) or len(text.split()) != 1:
+                raise self._failure(argv, "printed something that is not a token (one printable ASCII word)")
+            log.debug("auth: %s printed a token", argv[0])
+            return text
+        raise AuthError(
+            f"cannot get a Wix token: {', '.join(dict.fromkeys(tried))} not found on PATH",
+            operation="token",
+            hint=self._install_hint(),
+        )
+
+    def _install_hint(self) -> str:
+        if self.kind == "wix-cli":
+            return "install the Wix CLI (npm install -g @wix/cli), run `wix login`, then try again"
+        return "check WIX_TOKEN_COMMAND: it must name a program on PATH (it runs without a shell)"
+
+    def _failure(self, argv: Sequence[str], what: str, *, stderr: bytes = b"", token: str = "") -> AuthError:
+        shown = self._command_text(argv)
+        detail = None
+        first = stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+        if first:
+            line = first[0][:200]
+            if token and len(token) >= 4:
+                line = line.replace(token, "[redacted]")
+            detail = "it said: " + re.sub(r"\S{32,}", "[redacted]", line)
+        hint = "run `wix login` (and check the site id), then try again" if self.kind == "wix-cli" else None
+        return AuthError(f"cannot get a Wix token: `{shown}` {what}", operation="token", detail=detail, hint=hint)
+
+    @property
+    def description(self) -> str:
+        site = f" for site {self.site_id}" if self.site_id else ""
+        if self.kind == "wix-cli":
+            return f"wix-cli token{site}"
+        return f"token from WIX_TOKEN_COMMAND ({self.candidates[0][0]}){site}"
+
+    def __repr__(self) -> str:
+        return f"CommandTokenAuth(kind={self.kind!r}, site_id={self.site_id!r}, token=<redacted>)"
+
+
+async def _bounded(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """Read at most COMMAND_MAX_OUTPUT + 1 bytes of stdout (and of stderr), then wait for the exit."""
+    assert proc.stdout is not None and proc.stderr is not None
+
+    async def take(stream: asyncio.StreamReader) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while size <= COMMAND_MAX_OUTPUT:
+            chunk = await stream.read(COMMAND_MAX_OUTPUT + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+
+    out, err = await asyncio.gather(take(proc.stdout), take(proc.stderr))
+    if len(out) > COMMAND_MAX_OUTPUT or len(err) > COMMAND_MAX_OUTPUT:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    await proc.wait()
+    return out, err
+
+
+def _jwt_lifetime(token: str, now: float) -> float | None:
+    """Seconds until a JWT's ``exp``; None when the token is not a JWT with a numeric ``exp``."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    return max(0.0, float(exp) - now)
+
+
 def auth_from_environ(environ: Mapping[str, str], *, site_id: str | None) -> Auth:
-    """Credentials from an environment mapping.
+    """Credentials from an environment mapping: :func:`reconciler.wix.identity.resolve_identity`'s auth."""
+    from reconciler.wix.identity import resolve_identity
+
+    return resolve_identity(environ, site_id=site_id).auth
+
+
+def legacy_auth_from_environ(environ: Mapping[str, str], *, site_id: str | None) -> Auth:
+    """API key or Wix app from an environment mapping (what :mod:`.identity` uses for those two).
 
     An API key (``WIX_API_KEY`` with ``WIX_SITE_ID`` or the ``site_id`` argument) wins when complete;
     otherwise a Wix app (``WIX_CLIENT_ID``, ``WIX_CLIENT_SECRET``, ``WIX_INSTANCE_ID``). When neither

@@ -29,11 +29,12 @@ import httpx
 from reconciler import __version__
 from reconciler.errors import AlreadyExistsError, NotFoundError, RemoteError
 from reconciler.model import RemoteSecret, Sensitive
+from reconciler.redact import Redactor
 from reconciler.wix import wire
 from reconciler.wix.auth import Auth, check_api_url
 from reconciler.wix.engine import CallState, RequestEngine
 from reconciler.wix.pool import ShardedTransport
-from reconciler.wix.ratelimit import Clock, RateLimiter, RequestStats, Sleep
+from reconciler.wix.ratelimit import DEFAULT_RATE_LIMIT, Clock, RateLimiter, RequestStats, Sleep
 
 __all__ = ["DEFAULT_USER_AGENT", "ReadOnlyClient", "WixSecretsClient"]
 
@@ -53,7 +54,7 @@ class WixSecretsClient:
         auth: Auth,
         transport: httpx.AsyncBaseTransport | None = None,
         concurrency: int = 32,
-        rate_limit: float | None = 200.0,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
         retries: int = 5,
         timeout: float = 30.0,
         user_agent: str | None = None,
@@ -63,6 +64,7 @@ class WixSecretsClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         rng: random.Random | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -90,6 +92,8 @@ class WixSecretsClient:
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             rng=rng,
+            deadline=timeout,
+            redactor=redactor,
         )
         self.stats: RequestStats = self._engine.stats
 
@@ -163,7 +167,10 @@ class WixSecretsClient:
         if not name:
             raise ValueError("a secret name must not be empty")
         response = await self._read(wire.value_path(name), CallState("get_value", name))
-        return wire.parse_value(wire.decode_json(response, "get_value"), response)
+        value = wire.parse_value(wire.decode_json(response, "get_value"), response)
+        if self._engine.redactor is not None:
+            self._engine.redactor.add(value.reveal())  # before anything else is done with it
+        return value
 
     async def _read(self, path: str, state: CallState) -> httpx.Response:
         while True:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT",
     "OPERATIONS",
     "Clock",
     "RateLimiter",
@@ -36,6 +37,11 @@ __all__ = [
     "backoff_delay",
     "parse_retry_after",
 ]
+
+#: The default budget in requests per minute: Wix allows 200 per minute per app instance, and that budget
+#: is shared with every other caller of the same instance (the site's own code, other tools), so the
+#: tool keeps 25% headroom. AIMD still halves it on a 429 and gives it back on success.
+DEFAULT_RATE_LIMIT: Final = 150.0
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -56,8 +62,8 @@ class RequestStats:
     ``requests`` counts every HTTP request attempted per operation (retries included), so it can be
     compared with a server's request log. ``retries`` counts attempts after the first,
     ``throttled`` the 429 answers received, ``failures`` the calls that finally raised, and
-    ``rate_limit_wait`` the seconds requests spent waiting for the rate budget or a 429 pause
-    (summed over concurrent requests).
+    ``rate_limit_wait`` the wall-clock seconds during which at least one request was waiting for the
+    rate budget or a 429 pause (not summed over concurrent requests).
     """
 
     requests: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPERATIONS, 0))

@@ -51,7 +51,7 @@ def token_request(api: Api, **overrides: str) -> httpx.Response:
 @pytest.mark.parametrize("mode", ["http", "transport"])
 def test_client_credentials_token_is_accepted_until_it_expires(mode: str) -> None:
     clock = FakeClock()
-    emulator = Emulator(api_key="IST.test-key", token_ttl=100, clock=clock)
+    emulator = Emulator(api_key="IST.test-key", app_secret="shh", token_ttl=100, clock=clock)
     for api in make_api(emulator, mode):
         response = token_request(api)
         assert response.status_code == 200

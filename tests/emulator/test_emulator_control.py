@@ -46,12 +46,15 @@ def test_every_request_is_recorded_with_route_status_and_fault(api: Api) -> None
 
 def test_requests_endpoint_and_reset_over_http() -> None:
     emulator = Emulator(api_key="secret-key")
-    with EmulatorServer(emulator) as server, httpx.Client(base_url=server.url) as client:
+    with EmulatorServer(emulator) as server, httpx.Client(base_url=server.url) as anonymous:
         headers = {"Authorization": "secret-key"}
+        client = httpx.Client(base_url=server.url, headers=headers)  # with --api-key, control routes need it
         client.post(PREFIX, headers=headers, json={"secret": {"name": "n", "value": "v"}})
         client.get(PREFIX, headers=headers)
-        client.get(PREFIX)  # 401
-        report = client.get("/_emulator/requests")  # no auth needed
+        anonymous.get(PREFIX)  # 401
+        assert anonymous.get("/_emulator/requests").status_code == 401
+        assert anonymous.post("/_emulator/reset?state=1").status_code == 401
+        report = client.get("/_emulator/requests")
         assert report.status_code == 200
         body = report.json()
         assert body["total"] == 3
@@ -68,6 +71,7 @@ def test_requests_endpoint_and_reset_over_http() -> None:
         assert client.get(PREFIX, headers=headers).json() == {"secrets": []}
         assert emulator.counts()["list"] == 1
         assert client.get("/_emulator/nothing").status_code == 404
+        client.close()
         assert emulator.requests == [RequestRecord("GET", "list", 200, None)]
 
 
@@ -83,3 +87,12 @@ def test_reset_without_state_flag_keeps_secrets(emulator: Emulator, flag: str) -
     emulator.handle("POST", PREFIX, {"Authorization": "k"}, b'{"secret":{"name":"n","value":"v"}}')
     emulator.handle("POST", f"/_emulator/reset?state={flag}", {}, b"")
     assert len(emulator.handle("GET", PREFIX, {"Authorization": "k"}, b"").json()["secrets"]) == 1
+
+
+def test_clearing_the_request_log_zeroes_the_counts_too() -> None:
+    emulator = Emulator(api_key="k")
+    with EmulatorServer(emulator) as server:
+        assert httpx.get(server.url + PREFIX, headers={"Authorization": "k"}).status_code == 200
+    assert emulator.counts()["list"] == 1
+    emulator.requests.clear()  # what a test does to count from here: the counts follow
+    assert emulator.counts()["list"] == 0 and emulator.requests == []

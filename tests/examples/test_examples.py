@@ -107,6 +107,7 @@ def test_action_inputs_and_outputs_are_the_documented_ones() -> None:
         "manifest",
         "site-id",
         "api-key",
+        "auth",
         "age-key",
         "api-url",
         "prune",

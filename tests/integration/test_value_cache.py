@@ -94,7 +94,7 @@ def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # typ
 
     warm = cli(*plan, env=env(url, secret_key))
     assert warm.code == 0, warm.out + warm.err
-    assert reads(emulator) == (1, 0, 0)  # one list, no GetSecretValue at all
+    assert reads(emulator) == (1, 1, 0)  # one list, only the sampled re-read (executor.CACHE_SAMPLE, min 1)
 
     # someone changes DB_URL behind the tool's back: new updatedDate -> read again -> drift shown
     write_out_of_band(url, ids["DB_URL"], "changed-out-of-band")
@@ -102,21 +102,21 @@ def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # typ
     caught = cli(*plan, env=env(url, secret_key))
     assert caught.code == 2, caught.out + caught.err
     assert "DB_URL" in caught.out and "update" in caught.out
-    assert reads(emulator) == (1, 1, 0)  # only the rewritten secret is read
+    assert reads(emulator) == (1, 2, 0)  # the rewritten secret, and one sampled re-read
 
     applied = cli(
         "apply", "--auto-approve", "--no-backup", "--value-cache", str(cache_dir), str(manifest),
         env=env(url, secret_key),
     )
     assert applied.code == 0, applied.out + applied.err
-    assert reads(emulator) == (2, 1, 1)  # plan list + read of DB_URL, one update, one verifying list
+    assert reads(emulator) == (2, 2, 1)  # plan list + read of DB_URL + 1 sample, one update, one verifying list
 
     after_apply = cli(*plan, env=env(url, secret_key))
     assert after_apply.code == 0, after_apply.out + after_apply.err
-    assert reads(emulator) == (1, 1, 0)  # the applied secret has a new updatedDate: read once more
+    assert reads(emulator) == (1, 2, 0)  # the applied secret has a new updatedDate: read once more (+1 sample)
     settled = cli(*plan, env=env(url, secret_key))
     assert settled.code == 0
-    assert reads(emulator) == (1, 0, 0)
+    assert reads(emulator) == (1, 1, 0)
 
     files = list(cache_dir.iterdir())
     assert len(files) == 1
@@ -141,7 +141,50 @@ def test_an_out_of_band_write_of_the_same_value_is_read_and_shows_no_change(  # 
     emulator.reset()
     again = cli(*plan, env=env(url, secret_key))
     assert again.code == 0, again.out + again.err
-    assert reads(emulator) == (1, 1, 0)
+    assert reads(emulator) == (1, 2, 0)  # the rewritten one, and one sampled re-read
+
+
+def test_a_value_changed_without_a_new_updated_date_is_caught_by_the_sample(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+) -> None:
+    emulator, url = server
+    secret_key, recipient = age_key
+    seed(url, VALUES)
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    plan = ("plan", "--detailed-exitcode", "--value-cache", str(tmp_path / "cache"), str(manifest))
+    assert cli(*plan, env=env(url, secret_key)).code == 0
+    with emulator.store.transaction(write=True) as store:  # a Wix that changes values, not updatedDate
+        for record in store.all():
+            record.value = "silently-changed-" + record.name
+    emulator.reset()
+    caught = cli(*plan, env=env(url, secret_key))
+    assert caught.code == 2, caught.out + caught.err  # the drift is shown, not hidden by the cache
+    assert "value cache" in caught.err and "not trusted" in caught.err
+    assert reads(emulator) == (1, 3, 0)  # one sample, then every other value
+    assert CANARY not in caught.out + caught.err
+
+
+def test_the_distrusted_cache_warning_reaches_the_python_api_outcome(
+    tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+) -> None:
+    import reconciler
+
+    emulator, url = server
+    secret_key, recipient = age_key
+    seed(url, VALUES)
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    site = reconciler.remote_site(url, site_id="site-1")
+    options = reconciler.Options(value_cache=tmp_path / "cache")
+    environ = {**env(url, secret_key), "HOME": str(tmp_path)}
+    first = reconciler.plan_site([manifest], site, environ=environ, options=options)
+    assert first.plan is not None and not first.plan.has_changes and first.warnings == []
+    with emulator.store.transaction(write=True) as store:  # a Wix that changes values, not updatedDate
+        for record in store.all():
+            record.value = "silently-changed-" + record.name
+    caught = reconciler.plan_site([manifest], site, environ=environ, options=options)
+    assert caught.plan is not None and caught.plan.has_changes
+    assert [w for w in caught.warnings if "value cache" in w and "not trusted" in w]
+    assert CANARY not in " ".join(caught.warnings)
 
 
 def test_a_re_encrypted_manifest_with_a_new_value_trusts_nothing(  # type: ignore[no-untyped-def]

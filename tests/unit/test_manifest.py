@@ -284,3 +284,16 @@ def test_a_saved_plan_given_as_a_manifest_is_recognised() -> None:
     [d] = info.value.diagnostics
     assert (d.file, d.line, d.message) == ("plan.json", 2, "this is a saved plan, not a manifest")
     assert d.hint is not None and "wix-secrets apply plan.json" in d.hint
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "secrets:\n  A: {value: x, renamed_from: 1}\n",
+        "policy: {protect: 1, ignore: true}\nsecrets:\n  A: {value: x}\n",
+    ],
+)
+def test_a_list_field_of_the_wrong_type_is_a_diagnostic_not_a_traceback(body: str) -> None:
+    # found by test_fuzz_manifests: `renamed_from: 1` used to raise TypeError ('int' is not iterable)
+    found = problems("version: 1\n" + body)
+    assert found and all(line is not None for line, _ in found)

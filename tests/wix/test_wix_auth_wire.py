@@ -38,7 +38,7 @@ def test_oauth_from_environ() -> None:
     assert "shh-very-secret" not in repr(auth) + auth.description
 
 
-def test_complete_api_key_is_preferred() -> None:
+def test_two_configured_identities_without_a_choice_is_an_error_naming_both() -> None:
     env = {
         "WIX_API_KEY": "k-123456",
         "WIX_SITE_ID": "s",
@@ -46,7 +46,11 @@ def test_complete_api_key_is_preferred() -> None:
         "WIX_CLIENT_SECRET": "x-secret",
         "WIX_INSTANCE_ID": "inst",
     }
-    assert isinstance(auth_from_environ(env, site_id=None), ApiKeyAuth)
+    with pytest.raises(UsageError) as info:
+        auth_from_environ(env, site_id=None)
+    assert "WIX_API_KEY" in info.value.summary and "WIX_CLIENT_ID" in info.value.summary
+    assert "--auth" in (info.value.hint or "")
+    assert isinstance(auth_from_environ({**env, "WIX_AUTH": "api-key"}, site_id=None), ApiKeyAuth)
 
 
 @pytest.mark.parametrize(
@@ -191,5 +195,5 @@ def test_error_envelopes() -> None:
     )
     assert isinstance(err, InvalidRequestError) and err.violations == ()
 
-    err = wire.error_from_response(response(428, ["odd"]), operation="x", target="y")
-    assert isinstance(err, ProtocolError) and err.status == 428
+    err = wire.error_from_response(response(418, ["odd"]), operation="x", target="y")
+    assert isinstance(err, ProtocolError) and err.status == 418

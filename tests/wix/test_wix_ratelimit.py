@@ -166,3 +166,26 @@ def test_stats_as_dict() -> None:
     data = stats.as_dict()
     assert data["total_requests"] == 2 and data["retries"] == 1
     assert data["requests"] == {"list": 2, "get_value": 0, "create": 0, "update": 0, "delete": 0, "token": 0}
+
+
+def test_rate_limit_wait_is_wall_clock_not_summed_over_concurrent_requests() -> None:
+    fake, clock = FakeWix(), FakeClock()
+
+    async def main() -> float:
+        async with make_client(fake, clock, rate_limit=64.0, concurrency=16) as c:  # 1 request/s after 4
+            await asyncio.gather(*(c.list_secrets() for _ in range(20)))
+            return c.stats.rate_limit_wait
+
+    waited = clock.run(main())
+    times = sorted(s.time for s in fake.requests)
+    span = times[-1] - times[0]
+    assert span == pytest.approx(16, rel=0.01)
+    assert waited == pytest.approx(span, rel=0.05)  # summed over 16 waiting requests it would be ~100 s
+
+
+def test_default_budget_is_below_wix_limit() -> None:
+    from reconciler.wix.ratelimit import DEFAULT_RATE_LIMIT
+
+    assert DEFAULT_RATE_LIMIT == 150.0 < 200.0
+    defaults = WixSecretsClient.__init__.__kwdefaults__
+    assert defaults is not None and defaults["rate_limit"] == DEFAULT_RATE_LIMIT
