@@ -93,6 +93,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from reconciler.render.human import render_plan
     from reconciler.render.json import dumps, plan_document
     from reconciler.render.markdown import render_markdown
+    from reconciler.render.mdescape import md_code, md_text
     from reconciler.service import read_plan_file
 
     path: str = args.planfile
@@ -113,7 +114,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         doc["saved_plan"] = {"path": path, "created": saved.created, "tool_version": saved.tool_version}
         console.out(dumps(doc))
     elif args.markdown:
-        note = f"<sub>Saved plan `{path}`, {made}; not applied. Apply it with `wix-secrets apply {path}`.</sub>\n"
+        note = (
+            f"<sub>Saved plan {md_code(path)}, {md_text(made)}; not applied. "
+            f"Apply it with {md_code(f'wix-secrets apply {path}')}.</sub>\n"
+        )
         console.out(render_markdown(plan, info) + note)
     else:
         # a plan file keeps only the changes: say what they are, not "0 unchanged"
