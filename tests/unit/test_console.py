@@ -44,7 +44,7 @@ def test_short_values_are_not_scrubbed() -> None:
 def test_stream_and_log_filter_scrub() -> None:
     redactor = Redactor(["hunter2-secret"])
     sink = io.StringIO()
-    RedactingStream(sink, redactor).write("x hunter2-secret y\n")  # type: ignore[arg-type]
+    RedactingStream(sink, redactor).write("x hunter2-secret y\n")
     assert sink.getvalue() == f"x {REPLACEMENT} y\n"
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "value %s", ("hunter2-secret",), None)
     RedactingFilter(redactor).filter(record)
