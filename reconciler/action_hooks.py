@@ -75,7 +75,8 @@ def check_encrypted(files: Sequence[str], *, out: TextIO) -> int:
         if not is_encrypted(data):
             out.write(
                 f"{name}: not SOPS-encrypted (no top-level `sops` block with a MAC); refusing to commit it.\n"
-                f"  hint: encrypt it in place (`sops --encrypt --in-place {name}`), then stage it again\n"
+                f"  hint: encrypt it in place (`wix-secrets encrypt --in-place {name}`; recipients from "
+                f".sops.yaml or --age age1...), then stage it again\n"
             )
             failures += 1
     return 1 if failures else 0

@@ -60,7 +60,8 @@ def check_output_flags(args: argparse.Namespace, console: Console) -> None:
             check_parent(console.resolve(value), what)
 
 
-def options_from_args(args: argparse.Namespace, command: str) -> Options:
+def options_from_args(args: argparse.Namespace, command: str, console: Console | None = None) -> Options:
+    from reconciler.cli.options import env_backup_age
     from reconciler.service import BackupOptions, Options
 
     def path(name: str) -> Path | None:
@@ -76,8 +77,11 @@ def options_from_args(args: argparse.Namespace, command: str) -> Options:
         backup=BackupOptions(
             enabled=not getattr(args, "no_backup", False),
             directory=path("backup_dir"),
-            recipients=tuple(getattr(args, "backup_age", None) or ()),
+            recipients=tuple(getattr(args, "backup_age", None) or (env_backup_age(console) if console else ())),
+            # a plaintext manifest on a terminal: back up to the local backup identity (reconciler.backupkey)
+            local_identity=bool(console and console.interactive),
         ),
+        targets=tuple(getattr(args, "target", None) or ()),
         audit_log=path("audit_log"),
         value_cache=path("value_cache"),
         save_plan=path("out"),
@@ -216,6 +220,7 @@ def interrupted_line(outcome: SiteOutcome) -> str:
 
 def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console, *, plan_shown: bool = False) -> int:
     """Render one site's outcome where the flags say, report its error, return its exit code."""
+    from reconciler.cli.options import applied_target_note
     from reconciler.render.code import with_code
     from reconciler.render.human import render_apply, render_plan
     from reconciler.render.json import dumps
@@ -234,7 +239,7 @@ def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console
         console.out(site_markdown(outcome))
     elif outcome.result is not None:
         console.out("")
-        console.out(render_apply(outcome.result, color=console.color))
+        console.out(render_apply(outcome.result, color=console.color) + applied_target_note(outcome.info))
     elif outcome.plan is not None and not plan_shown:
         verbose = bool(getattr(args, "verbose", 0)) or outcome.command == "drift"
         text = render_plan(outcome.plan, outcome.info, color=console.color, verbose=verbose)

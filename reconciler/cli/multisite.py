@@ -26,6 +26,7 @@ from reconciler.cli.frontend import (
     site_markdown,
     write_file,
 )
+from reconciler.cli.options import project_site_options
 from reconciler.errors import OutputError, UsageError, WixSecretsError
 from reconciler.render import RunInfo
 from reconciler.render.mdescape import md_fenced
@@ -51,6 +52,7 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
         path = find_project(console.cwd, getattr(args, "project", None))
         project = load_project(path, shown=os.path.relpath(path, console.cwd))
         sites = select_sites(project, getattr(args, "site", None) or [], all_sites=bool(getattr(args, "all", False)))
+        sites = project_site_options(sites, args, console)  # --local/--api-url/--site-id (cli/options.py)
     except WixSecretsError as exc:  # no project to run: one error document, as for a single site
         return finish_site(SiteOutcome(command, RunInfo(command, tuple(args.manifests)), error=exc), args, console)
     environments = {s.name: s.environment for s in sites}

@@ -124,6 +124,11 @@ def test_no_canary_reaches_any_output_of_this_round_s_commands(
         (("plan", "--detailed-exitcode", "--json", *ms), 2, True),
         (("plan", "--markdown", "--json-file", "plan.json", "--markdown-file", "plan.md", *ms), 0, False),
         (("--debug", "plan", "-v", "--out", "saved.plan", *ms), 0, False),
+        (("show", "saved.plan"), 0, True),  # show PLANFILE: reads only the plan file
+        (("show", "--json", "saved.plan"), 0, False),
+        (("show", "--markdown", "saved.plan"), 0, False),
+        (("plan", "--target", "A_KEY", "--detailed-exitcode", *ms), 2, True),  # --target
+        (("plan", "--target", "A_KEY", "--json", "--markdown-file", "targeted.md", *ms), 0, False),
         (("plan", *ms, str(bad)), 1, True),
         (
             ("apply", "saved.plan", "--audit-log", "audit.jsonl", "--backup-age", RECIPIENT, "--backup-dir", "bk"),

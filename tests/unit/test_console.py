@@ -16,7 +16,10 @@ from reconciler.redact import REPLACEMENT, RedactingFilter, RedactingStream, Red
     [
         ({}, True, True),
         ({}, False, False),
-        ({"NO_COLOR": ""}, True, False),
+        ({"NO_COLOR": ""}, True, True),  # no-color.org: only a non-empty NO_COLOR counts
+        ({"NO_COLOR": ""}, False, False),
+        ({"FORCE_COLOR": ""}, False, False),
+        ({"NO_COLOR": "", "FORCE_COLOR": "1"}, False, True),
         ({"NO_COLOR": "1"}, True, False),
         ({"TERM": "dumb"}, True, False),
         ({"FORCE_COLOR": "1"}, False, True),
