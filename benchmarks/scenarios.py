@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.emulator_proc import API_KEY, EmulatorProcess, write_state
+from benchmarks.peer import fleet_scenario, peer_scenario
 from benchmarks.runs import DEFAULT_CONCURRENCY, Measured, desired_state, measure, measure_async, site_values
 from reconciler.executor import CACHE_SAMPLE
 
@@ -51,6 +52,11 @@ class Config:
     startup_runs: int
     sops_runs: int  # 0: skip
     cache_n: int
+    peer_n: int = 300  # the official-SDK peer (benchmarks/peer.py)
+    peer_repeats: int = 5
+    fleet_sites: int = 50
+    fleet_n: int = 30
+    fleet_big: int = 200
 
     @classmethod
     def full(cls, repeats: int = 3) -> Config:
@@ -58,7 +64,7 @@ class Config:
             quick=False, latency_ms=50.0, plan_sizes=(10, 100, 1000), sequential_sizes=(10, 100, 1000),
             repeats=repeats, rate=600, rate_n=300, discovery_n=900, budget=200, budget_requests=250,
             sites=10, sites_n=100, sites_rate=600, sites_rate_n=50, memory_n=10_000, startup_runs=15,
-            sops_runs=9, cache_n=1000,
+            sops_runs=9, cache_n=1000, peer_repeats=max(5, repeats),
         )
 
     @classmethod
@@ -67,6 +73,7 @@ class Config:
             quick=True, latency_ms=5.0, plan_sizes=(10, 50), sequential_sizes=(10,), repeats=1,
             rate=1200, rate_n=30, discovery_n=0, budget=1200, budget_requests=40, sites=3, sites_n=10,
             sites_rate=1200, sites_rate_n=10, memory_n=200, startup_runs=1, sops_runs=0, cache_n=50,
+            peer_n=40, peer_repeats=1, fleet_sites=4, fleet_n=6, fleet_big=8,
         )
 
 
@@ -485,6 +492,8 @@ def cache_scenario(cfg: Config, log: Log) -> list[Row]:
 # -- all -------------------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Callable[[Config, Log], list[Row]]] = {
+    "peer": peer_scenario,
+    "fleet": fleet_scenario,
     "plan": plan_scenario,
     "apply": apply_scenario,
     "rate": rate_scenario,

@@ -5,6 +5,9 @@ folder) and are loaded with importlib.resources. :func:`violations` returns ever
 first, as (path, message) pairs. jsonschema's own messages quote the offending instance, which for a
 manifest could be a secret value, so messages are rebuilt here from the validator keyword and the
 schema alone: they name keys and limits, never values.
+
+A valid document, the common case, is recognised by :mod:`reconciler.schemacheck` (a predicate
+compiled once per schema) without importing jsonschema; only an invalid one goes through jsonschema.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from reconciler.schemacheck import Check, Unsupported, compile_check
+
 __all__ = ["load_schema", "violations"]
 
 
@@ -24,6 +29,14 @@ def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("reconciler").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
+
+
+@cache
+def _fast_check(name: str) -> Check | None:
+    try:
+        return compile_check(load_schema(name))
+    except Unsupported:
+        return None
 
 
 @cache
@@ -41,6 +54,9 @@ def violations(instance: Any, name: str, *, skip_names: bool = False) -> list[tu
     ``skip_names`` leaves out violations of the ``name`` definition (secret names), for callers that
     check names themselves with more specific messages.
     """
+    check = _fast_check(name)
+    if check is not None and check(instance):
+        return []
     found: list[tuple[tuple[str | int, ...], str]] = []
     for error in _validator(name).iter_errors(instance):
         if skip_names and _is_name_error(error):

@@ -41,6 +41,7 @@ from reconciler.emulator.envelopes import (
     validation_error,
 )
 from reconciler.emulator.faults import FaultInjector, Faults
+from reconciler.emulator.inflight import InFlight
 from reconciler.emulator.quirks import CONSISTENCY_HEADER, Quirks
 from reconciler.emulator.state import EmulatorSaveError, SecretStore, StoredSecret
 
@@ -136,7 +137,9 @@ class Emulator:
         user_tokens: Iterable[str] = (),
         quirks: Quirks | None = None,
         max_log: int = MAX_LOG,
+        in_flight: InFlight | None = None,
     ) -> None:
+        self.in_flight = in_flight if in_flight is not None else InFlight()  # held by the front ends
         self.faults = faults or Faults()
         self.quirks = quirks or Quirks()
         self.api_key = api_key
@@ -175,6 +178,7 @@ class Emulator:
             self._counts.clear()
             self._by_status.clear()
             self._faults.clear()
+        self.in_flight.reset()
         self._injector.reset()
         if state:
             with self.store.transaction(write=True) as store:
@@ -268,6 +272,7 @@ class Emulator:
                     "counts": self.counts(),
                     "byStatus": by_status,
                     "faults": faults,
+                    "maxInFlight": self.in_flight.peak,
                     "requests": [r._asdict() for r in records],
                     "logged": len(records),
                 },

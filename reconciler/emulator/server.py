@@ -128,6 +128,13 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _serve(self) -> None:
+        if self.path.startswith("/_emulator/"):
+            self._serve_request()
+            return
+        with self.server.emulator.in_flight:
+            self._serve_request()
+
+    def _serve_request(self) -> None:
         if not self._host_allowed():
             self.send_error(421, "Misdirected Request: this emulator answers only to IP addresses and localhost")
             self.close_connection = True

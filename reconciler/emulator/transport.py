@@ -24,6 +24,12 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         self.emulator = emulator
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/_emulator/"):
+            return await self._handle(request)
+        with self.emulator.in_flight:
+            return await self._handle(request)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         target = request.url.raw_path.decode("ascii")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw}

@@ -107,6 +107,8 @@ class RequestEngine:
         self.limiter = limiter
         self.retries = retries
         self.stats = RequestStats()
+        # absolute URLs are built by concatenation and parsed once (a relative path costs httpx two parses)
+        self._origin = str(http.base_url).rstrip("/")
         self._semaphore = asyncio.Semaphore(concurrency)
         self._clock = clock
         self._sleep = sleep
@@ -231,7 +233,8 @@ class RequestEngine:
         would never time out, and one sending gigabytes would be read into memory. The returned
         response holds the (decoded) body in memory.
         """
-        request = self.http.build_request(method, path, headers=headers, json=body)
+        # an absolute URL built by concatenation: a relative path costs httpx two URL parses
+        request = self.http.build_request(method, httpx.URL(self._origin + path), headers=headers, json=body)
         async with asyncio.timeout(self.deadline):
             response = await self.http.send(request, stream=True)
             try:

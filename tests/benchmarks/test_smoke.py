@@ -41,7 +41,9 @@ def test_every_scenario_ran_and_its_request_counts_are_exact(rows: list[dict[str
     for expected in ("plan (default concurrency)", "plan, sequential baseline", "apply: N creates",
                      "apply: N updates", "plan at the rate limit, both sides agree", "request rate at the budget",
                      "ten sites at once, latency only", "peak memory of a plan", "start-up: wix-secrets --version",
-                     "plan with --value-cache, warm"):
+                     "plan with --value-cache, warm", "peer: official SDK script, 1 site",
+                     "peer: wix-secrets plan vs the SDK script", "fleet: wix-secrets plan --all vs the SDK script",
+                     "fleet: peak memory of plan --all, 8 sites"):
         assert expected in scenarios
     for row in rows:
         assert row["counts_ok"], row
@@ -81,3 +83,19 @@ def test_many_sites_and_the_warm_value_cache(rows: list[dict[str, Any]]) -> None
     assert warm["counts"] == {"list": 1, "get_value": 1}  # only the sampled re-read (executor.CACHE_SAMPLE)
     (cold,) = by(rows, "plan with --value-cache, cold")
     assert cold["counts"] == {"list": 1, "get_value": 50}
+
+
+@pytest.mark.slow
+def test_the_sdk_peer_and_wix_secrets_send_exactly_the_same_requests(rows: list[dict[str, Any]]) -> None:
+    """The official-SDK script and wix-secrets, against the same emulator: 1 list + 1 read per secret per site."""
+    one = by(rows, "peer: official SDK script, 1 site") + by(rows, "peer: wix-secrets plan vs the SDK script")
+    one += by(rows, "peer: wix-secrets plan vs validate + network limit")
+    assert [r["counts"] for r in one] == [{"list": 1, "get_value": 40}] * 3
+    fleet = by(rows, "fleet: official SDK script, 4 sites at once")
+    fleet += by(rows, "fleet: wix-secrets plan --all vs the SDK script")
+    assert [r["counts"] for r in fleet] == [{"list": 4, "get_value": 24}] * 2
+    big = by(rows, "fleet: official SDK script, 8 sites at once") + by(rows, "fleet: wix-secrets plan --all, 8 sites")
+    big += by(rows, "fleet: peak memory of plan --all, 8 sites")
+    assert [r["counts"] for r in big] == [{"list": 8, "get_value": 48}] * 3
+    (memory,) = by(rows, "fleet: peak memory of plan --all, 8 sites")
+    assert memory["unit"] == "MiB" and memory["measured"] > 0  # measured, not timed: no bound on speed

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
+import threading
 import time
 
 import httpx
@@ -117,24 +119,55 @@ def test_latency_in_process_is_an_async_sleep_that_overlaps() -> None:
             return time.perf_counter() - start
 
     elapsed = asyncio.run(go())
-    assert 0.2 <= elapsed < 1.5
+    assert elapsed >= 0.2  # the latency is applied (a lower bound: load can only add to it)
+    assert emulator.in_flight.peak == 20  # and overlaps: all twenty were in their latency at once
+    assert emulator.in_flight.current == 0
 
 
 def test_latency_over_http_does_not_serialise_64_keep_alive_connections() -> None:
-    emulator = Emulator(faults=Faults(latency_ms=300, seed=0))
+    """64 threads, one kept-alive connection each, two rounds: the server answers all 64 at once.
 
-    async def go(url: str) -> float:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(base_url=url, headers=AUTH, limits=limits) as client:
-            start = time.perf_counter()
-            for _ in range(2):  # second round reuses the kept-alive connections
-                responses = await asyncio.gather(*(client.get(PREFIX) for _ in range(64)))
-                assert all(r.status_code == 200 for r in responses)
-            return time.perf_counter() - start
+    Threads and http.client, not an httpx pool: the proof is about the server, and a client pool
+    could itself queue requests. Each round starts behind a barrier, so all 64 are sent before the
+    first answer (500 ms away) comes back.
+    """
+    emulator = Emulator(faults=Faults(latency_ms=500, seed=0))
+    barrier = threading.Barrier(64)
+    peaks: list[int] = []
+    reused: list[bool] = []
+
+    def worker(host: str, port: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        try:
+            first_socket = None
+            for round_ in range(2):
+                if barrier.wait() == 0:
+                    emulator.in_flight.reset()
+                barrier.wait()
+                conn.request("GET", PREFIX, headers=AUTH)
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+                if barrier.wait() == 0:
+                    peaks.append(emulator.in_flight.peak)
+                if round_ == 0:
+                    first_socket = conn.sock
+            reused.append(conn.sock is first_socket)
+        finally:
+            conn.close()
 
     with EmulatorServer(emulator) as server:
-        elapsed = asyncio.run(go(server.url))
-    assert 0.6 <= elapsed < 4.0  # serialised it would take 38 s
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        threads = [threading.Thread(target=worker, args=(host, int(port))) for _ in range(64)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        seen = httpx.get(server.url + "/_emulator/requests").json()
+    assert reused == [True] * 64  # the second round ran on the kept-alive connections
+    assert peaks == [64, 64]  # every request of each round was in its latency at once
+    assert seen["maxInFlight"] == 64
+    assert seen["maxInFlight"] == 64
     assert emulator.counts()["list"] == 128
 
 

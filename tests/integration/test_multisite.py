@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from reconciler.cli.multisite import most_severe
 from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.emulator.faults import Faults
+from reconciler.emulator.inflight import InFlight
 from reconciler.schema import load_schema
 
 CANARY = "CANARY-multi-3c2b1a09-8f7e-4d6c-b5a4-938271605f4e"
@@ -29,11 +29,17 @@ SITES = ("shop", "blog", "staging")
 
 
 @pytest.fixture
-def servers() -> Iterator[dict[str, tuple[Emulator, str]]]:
+def in_flight() -> InFlight:
+    """One gauge shared by the three emulators: API requests in flight across all sites."""
+    return InFlight()
+
+
+@pytest.fixture
+def servers(in_flight: InFlight) -> Iterator[dict[str, tuple[Emulator, str]]]:
     started: dict[str, tuple[Emulator, str]] = {}
     stack = []
     for name in SITES:
-        emulator = Emulator(api_key=f"key-{name}", faults=Faults(latency_ms=150))
+        emulator = Emulator(api_key=f"key-{name}", faults=Faults(latency_ms=150), in_flight=in_flight)
         srv = EmulatorServer(emulator)
         srv.__enter__()
         stack.append(srv)
@@ -123,15 +129,15 @@ def test_plan_all_has_a_section_per_site_and_a_combined_summary(cli: Any, tmp_pa
         assert emulator.counts().get("create", 0) == 0
 
 
-def test_sites_are_planned_concurrently(cli: Any, tmp_path: Path, servers: Any) -> None:
+def test_sites_are_planned_concurrently(cli: Any, tmp_path: Path, servers: Any, in_flight: InFlight) -> None:
     project(tmp_path, servers)
-    started = time.monotonic()
     assert cli("plan", "--site", "shop", env=creds()).code == 0
-    one = time.monotonic() - started
-    started = time.monotonic()
+    assert in_flight.peak == 1  # one site: its single list
+    in_flight.reset()
     assert cli("plan", "--all", env=creds()).code == 0
-    three = time.monotonic() - started
-    assert three < 2 * one, (one, three)  # sequential would take about 3x
+    # each (empty) site's plan is one list; planned one after another the peak would stay 1
+    assert sum(emulator.counts()["list"] for emulator, _ in servers.values()) == 4
+    assert in_flight.peak == len(SITES)
 
 
 def test_apply_all_applies_every_site_with_its_own_credentials(cli: Any, tmp_path: Path, servers: Any) -> None:
