@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 from reconciler.errors import Diagnostic, ExitCode, ManifestError, WixSecretsError
 from reconciler.redact import MIN_LENGTH, Redactor, forms_of
+from reconciler.render.mdescape import md_code, md_text
 
 if TYPE_CHECKING:
     from reconciler.model import DesiredState
@@ -348,7 +349,8 @@ def _marker(command: str, site_id: str) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """Text the Action did not write, inert in Markdown (issue 10.7): see ``render/mdescape``."""
+    return md_text(text)
 
 
 def _fallback_markdown(command: str, code: int, diagnostics: Sequence[Diagnostic], error: str | None) -> str:
@@ -357,16 +359,17 @@ def _fallback_markdown(command: str, code: int, diagnostics: Sequence[Diagnostic
     if error:
         first, *rest = error.splitlines()
         lines.append(f"**{_md_cell(first)}**")
-        if rest:
-            lines += ["", "```", *rest, "```"]
+        if rest:  # the details, escaped like any text (they quote the manifest): a quote, line by line
+            details = [md_text(line.strip()) for line in rest if line.strip()]
+            lines += ["", *(f"> {line}\\" for line in details[:-1]), f"> {details[-1]}"] if details else []
         lines.append("")
     if diagnostics:
         lines += ["| file | line | problem |", "|---|---|---|"]
         for d in diagnostics:
-            problem = d.message + (f" (at `{d.path}`)" if d.path else "")
+            problem = md_text(d.message) + (f" (at {md_code(d.path)})" if d.path else "")
             if d.hint:
-                problem += f"; hint: {d.hint}"
-            lines.append(f"| `{_md_cell(d.file or '-')}` | {d.line or ''} | {_md_cell(problem)} |")
+                problem += f"; hint: {md_text(d.hint)}"
+            lines.append(f"| {md_code(d.file or '-')} | {md_text(d.line or '')} | {problem} |")
         lines.append("")
     lines.append("Nothing was sent to Wix." if code in (1, 4, 5) else "")
     return "\n".join(lines).rstrip() + "\n"
@@ -578,7 +581,7 @@ def run_action(
 
         markdown = site_markdown(outcome).rstrip("\n") + "\n"
         note = _status_note(inputs.command, code, message)
-        if note and not (message and message in markdown):
+        if note and not (message and md_text(message) in markdown):
             markdown += note
     else:
         markdown = _fallback_markdown(

@@ -39,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from reconciler.render.mdescape import md_comment
+
 __all__ = [
     "DRIFT_LABEL",
     "SOPS_CONFIG_NAMES",
@@ -73,7 +75,8 @@ def check_encrypted(files: Sequence[str], *, out: TextIO) -> int:
         if not is_encrypted(data):
             out.write(
                 f"{name}: not SOPS-encrypted (no top-level `sops` block with a MAC); refusing to commit it.\n"
-                f"  hint: encrypt it in place (`sops --encrypt --in-place {name}`), then stage it again\n"
+                f"  hint: encrypt it in place (`wix-secrets encrypt --in-place {name}`; recipients from "
+                f".sops.yaml or --age age1...), then stage it again\n"
             )
             failures += 1
     return 1 if failures else 0
@@ -162,7 +165,7 @@ class _GitLab:
 
 def _marked_body(file: str, marker: str, environ: Mapping[str, str]) -> tuple[str, str]:
     """(marker line, body): the summary file's text under ``<!-- marker -->``."""
-    marker_line = f"<!-- {marker} -->"
+    marker_line = md_comment(marker)  # the marker cannot close the comment and show text (issue 10.7)
     try:
         text = Path(file).read_text(encoding="utf-8")
     except OSError:

@@ -146,7 +146,11 @@ def write(
 
     plain = render(entries, site=site, created=created)
     sealed = encrypt(plain, recipients=list(recipients), rules=EncryptionRules(encrypted_regex="^value$"))
-    target = directory / filename(site, created)
+    name = filename(site, created)
+    target, n = directory / name, 1
+    while target.exists():  # two applies in one second: never replace an earlier backup
+        n += 1
+        target = directory / name.replace(".sops.yaml", f"-{n}.sops.yaml")
     atomic_write(target, sealed, dir_mode=0o700)
     return target
 

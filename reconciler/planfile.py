@@ -220,7 +220,7 @@ def loads(data: bytes, *, source: str = "plan file") -> SavedPlan:
             mac=str(doc.get("mac") or ""),
             document=doc,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UsageError(f"{source} is damaged: {type(exc).__name__} {exc}") from None
 
 

@@ -11,7 +11,7 @@ The file holds names of variables, never credentials. No network; reads only the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ __all__ = [
     "ProjectSite",
     "find_project",
     "load_project",
+    "override_sites",
     "parse_project",
     "select_sites",
     "site_environ",
@@ -215,6 +216,47 @@ def select_sites(project: Project, names: Sequence[str], *, all_sites: bool) -> 
         )
     wanted = {n.lower() for n in names}
     return [s for s in project.sites if s.name.lower() in wanted]
+
+
+def override_sites(
+    sites: Sequence[ProjectSite],
+    *,
+    local: tuple[str, str] | None = None,
+    api_url: tuple[str, str] | None = None,
+    site_id: tuple[str, str] | None = None,
+) -> list[ProjectSite]:
+    """The chosen sites with the command line's site options applied: never silently ignored.
+
+    Each option is ``(value, where_it_came_from)``, e.g. ``("http://127.0.0.1:8080", "--api-url")``.
+
+    * ``api_url`` (``--api-url`` / ``WIX_API_URL``) applies to **every** chosen site, replacing its
+      ``api_url:`` or ``local:`` (a project pointed at ``wix-secrets emulator`` from the command line);
+    * ``local`` (``--local`` / ``WIX_LOCAL_SITE``) is one site file, so it applies to one chosen site
+      and is a usage error with several;
+    * ``site_id`` (``--site-id``) likewise names one site.
+    """
+    result = list(sites)
+    for option, field_name in ((local, "local"), (site_id, "site_id")):
+        if option is None:
+            continue
+        flag = option[1]
+        if len(result) > 1:
+            names = ", ".join(s.name for s in result)
+            raise UsageError(
+                f"{flag} names one site, but {len(result)} sites are chosen ({names})",
+                hint=f"choose one with --site NAME, or give each site its own `{field_name}:` in the project file",
+            )
+    out: list[ProjectSite] = []
+    for site in result:
+        changes: dict[str, Any] = {}
+        if local is not None:
+            changes.update(local=local[0], api_url=None)
+        if api_url is not None:
+            changes.update(api_url=api_url[0], local=None)
+        if site_id is not None:
+            changes["site_id"] = site_id[0]
+        out.append(replace(site, **changes) if changes else site)
+    return out
 
 
 def site_environ(site: ProjectSite, environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:

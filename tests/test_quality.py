@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,9 +15,26 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_mypy_strict_is_clean() -> None:
-    """reconciler/ strictly, tests/ with the relaxed override of pyproject.toml (bodies type-checked)."""
-    result = run("mypy")  # the packages of pyproject.toml: reconciler and tests
+    """reconciler/, tests/ and benchmarks/, all with the strict settings of pyproject.toml (issue 11)."""
+    result = run("mypy", "reconciler", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout, result.stdout
+
+
+def test_mypy_configuration_does_not_relax_tests(tmp_path: Path) -> None:
+    """No override loosens tests or benchmarks, and the configured strictness catches what it must:
+    an unannotated function and an unused ``type: ignore`` in a test file are errors."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    assert config["strict"] is True
+    assert set(config["files"]) == {"reconciler", "tests", "benchmarks"}
+    for override in config.get("overrides", []):
+        modules = override["module"] if isinstance(override["module"], list) else [override["module"]]
+        assert not any(m.split(".")[0] in {"reconciler", "tests", "benchmarks"} for m in modules), override
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("def test_x(fixture):\n    return fixture + 1  # type: ignore[operator]\n", encoding="utf-8")
+    result = run("mypy", "--config-file", str(ROOT / "pyproject.toml"), "--no-incremental", str(probe))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "[no-untyped-def]" in result.stdout and "[unused-ignore]" in result.stdout, result.stdout
 
 
 def test_ruff_is_clean() -> None:

@@ -8,6 +8,7 @@ the only place that reads files, the environment and the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -27,11 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(argv: list[str], console: Console) -> int:
     """Run one command against ``console``; return the exit code. Never raises for user errors."""
-    from reconciler.cli.app import build_parser, configure_logging
+    from reconciler.cli.app import build_parser, configure_logging, parse_args
 
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
+    try:  # argparse writes --help, --version and usage errors to sys.stdout/stderr: send them to the console
+        with contextlib.redirect_stdout(console.stdout), contextlib.redirect_stderr(console.stderr):
+            args = parse_args(parser, argv)
     except SystemExit as exc:  # argparse: --help, --version, or a usage error (exit 2 -> 1)
         code = exc.code if isinstance(exc.code, int) else 1
         if code != 0:

@@ -10,13 +10,21 @@ from reconciler import __version__
 from reconciler.cli.console import Console
 from reconciler.redact import RedactingFilter
 
-__all__ = ["COMMAND_MODULES", "add_output_options", "add_site_options", "build_parser", "configure_logging"]
+__all__ = [
+    "COMMAND_MODULES",
+    "add_output_options",
+    "add_site_options",
+    "build_parser",
+    "configure_logging",
+    "parse_args",
+]
 
 # Order here is the order in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "cmd_validate",
     "cmd_plan",
     "cmd_apply",
+    "cmd_show",
     "cmd_drift",
     "cmd_sops",
     "cmd_emulator",
@@ -33,6 +41,9 @@ exit codes:
   4  saved plan is stale
   5  a safety guard refused the plan
 
+colour: only on a terminal; never with --no-color, NO_COLOR (non-empty) or TERM=dumb;
+  FORCE_COLOR (non-empty) forces it, e.g. in CI logs that render ANSI colours
+
 Documentation: https://github.com/wix-secrets/wix-secrets#readme
 """
 
@@ -44,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"wix-secrets {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"wix-secrets {__version__}")
     add_global_options(parser)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -74,23 +85,47 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
         "--no-color",
         action="store_true",
         default=argparse.SUPPRESS if suppress else default,
-        help="no colour (also: NO_COLOR in the environment)",
+        help="no colour (also: NO_COLOR set to a non-empty value; FORCE_COLOR=1 forces colour off a terminal)",
     )
 
 
 def add_subcommand(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, *, help: str, description: str
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    usage: str | None = None,
 ) -> argparse.ArgumentParser:
     """A subparser that also accepts the global flags after the command name."""
     parser = subparsers.add_parser(
         name,
         help=help,
         description=description,
+        usage=usage,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_global_options(parser, suppress=True)
+    parser.set_defaults(subcommand=name)
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; a usage error prints the usage of the subcommand it belongs to, not the top level's.
+
+    argparse reports unknown arguments from the top-level parser (its usage line lists only the global
+    flags); here they are reported by the subcommand's parser, whose usage shows what it accepts.
+    Raises SystemExit like ``parse_args`` (0 for --help/--version, 2 for a usage error).
+    """
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        target = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                target = action.choices.get(getattr(args, "subcommand", None) or "", parser)
+        target.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 def add_site_options(parser: argparse.ArgumentParser) -> None:

@@ -14,10 +14,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = add_subcommand(
         subparsers,
         "apply",
+        usage="%(prog)s [options] MANIFEST... | %(prog)s [options] PLANFILE",
         help="make the site match the manifest",
         description="Plan, show the plan, ask for 'yes' on a terminal, then apply it: renames first, creates "
         "and updates next, deletes last and only if nothing else failed. Afterwards the site is listed "
-        "again to confirm that it converged. Exit 3 if some operations failed (run apply again to finish).",
+        "again to confirm that it converged. Exit 3 if some operations failed (run apply again to finish). "
+        "`wix-secrets apply PLANFILE` applies a plan saved by `plan --out PLANFILE` exactly, without asking, "
+        "or refuses with exit 4 if the manifest or the site changed since; `wix-secrets show PLANFILE` shows it.",
     )
     from reconciler.cli.runner import add_plan_arguments
 

@@ -122,7 +122,8 @@ async def _read_site(client: Any, console: Console) -> tuple[list[Any], dict[str
 
         import asyncio
 
-        await asyncio.gather(*(read(s) for s in listed))
+        with progress:  # cleared even when a read fails or a secret vanished since the list
+            await asyncio.gather(*(read(s) for s in listed))
     return listed, values
 
 

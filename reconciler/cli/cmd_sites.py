@@ -14,7 +14,7 @@ from typing import Any
 from reconciler.cli.app import add_subcommand
 from reconciler.cli.console import Console
 
-__all__ = ["matrix", "register"]
+__all__ = ["matrix", "register", "where_of"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,10 +39,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+_APP_FIELDS = ("client_id_env", "client_secret_env", "instance_id_env")
+
+
 def matrix(sites: list[Any], rel: Any = str) -> dict[str, Any]:
     """The GitHub Actions matrix: per site its name and environment, plus what a job needs to run it
     without the project file: manifests (space-separated, relative to the current folder, as the
-    Action's ``manifest`` input takes them), site id and the names of the credential variables."""
+    Action's ``manifest`` input takes them), site id and the names of the credential variables
+    (``api_key_env``/``site_id_env`` for an API key, ``client_id_env``/``client_secret_env``/
+    ``instance_id_env`` for a Wix app; the other kind's are empty strings, never missing)."""
     return {
         "include": [
             {
@@ -52,6 +57,7 @@ def matrix(sites: list[Any], rel: Any = str) -> dict[str, Any]:
                 "site_id": s.site_id or "",
                 "api_key_env": s.credentials.api_key_env or "",
                 "site_id_env": s.credentials.site_id_env or "",
+                **{name: getattr(s.credentials, name) or "" for name in _APP_FIELDS},
             }
             for s in sites
         ]
@@ -93,8 +99,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.out(json.dumps(doc, indent=2))
         return 0
     for s in sites:
-        site_id = s.site_id or f"(id from ${s.credentials.site_id_env})"
-        where = f"local {rel(s.local)}" if s.local else f"site {site_id}"
         env = f" [{s.environment}]" if s.environment else ""
-        console.out(f"{s.name}{env}: {where}; manifests: {', '.join(rel(m) for m in s.manifests)}")
+        console.out(f"{s.name}{env}: {where_of(s, rel)}; manifests: {', '.join(rel(m) for m in s.manifests)}")
     return 0
+
+
+def where_of(site: Any, rel: Any = str) -> str:
+    """Where a project site is, in words: its local file, its site id, or where the id comes from."""
+    if site.local:
+        return f"local {rel(site.local)} (emulated; no credentials used)"
+    creds = site.credentials
+    if site.site_id:
+        return f"site {site.site_id}"
+    if creds.api_key_env and creds.site_id_env:
+        return f"site (id from ${creds.site_id_env})"
+    if creds.instance_id_env:
+        return f"Wix app instance (from ${creds.instance_id_env})"
+    return "site (no id)"

@@ -21,10 +21,14 @@ __all__ = ["Console", "wants_color"]
 
 
 def wants_color(environ: Mapping[str, str], is_tty: bool, flag: bool | None = None) -> bool:
-    """Colour only on a TTY, never with ``NO_COLOR`` (any value) or ``TERM=dumb``; ``FORCE_COLOR`` forces it."""
+    """Colour only on a TTY; never with ``NO_COLOR`` or ``TERM=dumb``; ``FORCE_COLOR`` forces it.
+
+    As https://no-color.org says, ``NO_COLOR`` counts only when set to a non-empty value (``NO_COLOR=``
+    changes nothing); likewise ``FORCE_COLOR``. ``NO_COLOR`` wins over ``FORCE_COLOR``.
+    """
     if flag is not None:
         return flag
-    if "NO_COLOR" in environ:
+    if environ.get("NO_COLOR"):
         return False
     if environ.get("FORCE_COLOR"):
         return True

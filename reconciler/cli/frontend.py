@@ -60,7 +60,8 @@ def check_output_flags(args: argparse.Namespace, console: Console) -> None:
             check_parent(console.resolve(value), what)
 
 
-def options_from_args(args: argparse.Namespace, command: str) -> Options:
+def options_from_args(args: argparse.Namespace, command: str, console: Console | None = None) -> Options:
+    from reconciler.cli.options import env_backup_age
     from reconciler.service import BackupOptions, Options
 
     def path(name: str) -> Path | None:
@@ -76,8 +77,11 @@ def options_from_args(args: argparse.Namespace, command: str) -> Options:
         backup=BackupOptions(
             enabled=not getattr(args, "no_backup", False),
             directory=path("backup_dir"),
-            recipients=tuple(getattr(args, "backup_age", None) or ()),
+            recipients=tuple(getattr(args, "backup_age", None) or (env_backup_age(console) if console else ())),
+            # a plaintext manifest on a terminal: back up to the local backup identity (reconciler.backupkey)
+            local_identity=bool(console and console.interactive),
         ),
+        targets=tuple(getattr(args, "target", None) or ()),
         audit_log=path("audit_log"),
         value_cache=path("value_cache"),
         save_plan=path("out"),
@@ -107,17 +111,32 @@ def connection_from_args(
 
 
 class CliEvents:
-    """Service events → progress bars / plain lines on stderr, warnings and notices."""
+    """Service events → a progress line on a terminal (not with ``--json``: ``progress=False``),
+    warnings and notices on stderr. Use it as a context manager: a line left by a run that failed
+    half-way is cleared before anything else is printed."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, progress: bool = True) -> None:
         self._console = console
+        self._progress = progress
         self._bars: dict[tuple[str | None, str], ProgressReporter] = {}
 
     def _bar(self, site: str | None, label: str) -> ProgressReporter:
         key = (site, label)
         if key not in self._bars:
-            self._bars[key] = ProgressReporter(self._console, f"{site}: {label}" if site else label)
+            self._bars[key] = ProgressReporter(
+                self._console, f"{site}: {label}" if site else label, enabled=self._progress
+            )
         return self._bars[key]
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+    def __enter__(self) -> CliEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def phase_started(self, site: str | None, phase: Phase) -> None:
         log.debug("%s%s", f"{site}: " if site else "", phase)
@@ -129,9 +148,11 @@ class CliEvents:
         self._bar(site, "applying")(done, total)
 
     def warning(self, site: str | None, message: str) -> None:
+        self.close()  # the next redraw puts the line back under the message
         self._console.err(f"warning: {site + ': ' if site else ''}{message}")
 
     def notice(self, site: str | None, message: str) -> None:
+        self.close()
         self._console.err(message)
 
 
@@ -199,6 +220,7 @@ def interrupted_line(outcome: SiteOutcome) -> str:
 
 def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console, *, plan_shown: bool = False) -> int:
     """Render one site's outcome where the flags say, report its error, return its exit code."""
+    from reconciler.cli.options import applied_target_note
     from reconciler.render.code import with_code
     from reconciler.render.human import render_apply, render_plan
     from reconciler.render.json import dumps
@@ -217,7 +239,7 @@ def finish_site(outcome: SiteOutcome, args: argparse.Namespace, console: Console
         console.out(site_markdown(outcome))
     elif outcome.result is not None:
         console.out("")
-        console.out(render_apply(outcome.result, color=console.color))
+        console.out(render_apply(outcome.result, color=console.color) + applied_target_note(outcome.info))
     elif outcome.plan is not None and not plan_shown:
         verbose = bool(getattr(args, "verbose", 0)) or outcome.command == "drift"
         text = render_plan(outcome.plan, outcome.info, color=console.color, verbose=verbose)

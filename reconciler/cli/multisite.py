@@ -26,8 +26,10 @@ from reconciler.cli.frontend import (
     site_markdown,
     write_file,
 )
+from reconciler.cli.options import project_site_options
 from reconciler.errors import OutputError, UsageError, WixSecretsError
 from reconciler.render import RunInfo
+from reconciler.render.mdescape import md_fenced
 from reconciler.service.outcome import most_severe
 
 if TYPE_CHECKING:
@@ -50,13 +52,14 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
         path = find_project(console.cwd, getattr(args, "project", None))
         project = load_project(path, shown=os.path.relpath(path, console.cwd))
         sites = select_sites(project, getattr(args, "site", None) or [], all_sites=bool(getattr(args, "all", False)))
+        sites = project_site_options(sites, args, console)  # --local/--api-url/--site-id (cli/options.py)
     except WixSecretsError as exc:  # no project to run: one error document, as for a single site
         return finish_site(SiteOutcome(command, RunInfo(command, tuple(args.manifests)), error=exc), args, console)
     environments = {s.name: s.environment for s in sites}
     human = not args.json and not args.markdown
     shown = False
     stop = Stop()
-    with signals_stop(stop, console) as arm:
+    with signals_stop(stop, console) as arm, CliEvents(console, progress=not args.json) as events:
 
         def before_apply(planned: ProjectOutcome) -> None:
             nonlocal shown
@@ -75,7 +78,7 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
             lambda env: connection_from_args(args, console, env, site=False),
             environ=console.environ,
             cwd=console.cwd,
-            events=CliEvents(console),
+            events=events,
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,
@@ -155,7 +158,7 @@ def _document(outcome: ProjectOutcome) -> dict[str, Any]:
 def _markdown(outcome: ProjectOutcome) -> str:
     parts = [f"## wix-secrets {outcome.command}: {len(outcome.sites)} site(s)", ""]
     parts += [site_markdown(site) for site in outcome.sites]
-    parts += ["```", _summary_text(outcome), "```", ""]
+    parts += [md_fenced(_summary_text(outcome)), ""]  # no line of it can close the block (issue 10.7)
     return "\n".join(parts)
 
 

@@ -28,7 +28,11 @@ Command = Literal["plan", "apply", "drift"]
 
 def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     parser.add_argument(
-        "manifests", nargs="*", metavar="MANIFEST", help="manifest file(s); later ones override earlier"
+        "manifests",
+        nargs="*",
+        metavar="MANIFEST",
+        help="manifest file(s); later ones override earlier"
+        + ("; or one PLANFILE saved by `plan --out`, applied exactly, with no question" if command == "apply" else ""),
     )
     group = parser.add_argument_group("plan")
     if command != "drift":
@@ -55,6 +59,14 @@ def add_plan_arguments(parser: argparse.ArgumentParser, command: Command) -> Non
             "--detailed-exitcode",
             action="store_true",
             help="exit 2 when there are changes (plan) or drift (drift), 0 when none, 1 on error",
+        )
+    if command != "drift":
+        group.add_argument(
+            "--target",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="limit the plan to this secret (repeatable); the output says the plan is partial",
         )
     if command == "plan":
         group.add_argument(
@@ -114,7 +126,7 @@ def run_site_command(args: argparse.Namespace, console: Console, command: Comman
 
     try:
         check_output_flags(args, console)
-        options = options_from_args(args, command)
+        options = options_from_args(args, command, console)
     except WixSecretsError as exc:
         outcome = SiteOutcome(command, RunInfo(command, tuple(getattr(args, "manifests", None) or ())), error=exc)
         return finish_site(outcome, args, console)
@@ -154,7 +166,7 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
     shown = False
 
     stop = Stop()
-    with signals_stop(stop, console) as arm:
+    with signals_stop(stop, console) as arm, CliEvents(console, progress=not args.json) as events:
 
         def before_apply(planned: SiteOutcome) -> None:
             nonlocal shown
@@ -172,7 +184,7 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
             connection,
             environ=console.environ,
             cwd=console.cwd,
-            events=CliEvents(console),
+            events=events,
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,

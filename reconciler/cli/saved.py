@@ -38,7 +38,7 @@ def apply_saved_command(
     human = not args.json and not args.markdown
     shown = False
     stop = Stop()
-    with signals_stop(stop, console) as arm:
+    with signals_stop(stop, console) as arm, CliEvents(console, progress=not args.json) as events:
 
         def before_apply(planned: SiteOutcome) -> None:
             nonlocal shown
@@ -54,7 +54,7 @@ def apply_saved_command(
             connection,
             environ=console.environ,
             cwd=console.cwd,
-            events=CliEvents(console),
+            events=events,
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,

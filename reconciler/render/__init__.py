@@ -26,6 +26,7 @@ class RunInfo:
     api_url: str | None = None
     local: str | None = None
     site_name: str | None = None
+    targets: tuple[str, ...] = ()  # --target: the plan is limited to these secrets
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     @property

@@ -8,13 +8,13 @@ workflow commands require, so they cannot inject terminal escapes, Markdown or e
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.codeguard import Breaking, CodeReport
 from reconciler.codescan import CodeReference
+from reconciler.render.mdescape import md_code, md_text
 
 __all__ = ["CodeAnnotation", "code_annotations", "code_human", "code_json", "code_markdown", "with_code"]
 
@@ -137,7 +137,8 @@ def with_code(plan_text: str, report: CodeReport | None, *, color: bool = False)
 
 
 def _code(text: str) -> str:
-    return f"<code>{html.escape(text)}</code>"
+    """Names, locations and API calls read from scanned code (a pull request writes it): inert (10.7)."""
+    return md_code(text)
 
 
 def code_markdown(report: CodeReport) -> str:
@@ -158,7 +159,7 @@ def code_markdown(report: CodeReport) -> str:
             lines += [f"Changes that break code ({verdict}):", "", "| Change | Code | API |", "|---|---|---|"]
             for b in report.verdict.breaking:
                 refs = b.references if b.certain else b.dynamic
-                what = html.escape(b.what) + ("" if b.certain else " (may break: dynamic reference)")
+                what = md_text(b.what) + ("" if b.certain else " (may break: dynamic reference)")
                 for r in refs[:_SHOWN] or ():
                     lines.append(f"| {what} | {_code(r.location)} | {_code(r.api)} |")
                 if not refs:
@@ -176,7 +177,7 @@ def code_markdown(report: CodeReport) -> str:
     if report.overdue:
         lines += ["#### Rotation overdue", "", "| Secret | Last changed | Age | max_age |", "|---|---|---|---|"]
         for o in report.overdue:
-            lines.append(f"| {_code(o.name)} | {html.escape(o.updated[:10])} | {o.age_days} days | {o.max_age} |")
+            lines.append(f"| {_code(o.name)} | {md_text(o.updated[:10])} | {o.age_days} days | {o.max_age} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

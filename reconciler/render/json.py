@@ -93,6 +93,7 @@ def plan_document(plan: Plan, info: RunInfo, result: ApplyResult | None = None) 
             "ignored": list(plan.ignored),
             "warnings": list(plan.warnings),
             "conflicts": list(plan.conflicts),
+            "targets": list(info.targets),
             "result": None if result is None else _result(result),
             "diagnostics": [diagnostic_dict(d) for d in info.diagnostics],
         }

@@ -61,6 +61,7 @@ def site_json(outcome: OutcomeLike) -> dict[str, Any]:
 def site_markdown(outcome: OutcomeLike) -> str:
     """The Markdown summary of one site's run: the plan (and result), then the error if any."""
     from reconciler.render.markdown import render_markdown
+    from reconciler.render.mdescape import md_code, md_text
 
     refusal = outcome.refusal
     if outcome.plan is not None:
@@ -71,9 +72,13 @@ def site_markdown(outcome: OutcomeLike) -> str:
 
             text = text.rstrip("\n") + "\n\n" + code_markdown(code)
         if refusal is not None:
-            text = text.rstrip("\n") + f"\n\n**Error: {refusal.summary}**\n"
+            text = text.rstrip("\n") + f"\n\n**Error: {md_text(refusal.summary)}**\n"
         return text
-    title = f"### wix-secrets {outcome.info.command}: {outcome.name + ': ' if outcome.name else ''}error"
-    lines = [title, "", f"**{refusal.summary if refusal else 'not planned'}**", ""]
-    lines += [f"- `{d.location()}`: {d.message}" + (f" ({d.hint})" if d.hint else "") for d in outcome.diagnostics]
+    # every text here comes from the manifest, the server or the environment: escaped (issue 10.7)
+    title = f"### wix-secrets {outcome.info.command}: {md_text(outcome.name) + ': ' if outcome.name else ''}error"
+    lines = [title, "", f"**{md_text(refusal.summary) if refusal else 'not planned'}**", ""]
+    lines += [
+        f"- {md_code(d.location())}: {md_text(d.message)}" + (f" ({md_text(d.hint)})" if d.hint else "")
+        for d in outcome.diagnostics
+    ]
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ class BackupOptions:
     enabled: bool = True
     directory: Path | None = None
     recipients: tuple[str, ...] = ()  # empty: the manifest recipients proven by our key, and .sops.yaml pins
+    local_identity: bool = False  # no recipient at all: use (create once) the local backup identity
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Options:
     audit_log: Path | None = None
     value_cache: Path | None = None
     save_plan: Path | None = None  # plan: write a saved plan file here
+    targets: tuple[str, ...] = ()  # --target: limit the plan to these secrets (reconciler.target)
     code: tuple[str, ...] = ()  # the site's code (--code); empty: the project's code: or policy.code
     allow_breaking_code: bool = False  # let the code guard pass (reconciler.codeguard)
 

@@ -48,6 +48,7 @@ def save_plan(session: SiteSession, path: Path) -> Path:
             "max_deletes": session.options.max_deletes,
             "allow_mass_delete": session.options.allow_mass_delete,
             "prune": session.options.prune,
+            "targets": list(session.options.targets),  # shown by `show`; the changes are already limited
         },
         key=mac_key(session.desired, session.environ, identity=c.auth),
     )

@@ -191,6 +191,12 @@ class SiteSession:
             self._value_cache.remember(self.planned.remote, in_sync=in_sync_ids(self.planned.plan))
             self._save_value_cache()
         log.info("%splanned in %.0f ms: %s", self._prefix, (time.monotonic() - started) * 1000, client.stats)
+        if self.options.targets:  # --target: a pure filter of the plan; the outputs then say it is partial
+            from reconciler.target import target_plan
+
+            limited = target_plan(self.planned.plan, self.options.targets, strict=self.name is None)
+            self.planned = dataclasses.replace(self.planned, plan=limited)
+            self.outcome.info = dataclasses.replace(self.outcome.info, targets=self.options.targets)
         self.outcome.plan = self.planned.plan
         self.outcome.remote = self.planned.remote
         if self.options.command != "drift":
@@ -318,6 +324,8 @@ class SiteSession:
             cwd=self.cwd,
             environ=self.environ,
         )
+        if not recipients and self.options.backup.local_identity:  # a plaintext manifest, on a terminal
+            recipients = [self._local_backup_identity()]
         backup.require_recipients(recipients)
         self.events.phase_started(self.name, "backup")
         missing = [e.secret for e in entries if e.value is None]
@@ -330,7 +338,7 @@ class SiteSession:
             entries = backup.entries_needed(self.planned.plan, values)
         directory = self._backup_dir()
         c = self.connection
-        site = self.name or c.site_id or ("local" if c.local else "site")
+        site = self.name or (Path(c.local).stem if c.local else None) or c.site_id or "site"
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
             path = backup.write(entries, directory=directory, recipients=recipients, site=site, created=created)
@@ -341,6 +349,21 @@ class SiteSession:
         self.outcome.backup_path = path
         self.events.notice(self.name, f"Backup of {len(entries)} value(s) about to be deleted or overwritten: {path}")
         return path
+
+    def _local_backup_identity(self) -> str:
+        """The public key of the local backup identity (created once, reconciler.backupkey); says where."""
+        from reconciler import backupkey
+        from reconciler.operations import home_of
+
+        identity = backupkey.ensure(self.environ, home_of(self.environ))
+        if identity.created:
+            self.events.notice(
+                self.name,
+                f"Created a local backup identity in {identity.path} (mode 0600; public key {identity.recipient}). "
+                "Keep it: it decrypts the backups of plaintext manifests, and `wix-secrets apply BACKUP` finds it.",
+            )
+        self.events.notice(self.name, f"The backup is encrypted to the local backup identity {identity.path}.")
+        return identity.recipient
 
     def _backup_dir(self) -> Path:
         given = self.options.backup.directory

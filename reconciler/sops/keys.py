@@ -321,6 +321,14 @@ class KeyRing:
                     tried.append(f"{default}: cannot read")
             else:
                 tried.append(f"{default}: not found")
+        from reconciler.backupkey import identity_path  # wix-secrets' own backup key (plaintext manifests)
+
+        backup_key = identity_path(environ, home)
+        if backup_key.is_file() and not backup_key.is_symlink():
+            try:
+                text_source(f"{backup_key} (wix-secrets backup identity)", backup_key.read_text("utf-8"))
+            except (OSError, UnicodeDecodeError):
+                tried.append(f"{backup_key}: cannot read")
         ring = cls(ids, tried, pubs)
         ring.locked = locked
         ring.post_quantum = pq_seen

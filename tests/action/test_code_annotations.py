@@ -43,5 +43,5 @@ def test_breaking_change_is_annotated_on_the_code_line(runner: Runner, site: Emu
         "::error file=src/backend/pay.web.js,line=2,col=36,title=secret used by code::"
         "wix-secrets: the plan would delete STRIPE_API_KEY; this code reads it"
     ) in run.annotations("error"), run.log
-    assert "#### Site code" in run.summary and "<code>src/backend/pay.web.js:2:36</code>" in run.summary
+    assert "#### Site code" in run.summary and "`src/backend/pay.web.js:2:36`" in run.summary
     run.assert_no_leak()

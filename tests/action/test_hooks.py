@@ -52,7 +52,8 @@ def test_check_encrypted_accepts_encrypted_and_refuses_plaintext(tmp_path: Path,
     bad = hook("check-encrypted", "good.sops.yaml", "plain.sops.yaml", "missing.sops.yaml", cwd=tmp_path)
     assert bad.returncode == 1
     assert "plain.sops.yaml: not SOPS-encrypted" in bad.stderr
-    assert "sops --encrypt --in-place plain.sops.yaml" in bad.stderr
+    assert "wix-secrets encrypt --in-place plain.sops.yaml" in bad.stderr
+    assert "sops --encrypt" not in bad.stderr
     assert "missing.sops.yaml: cannot read" in bad.stderr
     assert "good.sops.yaml" not in bad.stderr
     for value in CANARIES.values():  # the refusal never quotes the plaintext it found

@@ -172,7 +172,7 @@ def test_human_markdown_json_and_annotations() -> None:
     assert "      src/backend/stripe.web.js:3:17  getSecret" in human
     assert "Rotation overdue: 1 secret(s)" in human and "MAIL_KEY: value last changed 2026-01-01" in human
     markdown = code_markdown(report)
-    assert "**refused**" in markdown and "<code>src/backend/stripe.web.js:3:17</code>" in markdown
+    assert "**refused**" in markdown and "`src/backend/stripe.web.js:3:17`" in markdown
     assert "#### Rotation overdue" in markdown
     doc = code_json(report)
     assert doc["code"]["refused"] is True

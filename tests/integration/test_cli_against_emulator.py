@@ -10,6 +10,7 @@ import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jsonschema
@@ -79,7 +80,7 @@ def listing(url: str) -> dict[str, dict[str, str]]:
     return {s["name"]: s for s in r.json()["secrets"]}
 
 
-def test_local_plan_apply_then_no_changes(cli, manifest: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_local_plan_apply_then_no_changes(cli: Any, manifest: Path, tmp_path: Path) -> None:
     site = str(tmp_path / "site.json")
     first = cli("plan", "--local", site, "--detailed-exitcode", str(manifest))
     assert first.code == 2, first.err
@@ -95,7 +96,7 @@ def test_local_plan_apply_then_no_changes(cli, manifest: Path, tmp_path: Path) -
         assert CANARY not in result.out + result.err
 
 
-def test_http_plan_request_counts_are_exact(cli, manifest: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_http_plan_request_counts_are_exact(cli: Any, manifest: Path, server: tuple[Emulator, str]) -> None:
     emulator, url = server
     seed(url, ("API_KEY", "old"), ("DB_URL", "postgres://x"), ("ignored_a", "i"), ("other", "o"))
     emulator.reset()
@@ -109,9 +110,9 @@ def test_http_plan_request_counts_are_exact(cli, manifest: Path, server: tuple[E
 
 
 def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
-    cli,
+    cli: Any,
     manifest: Path,
-    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
+    server: tuple[Emulator, str],
 ) -> None:
     emulator, url = server
     ids = seed(url, ("API_KEY", "old"), ("legacy_thing", "x"), ("unrelated", "u"))
@@ -130,7 +131,7 @@ def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
     assert again.code == 0, again.out
 
 
-def test_rename_keeps_the_id(cli, tmp_path: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_rename_keeps_the_id(cli: Any, tmp_path: Path, server: tuple[Emulator, str]) -> None:
     _emulator, url = server
     ids = seed(url, ("db_url", "postgres://x"))
     m = write(
@@ -152,9 +153,9 @@ def test_rename_keeps_the_id(cli, tmp_path: Path, server: tuple[Emulator, str]) 
 
 
 def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
-    cli,
+    cli: Any,
     tmp_path: Path,
-    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
+    server: tuple[Emulator, str],
 ) -> None:
     emulator, url = server
     seed(url, *[(f"s{i}", "v") for i in range(8)])
@@ -182,9 +183,9 @@ def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
 
 
 def test_apply_without_a_terminal_refuses_and_changes_nothing(
-    cli,
+    cli: Any,
     manifest: Path,
-    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
+    server: tuple[Emulator, str],
 ) -> None:
     emulator, url = server
     result = cli("apply", str(manifest), env=http_env(url))
@@ -193,7 +194,7 @@ def test_apply_without_a_terminal_refuses_and_changes_nothing(
     assert emulator.counts()["create"] == 0
 
 
-def test_apply_asks_and_only_yes_proceeds(cli, manifest: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_apply_asks_and_only_yes_proceeds(cli: Any, manifest: Path, server: tuple[Emulator, str]) -> None:
     emulator, url = server
     declined = cli("apply", str(manifest), env=http_env(url), stdin="y\n", tty=True)
     assert declined.code == 1 and "cancelled" in declined.err
@@ -203,7 +204,7 @@ def test_apply_asks_and_only_yes_proceeds(cli, manifest: Path, server: tuple[Emu
     assert "Only 'yes' will be accepted" in accepted.err
 
 
-def test_empty_plan_applies_nothing_and_asks_nothing(cli, manifest: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_empty_plan_applies_nothing_and_asks_nothing(cli: Any, manifest: Path, tmp_path: Path) -> None:
     site = str(tmp_path / "s.json")
     assert cli("apply", "--local", site, "--auto-approve", str(manifest)).code == 0
     result = cli("apply", "--local", site, str(manifest))  # no tty, no --auto-approve: fine, nothing to do
@@ -211,10 +212,10 @@ def test_empty_plan_applies_nothing_and_asks_nothing(cli, manifest: Path, tmp_pa
 
 
 def test_json_output_is_valid_against_the_published_schema(
-    cli,
+    cli: Any,
     manifest: Path,
     tmp_path: Path,
-    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
+    server: tuple[Emulator, str],
 ) -> None:
     _emulator, url = server
     seed(url, ("API_KEY", "old"))
@@ -246,9 +247,9 @@ def test_json_output_is_valid_against_the_published_schema(
 
 
 def test_manifest_errors_send_no_request_and_report_every_problem(
-    cli,
+    cli: Any,
     tmp_path: Path,
-    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
+    server: tuple[Emulator, str],
 ) -> None:
     emulator, url = server
     bad = write(
@@ -274,9 +275,9 @@ def test_manifest_errors_send_no_request_and_report_every_problem(
 
 
 def test_drift_is_read_only_and_reports_added_and_changed(
-    cli,
+    cli: Any,
     manifest: Path,
-    server: tuple[Emulator, str],  # type: ignore[no-untyped-def]
+    server: tuple[Emulator, str],
 ) -> None:
     emulator, url = server
     seed(url, ("API_KEY", CANARY), ("DB_URL", "changed"), ("added_by_hand", "x"))
@@ -288,7 +289,7 @@ def test_drift_is_read_only_and_reports_added_and_changed(
     assert counts["create"] == counts["update"] == counts["delete"] == 0
 
 
-def test_verbose_and_debug_never_show_values(cli, manifest: Path, server: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_verbose_and_debug_never_show_values(cli: Any, manifest: Path, server: tuple[Emulator, str]) -> None:
     _emulator, url = server
     seed(url, ("API_KEY", "old-" + CANARY))
     result = cli("--debug", "apply", "-v", "--auto-approve", "--no-backup", str(manifest), env=http_env(url))

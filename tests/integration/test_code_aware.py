@@ -199,7 +199,7 @@ def test_drift_lists_unreferenced_and_overdue_secrets(cli, site: str, tmp_path: 
     assert [o["name"] for o in out["overdue"]] == ["OLD_UNUSED", "STRIPE_API_KEY"]
     assert out["code"]["unreferenced"] == ["OLD_UNUSED"]
     markdown = cli("drift", "--local", site, "--code", SITE_CODE, "--markdown", m, cwd=REPO).out
-    assert "#### Rotation overdue" in markdown and "<code>STRIPE_API_KEY</code>" in markdown
+    assert "#### Rotation overdue" in markdown and "`STRIPE_API_KEY`" in markdown
     assert "#### Site code" in markdown
     # without --detailed-exitcode drift still exits 0; plan lists overdue too
     assert cli("drift", "--local", site, m, cwd=REPO).code == 0

@@ -139,7 +139,7 @@ def test_backup_before_delete_and_overwrite_restores_with_a_plain_apply(cli, tmp
     result = cli("apply", "--local", site, "--auto-approve", "--backup-dir", str(backups), str(nxt), env=KEY_ENV)
     assert result.code == 0, result.err
     files = list(backups.iterdir())
-    assert len(files) == 1 and files[0].name.startswith("wix-secrets-backup-local-")
+    assert len(files) == 1 and files[0].name.startswith("wix-secrets-backup-site-")  # named after site.json
     assert CANARY not in files[0].name and oct(files[0].stat().st_mode & 0o777) == "0o600"
     raw = files[0].read_bytes()
     assert CANARY.encode() not in raw

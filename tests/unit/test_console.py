@@ -16,7 +16,10 @@ from reconciler.redact import REPLACEMENT, RedactingFilter, RedactingStream, Red
     [
         ({}, True, True),
         ({}, False, False),
-        ({"NO_COLOR": ""}, True, False),
+        ({"NO_COLOR": ""}, True, True),  # no-color.org: only a non-empty NO_COLOR counts
+        ({"NO_COLOR": ""}, False, False),
+        ({"FORCE_COLOR": ""}, False, False),
+        ({"NO_COLOR": "", "FORCE_COLOR": "1"}, False, True),
         ({"NO_COLOR": "1"}, True, False),
         ({"TERM": "dumb"}, True, False),
         ({"FORCE_COLOR": "1"}, False, True),
@@ -41,7 +44,7 @@ def test_short_values_are_not_scrubbed() -> None:
 def test_stream_and_log_filter_scrub() -> None:
     redactor = Redactor(["hunter2-secret"])
     sink = io.StringIO()
-    RedactingStream(sink, redactor).write("x hunter2-secret y\n")  # type: ignore[arg-type]
+    RedactingStream(sink, redactor).write("x hunter2-secret y\n")
     assert sink.getvalue() == f"x {REPLACEMENT} y\n"
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "value %s", ("hunter2-secret",), None)
     RedactingFilter(redactor).filter(record)

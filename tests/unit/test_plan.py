@@ -23,7 +23,7 @@ def remote(*items: tuple[str, str | None] | tuple[str, str | None, str]) -> Remo
     values = {}
     for i, item in enumerate(items):
         name, value = item[0], item[1]
-        description = item[2] if len(item) > 2 else ""  # type: ignore[misc]
+        description = item[2] if len(item) > 2 else ""
         sid = f"00000000-0000-4000-8000-{i:012d}"
         secrets.append(RemoteSecret(sid, name, description, "2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"))
         if value is not None:

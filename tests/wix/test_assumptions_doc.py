@@ -18,5 +18,11 @@ def test_every_test_named_in_the_assumptions_table_exists() -> None:
         if not re.search(rf"^(async )?def {name}\(", (ROOT / "tests" / path).read_text(encoding="utf-8"), re.M)
     ]
     assert missing == []
-    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    assert all("test_" in row for row in rows if not row.startswith("| assumption"))
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| assumption")]
+    assert len(rows) >= 20
+    for row in rows:
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip()[1:-1])]
+        assert len(cells) == 4, row[:80]
+        named = re.findall(r"`([^`]+)`", cells[3])
+        assert named, f"a row names no test: {row[:80]}"
+        assert all(re.fullmatch(r"[a-z_]+/test_[a-z_0-9]+\.py::test_[a-z_0-9]+", n) for n in named), cells[3]

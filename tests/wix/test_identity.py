@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,8 +135,8 @@ def every_file_text(root: Path, skip: Path) -> str:
 
 
 def test_wix_cli_plan_and_apply_end_to_end_with_refetch_after_401(
-    cli, tmp_path: Path, refusing_site: tuple[Emulator, str]
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+) -> None:
     emulator, url = refusing_site
     bin_dir, log = tmp_path / "bin", tmp_path / "wix-argv.log"
     fake_program(bin_dir, "wix", [TOKEN_A, TOKEN_B], log)  # the first token is refused (401): fetched again
@@ -156,7 +157,9 @@ def test_wix_cli_plan_and_apply_end_to_end_with_refetch_after_401(
     assert TOKEN_B not in every_file_text(tmp_path, skip=bin_dir)
 
 
-def test_npx_is_the_fallback_when_wix_is_not_on_path(cli, tmp_path: Path, refusing_site: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_npx_is_the_fallback_when_wix_is_not_on_path(
+    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+) -> None:
     _, url = refusing_site
     bin_dir, log = tmp_path / "bin", tmp_path / "npx-argv.log"
     fake_program(bin_dir, "npx", [TOKEN_B], log)
@@ -166,7 +169,9 @@ def test_npx_is_the_fallback_when_wix_is_not_on_path(cli, tmp_path: Path, refusi
     assert log.read_text().splitlines() == ["--no-install @wix/cli token --site S"]
 
 
-def test_no_wix_cli_at_all_says_how_to_install_it(cli, tmp_path: Path, refusing_site: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_no_wix_cli_at_all_says_how_to_install_it(
+    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+) -> None:
     _, url = refusing_site
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -185,8 +190,8 @@ def test_no_wix_cli_at_all_says_how_to_install_it(cli, tmp_path: Path, refusing_
 
 
 def test_a_failing_wix_cli_is_reported_without_its_output(
-    cli, tmp_path: Path, refusing_site: tuple[Emulator, str]
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+) -> None:
     _, url = refusing_site
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -200,7 +205,7 @@ def test_a_failing_wix_cli_is_reported_without_its_output(
     assert TOKEN_B not in result.err + result.out
 
 
-def test_token_command_and_static_token(cli, tmp_path: Path, refusing_site: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_token_command_and_static_token(cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]) -> None:
     _, url = refusing_site
     bin_dir = tmp_path / "bin"
     fake_program(bin_dir, "get-token", [TOKEN_B], tmp_path / "argv.log")
@@ -216,8 +221,8 @@ def test_token_command_and_static_token(cli, tmp_path: Path, refusing_site: tupl
 
 
 def test_a_refused_api_key_names_the_identity_the_permission_and_the_alternatives(
-    cli, tmp_path: Path, refusing_site: tuple[Emulator, str]
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+) -> None:
     _, url = refusing_site
     result = cli("plan", str(manifest(tmp_path)), env={"WIX_API_URL": url, "WIX_SITE_ID": "S", "WIX_API_KEY": API_KEY})
     assert result.code == 1
@@ -259,8 +264,8 @@ def test_app_access_tokens_and_site_values_are_registered_as_they_are_read() -> 
     ],
 )
 def test_a_token_command_printing_no_usable_token_is_refused(
-    cli, tmp_path: Path, refusing_site: tuple[Emulator, str], script: str, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str], script: str, message: str
+) -> None:
     _, url = refusing_site
     program = tmp_path / "tok"
     program.write_text(f"#!/bin/sh\n{script}\n")
