@@ -173,14 +173,14 @@ def action_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
-@pytest.fixture
-def job(tmp_path: Path, action_checkout: Path, age_key: AgeKey) -> Job:
-    job = Job(tmp_path, action_checkout)
+@pytest.fixture(scope="module")
+def job(tmp_path_factory: pytest.TempPathFactory, action_checkout: Path, age_key: AgeKey) -> Job:
+    """One job for the module: its first use of the action installs, the later ones reuse that venv."""
+    job = Job(tmp_path_factory.mktemp("job"), action_checkout)
     manifest = job.workspace / "secrets" / "shop.sops.yaml"
     manifest.parent.mkdir(parents=True)
     manifest.write_bytes(encrypt_manifest(manifest_yaml(CANARIES), age_key.recipient))
     return job
-
 
 
 def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_key: AgeKey) -> None:
@@ -206,6 +206,8 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
         env={"PATH": "/usr/bin:/bin", "HOME": str(job.home)},
     )
     assert str(job.action_path) not in probe.stdout and "site-packages" in probe.stdout
+    stamp = (python.parents[1] / "wix-secrets-stamp").read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", stamp)
     assert plan.outputs["has-changes"] == "true"
     assert (plan.outputs["creates"], plan.outputs["updates"], plan.outputs["deletes"]) == ("4", "0", "0")
     assert plan.outputs["exit-code"] == "2"
@@ -216,6 +218,8 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
 
     apply = job.run_action({"command": "apply", **common})
     assert apply.failed_step is None, apply.run.log
+    # the same checkout and Python in the same job: the venv installed above is reused, not rebuilt
+    assert apply.steps["install"] == {"python": str(python), "reused": "true"}
     assert apply.outputs["exit-code"] == "0"
     assert apply.outputs["creates"] == "4"
     with site.emulator.store.transaction(write=False) as store:
@@ -224,6 +228,7 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
 
     drift = job.run_action({"command": "drift", "detailed-exitcode": "true", **common})
     assert drift.failed_step is None, drift.run.log
+    assert drift.steps["install"]["reused"] == "true"
     assert drift.outputs["has-changes"] == "false"
     assert drift.outputs["exit-code"] == "0"
     assert "<!-- wix-secrets:drift:" in Path(drift.outputs["summary-file"]).read_text(encoding="utf-8")
@@ -231,19 +236,47 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
 
 
 def test_composite_fails_the_step_on_a_broken_manifest(job: Job, site: EmulatorServer, age_key: AgeKey) -> None:
-    (job.workspace / "secrets" / "shop.sops.yaml").write_text("version: 2\nsecrets: {}\n", encoding="utf-8")
+    broken = job.workspace / "broken" / "shop.sops.yaml"  # not under secrets/: the other test globs that
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_text("version: 2\nsecrets: {}\n", encoding="utf-8")
     result = job.run_action(
         {
             "command": "plan",
-            "manifest": "secrets/shop.sops.yaml",
+            "manifest": "broken/shop.sops.yaml",
             "site-id": SITE_ID,
             "api-key": API_KEY,
             "api-url": site.url,
         }
     )
     assert result.failed_step == "run"
+    assert Path(result.steps["install"]["python"]).is_file()
     assert result.run.code == 1
     assert result.outputs["exit-code"] == "1"
     assert result.outputs["has-changes"] == ""
-    assert any(line.startswith("::error file=secrets/shop.sops.yaml,line=1") for line in result.run.log_lines)
+    assert any(line.startswith("::error file=broken/shop.sops.yaml,line=1") for line in result.run.log_lines)
     assert site.emulator.requests == []
+
+
+def test_composite_install_does_not_reuse_a_venv_from_another_checkout(
+    tmp_path: Path, action_checkout: Path, age_key: AgeKey
+) -> None:
+    """A venv left in RUNNER_TEMP by another checkout (or by an install that did not finish) is rebuilt.
+
+    The checkout here has a pyproject.toml pip cannot read, so the rebuild fails fast: the step fails,
+    the stale venv is gone, and no stamp is written that a later step could trust.
+    """
+    other = tmp_path / "other-checkout"
+    shutil.copytree(action_checkout, other)
+    (other / "pyproject.toml").write_text("[project\n", encoding="utf-8")
+    job = Job(tmp_path / "job", other)
+    stale = job.temp / "wix-secrets-action-venv"
+    (stale / "bin").mkdir(parents=True)
+    ran = tmp_path / "stale-python-ran"
+    (stale / "bin" / "python").write_text(f"#!/bin/sh\ntouch {ran}\nexit 0\n", encoding="utf-8")
+    (stale / "bin" / "python").chmod(0o755)
+    (stale / "wix-secrets-stamp").write_text("0" * 64 + "\n", encoding="utf-8")
+    result = job.run_action({"command": "plan", "manifest": "secrets/*.sops.yaml", "age-key": age_key.identity})
+    assert result.failed_step == "install"
+    assert "reused" not in result.steps["install"]
+    assert not (stale / "wix-secrets-stamp").exists()
+    assert not ran.exists()
