@@ -20,7 +20,8 @@ from reconciler.sops.tree import RULE_NAMES, EncryptionRules
 __all__ = ["SOPS_VERSION", "AgeEntry", "Metadata", "mac_aad"]
 
 SOPS_VERSION = "3.11.0"
-_SEMVER = re.compile(r"v?\d+\.\d+\.\d+")
+# the whole string, as sops parses it (semver): "3.11.0a" is refused ("Invalid character(s) found in patch number")
+_SEMVER = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 _KEY_TYPES = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
 _KNOWN = {"age", "key_groups", "shamir_threshold", "lastmodified", "mac", "version",
           "mac_only_encrypted", *RULE_NAMES}
@@ -73,7 +74,7 @@ class Metadata:
         version = meta.get("version")
         if not isinstance(version, str) or not version:
             raise SopsFormatError(f"{where}: the sops metadata has no version (sops: Version string empty)")
-        if not (_SEMVER.match(version) or version.startswith("1.")):
+        if not (_SEMVER.fullmatch(version) or version.startswith("1.")):
             raise SopsFormatError(f"{where}: invalid sops version {version!r} in the metadata",
                                   hint="the file was modified or damaged")
         lastmod = meta.get("lastmodified")

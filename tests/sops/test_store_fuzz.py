@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,17 @@ def test_mutated_encrypted_files_are_refused_or_verified(fmt: str, age_key: AgeK
                 path.write_bytes(data)
                 theirs = sops(["-d", "--input-type", fmt, "--output-type", fmt, str(path)], check=False)
                 assert theirs.returncode == 0 and theirs.stdout == out
+
+
+def test_a_version_with_trailing_characters_is_refused_like_sops(age_key: AgeKey, sops: SopsRun,
+                                                                  tmp_path: Path) -> None:
+    """Found by the mutation fuzz: `version: 3.11.0a` was accepted here, while sops refuses it."""
+    good = encrypt(SEEDS["yaml"], recipients=[age_key.recipient], fmt="yaml")
+    version = re.search(rb"version: (\S+)", good)
+    assert version is not None
+    bad = good.replace(b"version: " + version.group(1), b"version: " + version.group(1) + b"a")
+    with pytest.raises(SopsError, match="invalid sops version"):
+        decrypt_text(bad, keys=age_key.keyring(), fmt="yaml")
+    path = tmp_path / "m.yaml"
+    path.write_bytes(bad)
+    assert sops(["-d", str(path)], check=False).returncode != 0
