@@ -18,12 +18,18 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reconciler.errors import OutputError
 
-__all__ = ["append_lines", "atomic_write", "check_parent", "write_output"]
+__all__ = ["append_lines", "atomic_write", "check_parent", "state_dir", "write_output"]
+
+
+def state_dir(environ: Mapping[str, str]) -> Path:
+    """wix-secrets' own state folder: ``$XDG_STATE_HOME/wix-secrets`` (default ``~/.local/state``)."""
+    state = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME", "~")) / ".local" / "state")
+    return Path(state).expanduser() / "wix-secrets"
 
 
 def atomic_write(

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from reconciler.fsutil import atomic_write
+from reconciler.fsutil import atomic_write, state_dir
 from reconciler.plan import Action, Change, Plan
 
 __all__ = ["FILE_NAME", "Uncleared", "state_file"]
@@ -30,8 +30,7 @@ _FORMAT = "wix-secrets-uncleared/1"
 
 
 def state_file(environ: Mapping[str, str]) -> Path:
-    state = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME", "~")) / ".local" / "state")
-    return Path(state).expanduser() / "wix-secrets" / FILE_NAME
+    return state_dir(environ) / FILE_NAME
 
 
 def _digest(text: str) -> str:

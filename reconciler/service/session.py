@@ -381,8 +381,9 @@ class SiteSession:
                     f"cannot create the backup folder {directory}: {exc.strerror or exc}; nothing was applied"
                 ) from None
             return directory
-        state = self.environ.get("XDG_STATE_HOME") or str(Path(self.environ.get("HOME", "~")) / ".local/state")
-        return self._path(Path(state) / "wix-secrets" / "backups")
+        from reconciler.fsutil import state_dir
+
+        return self._path(state_dir(self.environ) / "backups")
 
     async def apply(self, *, stop: Callable[[], bool] | None = None, backup: bool = True) -> SiteOutcome:
         """Back up (unless ``backup`` is False: done already), apply, verify, write the audit records.
