@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -44,6 +43,7 @@ from reconciler.emulator.faults import FaultInjector, Faults
 from reconciler.emulator.inflight import InFlight
 from reconciler.emulator.quirks import CONSISTENCY_HEADER, Quirks
 from reconciler.emulator.state import EmulatorSaveError, SecretStore, StoredSecret
+from reconciler.hosts import is_loopback_host as is_loopback
 
 __all__ = ["ROUTES", "Emulator", "Reply", "RequestRecord"]
 
@@ -471,16 +471,6 @@ def _same_origin(headers: Mapping[str, str]) -> bool:
     host = urlsplit(origin).hostname or ""
     return is_loopback(host)
 
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8, ::1 (a Host or Origin naming anything else is foreign)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _unauthenticated(why: str) -> tuple[int, dict[str, Any]]:

@@ -19,7 +19,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import ipaddress
 import json
 import logging
 import re
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.errors import AuthError, UsageError
+from reconciler.hosts import is_loopback_host
 from reconciler.model import Sensitive
 from reconciler.wix.wire import TokenGrant
 
@@ -426,16 +426,6 @@ def _join(names: list[str]) -> str:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
 
-
-def is_loopback_host(host: str) -> bool:
-    """localhost, 127.0.0.0/8 and ::1."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_api_url(url: str) -> str:
