@@ -139,22 +139,16 @@ def open_client(
                 f"cannot use the local site {connection.local}: {exc}",
                 hint="point --local at a new file, or at a file written by wix-secrets",
             ) from None
-        local_transport: Any = EmulatorTransport(emulator)
-        return WixSecretsClient(
-            api_url=LOCAL_API_URL,
-            auth=ApiKeyAuth("local", connection.site_id or "local"),
-            transport=local_transport,
-            concurrency=connection.concurrency,
-            rate_limit=connection.rate_limit,
-            retries=connection.retries,
-            timeout=connection.timeout,
-            user_agent=USER_AGENT,
-            redactor=redactor,
-        )
-    check_api_url(connection.api_url)
+        api_url: str = LOCAL_API_URL
+        auth: Any = ApiKeyAuth("local", connection.site_id or "local")
+        transport = EmulatorTransport(emulator)
+    else:
+        check_api_url(connection.api_url)
+        api_url = connection.api_url
+        auth = make_auth(connection, environ, redactor=redactor)
     return WixSecretsClient(
-        api_url=connection.api_url,
-        auth=make_auth(connection, environ, redactor=redactor),
+        api_url=api_url,
+        auth=auth,
         transport=transport,
         concurrency=connection.concurrency,
         rate_limit=connection.rate_limit,
