@@ -16,15 +16,23 @@ from reconciler.redact import Redactor
 
 _STRIP_PREFIXES = ("WIX_", "SOPS_", "GITHUB_", "INPUT_", "RUNNER_")
 
+#: Runs against the loopback emulator are not paced at Wix's budget (150 requests a minute would make
+#: the suite wait minutes for nothing). The pacing itself is tested on a fake clock
+#: (tests/wix/test_wix_ratelimit.py, test_wix_retries.py) and against the emulator's own 429s
+#: (tests/wix/test_wix_emulator.py, tests/benchmarks/test_smoke.py); a test about the default budget
+#: removes the variable.
+UNPACED = "0"
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No test sees the developer's credentials, age keys or CI variables; HOME is empty."""
+    """No test sees the developer's credentials, age keys or CI variables; HOME is empty; no pacing."""
     for name in list(os.environ):
         if name.startswith(_STRIP_PREFIXES) or name in ("NO_COLOR", "FORCE_COLOR", "EDITOR", "VISUAL"):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("WIX_RATE_LIMIT", UNPACED)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     yield
 
@@ -44,7 +52,7 @@ def cli(tmp_path: Path) -> object:
         *argv: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str = "", tty: bool = False
     ) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", "")}
+        environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "WIX_RATE_LIMIT": UNPACED}
         environ.update(env or {})
         console = Console(
             stdout=out,

@@ -159,7 +159,10 @@ def add_site_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="N",
         default=None,
-        help="requests per minute per site, shared by all concurrent requests (default 150; Wix allows 200, shared)",
+        help=(
+            "requests per minute per site, shared by all concurrent requests; 0: unlimited "
+            "(default 150, env WIX_RATE_LIMIT; Wix allows 200, shared)"
+        ),
     )
     group.add_argument(
         "--timeout", type=float, metavar="SECONDS", default=None, help="per-request timeout (default 30)"

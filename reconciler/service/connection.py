@@ -9,6 +9,7 @@ Nothing here reads ``os.environ``: the caller passes the mapping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,8 @@ def connection_settings(
     if conc < 1:
         raise UsageError("--concurrency must be at least 1")
     rate = rate_limit
+    if rate is None:
+        rate = _rate_from_environ(environ)
     if rate is None and not chosen_local:
         rate = DEFAULT_RATE_LIMIT
     if rate is not None and rate <= 0:
@@ -103,6 +106,20 @@ def connection_settings(
         timeout=timeout or DEFAULT_TIMEOUT,
         auth=auth or None,
     )
+
+
+def _rate_from_environ(environ: Mapping[str, str]) -> float | None:
+    """``WIX_RATE_LIMIT`` (requests per minute, 0 for unlimited), or None when it is unset or empty."""
+    raw = (environ.get("WIX_RATE_LIMIT") or "").strip()
+    if not raw:
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = math.nan
+    if not math.isfinite(rate) or rate < 0:
+        raise UsageError(f"WIX_RATE_LIMIT must be a number of requests per minute (0: unlimited), not {raw[:20]!r}")
+    return rate
 
 
 def make_auth(connection: Connection, environ: Mapping[str, str], *, redactor: Redactor | None = None) -> Auth:

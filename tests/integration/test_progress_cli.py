@@ -32,7 +32,7 @@ def slow_site() -> Iterator[str]:
 
 
 def env(url: str) -> dict[str, str]:
-    return {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1"}
+    return {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1", "WIX_RATE_LIMIT": "0"}
 
 
 def manifest(path: Path, suffix: str = "") -> Path:
