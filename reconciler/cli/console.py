@@ -17,7 +17,7 @@ from typing import TextIO
 
 from reconciler.redact import RedactingStream, Redactor
 
-__all__ = ["Console", "wants_color"]
+__all__ = ["Console", "read_line_interruptibly", "wants_color"]
 
 
 def wants_color(environ: Mapping[str, str], is_tty: bool, flag: bool | None = None) -> bool:
@@ -35,6 +35,59 @@ def wants_color(environ: Mapping[str, str], is_tty: bool, flag: bool | None = No
     if environ.get("TERM") == "dumb":
         return False
     return is_tty
+
+
+def read_line_interruptibly(stream: TextIO) -> str:
+    """One line from a terminal ``stream``, read so that a signal can never be lost while waiting.
+
+    ``stream.readline()`` has a race: a SIGINT that arrives after Python last checked for signals and
+    before the ``read()`` system call starts is recorded but not acted on, and the read then waits for
+    a line that never comes (found by tests/e2e/test_signals.py on a loaded machine: Ctrl-C at the
+    prompt ignored, one time in ten). Here the C signal handler also writes to a wakeup pipe
+    (``signal.set_wakeup_fd``) that ``select`` watches with the terminal, so a signal that comes at
+    any moment wakes the wait and its Python handler runs (Ctrl-C: ``KeyboardInterrupt``). Elsewhere
+    (not the main thread, no ``select`` on the stream): a plain ``readline()``.
+    """
+    import select
+    import signal
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream.readline()
+    if os.name != "posix":
+        return stream.readline()
+    wake_r, wake_w = os.pipe()
+    try:
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        try:
+            previous = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            return stream.readline()
+        try:
+            data = b""
+            while b"\n" not in data:
+                ready, _, _ = select.select([fd, wake_r], [], [])
+                if wake_r in ready:
+                    while True:
+                        try:
+                            if not os.read(wake_r, 512):
+                                break
+                        except BlockingIOError:
+                            break
+                    continue  # the signal's Python handler runs here (between bytecodes)
+                chunk = os.read(fd, 4096)
+                if not chunk:  # end of input
+                    break
+                data += chunk
+        finally:
+            signal.set_wakeup_fd(previous)
+    finally:
+        os.close(wake_r)
+        os.close(wake_w)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return data.decode(encoding, errors="replace")
 
 
 @dataclass
@@ -88,10 +141,13 @@ class Console:
         self.stderr.flush()
 
     def ask(self, question: str) -> str:
-        """Ask on stderr, read a line from stdin."""
+        """Ask on stderr, read a line from stdin (on the real terminal: so that Ctrl-C always interrupts)."""
         self.stderr.write(question)
         self.stderr.flush()
-        line = self.stdin.readline()
+        if self.stdin_tty and self.stdin is sys.stdin:
+            line = read_line_interruptibly(sys.stdin)
+        else:
+            line = self.stdin.readline()
         return line.strip()
 
     def ask_secret(self, question: str) -> str:

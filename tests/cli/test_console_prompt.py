@@ -1,0 +1,86 @@
+"""The confirmation prompt reads the real terminal so that a signal is never lost while it waits
+(cli.console.read_line_interruptibly): a line typed on a pseudo-terminal is read, end of input is "",
+and SIGINT at any moment of the wait interrupts it. The end-to-end check (Ctrl-C at the prompt of a
+real ``apply``, exit 130 at the first press) is tests/e2e/test_signals.py."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from reconciler.cli.console import read_line_interruptibly
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_line_typed_on_the_terminal_is_read() -> None:
+    primary, secondary = pty.openpty()
+    try:
+        with os.fdopen(os.dup(secondary), "r", encoding="utf-8") as stream:
+            os.write(primary, "yes ✓\n".encode())
+            assert read_line_interruptibly(stream) == "yes ✓\n"
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
+def test_end_of_input_is_an_empty_answer(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.close(write)
+    with os.fdopen(read, "r", encoding="utf-8") as stream:
+        assert read_line_interruptibly(stream) == ""
+
+
+def test_the_wakeup_fd_is_given_back() -> None:
+    keep_r, keep_w = os.pipe()
+    os.set_blocking(keep_w, False)
+    previous = signal.set_wakeup_fd(keep_w)
+    read, write = os.pipe()
+    try:
+        os.write(write, b"no\n")
+        with os.fdopen(read, "r", encoding="utf-8") as stream:
+            assert read_line_interruptibly(stream) == "no\n"
+        assert signal.set_wakeup_fd(keep_w) == keep_w  # ours was restored
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write)
+        os.close(keep_r)
+        os.close(keep_w)
+
+
+CHILD = """
+import os, sys
+from reconciler.cli.console import read_line_interruptibly
+try:
+    sys.stderr.write("ready>")
+    sys.stderr.flush()
+    read_line_interruptibly(sys.stdin)
+except KeyboardInterrupt:
+    os._exit(130)
+os._exit(0)
+"""
+
+
+def test_sigint_while_waiting_on_the_terminal_interrupts_the_read() -> None:
+    for _ in range(3):  # the signal lands at a different moment of the wait each time
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD], stdin=secondary, stdout=secondary, stderr=secondary, cwd=ROOT
+        )
+        os.close(secondary)
+        try:
+            seen = b""
+            while b"ready>" not in seen:
+                chunk = os.read(primary, 4096)
+                assert chunk, seen
+                seen += chunk
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(primary)
