@@ -153,6 +153,12 @@ def test_action_runs_scripts_without_inline_expressions_and_pins_actions() -> No
     # the secrets only through the environment of the one step that needs them
     assert run["env"]["INPUT_API_KEY"] == "${{ inputs.api-key }}"
     assert run["env"]["INPUT_AGE_KEY"] == "${{ inputs.age-key }}"
+    # every input reaches the entry point, and only through the run step's env: (an input declared but
+    # not passed would be silently ignored)
+    passed = {k: v for k, v in run["env"].items() if k.startswith("INPUT_")}
+    assert passed == {
+        f"INPUT_{name.upper().replace('-', '_')}": f"${{{{ inputs.{name} }}}}" for name in ACTION["inputs"]
+    }
     others = ACTION["runs"]["steps"][:-1]
     assert not any("api-key" in str(s) or "age-key" in str(s) for s in others)
 
