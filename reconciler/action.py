@@ -485,18 +485,13 @@ def options_for(
 
 def _audit_log_path(inputs: ActionInputs, workdir: Path, environ: Mapping[str, str]) -> Path | None:
     """apply: the audit log (the ``audit-log`` input relative to ``working-directory``, else a file in
-    RUNNER_TEMP); its folder must exist, checked before anything is sent. plan/drift: None."""
+    RUNNER_TEMP; the service refuses a missing folder or a symlink before any request). plan/drift: None."""
     if inputs.command != "apply":
         return None
     if not inputs.audit_log:
         return Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / AUDIT_LOG_NAME
     path = Path(inputs.audit_log).expanduser()
-    path = path if path.is_absolute() else workdir / path
-    if not path.parent.is_dir():
-        raise ActionInputError(f"input 'audit-log': the folder {path.parent} does not exist")
-    if path.is_dir():
-        raise ActionInputError(f"input 'audit-log': {path} is a folder; name a file")
-    return path
+    return path if path.is_absolute() else workdir / path
 
 
 def _destroyed_without_backup(inputs: ActionInputs, outcome: SiteOutcome) -> str:

@@ -329,8 +329,6 @@ def test_plan_and_drift_have_no_backup_or_audit_outputs(runner: Runner, site: Em
             "item 1 is not an age",
         ),  # checksum
         ({"backup-age": "x", "no-backup": "true"}, "inputs 'backup-age' and 'no-backup' both given"),
-        ({"audit-log": "no/such/folder/audit.jsonl"}, "input 'audit-log': the folder"),
-        ({"audit-log": "secrets"}, "input 'audit-log'"),
     ],
     ids=lambda v: "-".join(v) if isinstance(v, dict) else None,
 )
@@ -340,6 +338,23 @@ def test_a_bad_value_is_a_clear_error_and_sends_nothing(
     run = runner.run_entry_point(site_inputs(site, age_key, command="apply", **more))
     bad_input(run, site, message)
     run.assert_no_leak()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("no/such/folder/audit.jsonl", "the folder"), ("secrets", "it is a folder"), ("link.jsonl", "symbolic link")],
+)
+def test_an_audit_log_that_cannot_be_written_is_refused_before_any_request(
+    runner: Runner, site: EmulatorServer, age_key: AgeKey, path: str, message: str
+) -> None:
+    (runner.workspace / "link.jsonl").symlink_to(runner.workspace / "elsewhere.jsonl")
+    run = runner.run_entry_point(site_inputs(site, age_key, command="apply", **{"audit-log": path}))
+    assert run.code == 1, run.log
+    (error,) = run.annotations("error")
+    assert "title=wix-secrets apply failed" in error and "audit log" in error and message in error, error
+    assert site.emulator.requests == []
+    assert not (runner.workspace / "elsewhere.jsonl").exists()
+    assert "Traceback" not in run.log
 
 
 def test_a_bad_wix_secrets_backup_age_is_a_clear_error(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
