@@ -4,15 +4,19 @@ A thin front end over the service layer (:mod:`reconciler.service`), run by the 
 ``action.yml``. It never goes through the CLI. In order:
 
 1. read the ``INPUT_*`` variables (``INPUT_SITE-ID`` or ``INPUT_SITE_ID``: the runner keeps hyphens,
-   our composite step passes underscores), and register the API key and the age identity with
-   ``::add-mask::``;
-2. resolve the manifest paths and globs relative to ``working-directory``;
+   our composite step passes underscores), and register the API key and the age identity (and any
+   age identity pasted by mistake where ``backup-age`` wants public keys) with ``::add-mask::``; a bad
+   value is a ``bad input`` error before anything is sent (backup recipients are parsed here);
+2. resolve the manifest paths and globs, ``code`` and ``audit-log`` relative to ``working-directory``;
 3. decrypt the manifest (once) and register every value, in every form from
    :func:`reconciler.redact.forms_of`, with ``::add-mask::`` *before anything else is printed*;
 4. map the inputs to the same :class:`~reconciler.service.Options` the CLI flags map to and run
    ``plan``, ``apply`` or ``drift`` in-process through the service with the decrypted manifest; its
    log lines (progress, the plan, the result) are fenced by ``::stop-commands::`` so nothing in a
    manifest can be read as a workflow command;
+   (apply: the encrypted backups go to ``RUNNER_TEMP/wix-secrets-backups`` and the audit log to
+   ``audit-log``, else ``RUNNER_TEMP/wix-secrets-audit.jsonl``; there is no local backup identity, a
+   runner's home does not outlive the job);
 5. from the typed outcome: write the outputs to ``GITHUB_OUTPUT`` (heredoc syntax, safe for any text),
    append the Markdown summary to ``GITHUB_STEP_SUMMARY`` and write it to a file for a pull-request
    comment, and turn manifest diagnostics into ``::error file=...,line=...::`` annotations;
@@ -55,23 +59,30 @@ __all__ = [
     "COMMANDS",
     "ActionInputError",
     "ActionInputs",
+    "age_identities_in",
     "annotation",
     "escape_data",
     "escape_property",
     "get_input",
     "main",
     "mask_commands",
+    "options_for",
     "output_block",
     "parse_bool",
+    "parse_recipients",
     "read_inputs",
     "resolve_manifests",
     "run_action",
+    "split_list",
 ]
 
 COMMANDS: Final = ("plan", "apply", "drift")
 STEP_SUMMARY_LIMIT: Final = 1_000_000  # GitHub refuses a step summary over 1 MiB
 _TRUE: Final = frozenset({"true", "yes", "on", "1"})
 _FALSE: Final = frozenset({"false", "no", "off", "0", ""})
+_AGE_IDENTITY: Final = re.compile(r"AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Za-z]+", re.IGNORECASE)
+AUDIT_LOG_NAME: Final = "wix-secrets-audit.jsonl"  # the default audit log, in RUNNER_TEMP
+BACKUP_DIR_NAME: Final = "wix-secrets-backups"  # where apply's encrypted backups go, in RUNNER_TEMP
 _EXIT_MEANING: Final = {
     0: "success",
     1: "error",
@@ -155,6 +166,48 @@ def parse_bool(text: str, *, name: str) -> bool:
     raise ActionInputError(f"input {name!r} must be true or false")
 
 
+def split_list(text: str, *, name: str) -> list[str]:
+    """A multi-value input: one item per line, or several on a line separated by spaces (quote an item
+    that holds a space, as a shell would: ``'dir with space/x.yaml'``)."""
+    items: list[str] = []
+    for line in text.splitlines():
+        try:
+            items.extend(shlex.split(line, comments=False, posix=True))
+        except ValueError as exc:
+            raise ActionInputError(f"input {name!r}: cannot split {line!r}: {exc}") from None
+    return items
+
+
+def age_identities_in(text: str) -> list[str]:
+    """The age identities (secret keys) pasted into ``text``, which should hold only public keys: the
+    action masks them before anything is printed and refuses the input."""
+    return _AGE_IDENTITY.findall(text)
+
+
+def parse_recipients(items: Sequence[str], *, source: str) -> tuple[str, ...]:
+    """Backup recipients (``age1…``, ``ssh-ed25519 …``, ``ssh-rsa …``; commas also separate, as with
+    ``--backup-age``), each checked as the encryption will read it. An error names ``source`` and the
+    item's position, never its text: a secret key pasted by mistake must not reach the log."""
+    from reconciler.errors import SopsError
+    from reconciler.sops.keys import parse_recipient
+
+    recipients = [r.strip() for item in items for r in item.split(",") if r.strip()]
+    for position, recipient in enumerate(recipients, start=1):
+        if _AGE_IDENTITY.fullmatch(recipient):
+            raise ActionInputError(
+                f"{source}: item {position} is an age identity (a secret key), not a recipient; "
+                "give its public key (age1…) and keep the identity secret"
+            )
+        try:
+            parse_recipient(recipient)
+        except SopsError:
+            raise ActionInputError(
+                f"{source}: item {position} is not an age recipient (expected age1…, or an ssh-ed25519/ssh-rsa "
+                "public key quoted as one item: 'ssh-ed25519 AAAA…')"
+            ) from None
+    return tuple(dict.fromkeys(recipients))
+
+
 @dataclass(frozen=True)
 class ActionInputs:
     """The action's inputs, parsed. ``api_key`` and ``age_key`` are secrets: never printed."""
@@ -171,6 +224,12 @@ class ActionInputs:
     detailed_exitcode: bool
     working_directory: str
     auth: str = ""  # the identity (api-key, wix-app, token-command, access-token); "": WIX_AUTH or the only one
+    code: tuple[str, ...] = ()  # the site's code (--code): paths or globs relative to working_directory
+    allow_breaking_code: bool = False  # --allow-breaking-code
+    allow_mass_delete: bool = False  # --allow-mass-delete
+    backup_age: tuple[str, ...] = ()  # --backup-age (else WIX_SECRETS_BACKUP_AGE); checked recipients
+    no_backup: bool = False  # --no-backup: deliberate, and reported as a warning when values are destroyed
+    audit_log: str = ""  # --audit-log, relative to working_directory; "": a file in RUNNER_TEMP
 
     def __repr__(self) -> str:  # the dataclass repr would show the key and the identity
         return f"ActionInputs(command={self.command!r}, manifests={self.manifests!r})"
@@ -181,14 +240,21 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     command = get_input(environ, "command", "plan").lower()
     if command not in COMMANDS:
         raise ActionInputError(f"input 'command' must be one of {', '.join(COMMANDS)} (got {command!r})")
-    manifests: list[str] = []
-    for line in get_input(environ, "manifest").splitlines():
-        try:
-            manifests.extend(shlex.split(line, comments=False, posix=True))
-        except ValueError as exc:
-            raise ActionInputError(f"input 'manifest': cannot split {line!r}: {exc}") from None
+    manifests = split_list(get_input(environ, "manifest"), name="manifest")
     if not manifests:
         raise ActionInputError("input 'manifest' is required: one or more manifest paths or globs")
+    backup_text = get_input(environ, "backup-age")
+    no_backup = parse_bool(get_input(environ, "no-backup", "false"), name="no-backup")
+    if backup_text and no_backup:
+        raise ActionInputError("inputs 'backup-age' and 'no-backup' both given; choose one")
+    if backup_text:
+        backup_age = parse_recipients(split_list(backup_text, name="backup-age"), source="input 'backup-age'")
+    elif no_backup:
+        backup_age = ()  # WIX_SECRETS_BACKUP_AGE, set for the whole job, is not asked for here
+    else:
+        from reconciler.backupkey import ENV_BACKUP_AGE, recipients_from_env
+
+        backup_age = parse_recipients(recipients_from_env(environ), source=ENV_BACKUP_AGE)
     max_deletes_text = get_input(environ, "max-deletes")
     max_deletes: int | None = None
     if max_deletes_text:
@@ -208,6 +274,12 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         detailed_exitcode=parse_bool(get_input(environ, "detailed-exitcode", "false"), name="detailed-exitcode"),
         working_directory=get_input(environ, "working-directory", "."),
         auth=get_input(environ, "auth"),
+        code=tuple(split_list(get_input(environ, "code"), name="code")),
+        allow_breaking_code=parse_bool(get_input(environ, "allow-breaking-code", "false"), name="allow-breaking-code"),
+        allow_mass_delete=parse_bool(get_input(environ, "allow-mass-delete", "false"), name="allow-mass-delete"),
+        backup_age=backup_age,
+        no_backup=no_backup,
+        audit_log=get_input(environ, "audit-log"),
     )
 
 
@@ -389,7 +461,9 @@ def _append(path: str, text: str) -> None:
         handle.write(text)
 
 
-def options_for(inputs: ActionInputs, *, plan_file: Path | None, backup_dir: Path) -> Options:
+def options_for(
+    inputs: ActionInputs, *, plan_file: Path | None, backup_dir: Path, audit_log: Path | None = None
+) -> Options:
     """The action's inputs as the service options (what the CLI flags map to)."""
     from reconciler.service import BackupOptions, Options
 
@@ -398,9 +472,46 @@ def options_for(inputs: ActionInputs, *, plan_file: Path | None, backup_dir: Pat
         command=inputs.command,  # type: ignore[arg-type]
         prune=None if apply_saved or not inputs.prune else True,
         max_deletes=None if apply_saved else inputs.max_deletes,
+        allow_mass_delete=inputs.allow_mass_delete,
         detailed_exitcode=inputs.command != "apply",
-        backup=BackupOptions(directory=backup_dir),
+        # no local backup identity: a runner's home is gone after the job (the CLI makes one on a terminal only)
+        backup=BackupOptions(enabled=not inputs.no_backup, directory=backup_dir, recipients=inputs.backup_age),
+        audit_log=audit_log if inputs.command == "apply" else None,
         save_plan=plan_file if inputs.command == "plan" else None,
+        code=inputs.code,
+        allow_breaking_code=inputs.allow_breaking_code,
+    ).check()
+
+
+def _audit_log_path(inputs: ActionInputs, workdir: Path, environ: Mapping[str, str]) -> Path | None:
+    """apply: the audit log (the ``audit-log`` input relative to ``working-directory``, else a file in
+    RUNNER_TEMP; the service refuses a missing folder or a symlink before any request). plan/drift: None."""
+    if inputs.command != "apply":
+        return None
+    if not inputs.audit_log:
+        return Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / AUDIT_LOG_NAME
+    path = Path(inputs.audit_log).expanduser()
+    return path if path.is_absolute() else workdir / path
+
+
+def _destroyed_without_backup(inputs: ActionInputs, outcome: SiteOutcome) -> str:
+    """With ``no-backup``, the warning that values were deleted or overwritten with no backup ('' if none)."""
+    from reconciler.plan import Action
+
+    if not inputs.no_backup or outcome.result is None:
+        return ""
+    count = sum(
+        1
+        for item in outcome.result.items
+        if item.status == "applied"
+        and item.change.remote is not None
+        and (item.change.action is Action.DELETE or "value" in item.change.changed)
+    )
+    if not count:
+        return ""
+    return (
+        f"no-backup is true: {count} value(s) were deleted or overwritten and no backup was kept; "
+        "Wix cannot restore them"
     )
 
 
@@ -469,9 +580,14 @@ def run_action(
     streams = _Streams(stdout, redactor)
 
     # 1. inputs; the credentials are masked before anything can be printed
-    for line in mask_commands([get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key"))]):
+    # (an age identity pasted where a public key belongs, in backup-age, is a secret too: read_inputs refuses it)
+    from reconciler.backupkey import ENV_BACKUP_AGE
+
+    misplaced = age_identities_in(get_input(environ, "backup-age") + "\n" + environ.get(ENV_BACKUP_AGE, ""))
+    secret_inputs = [get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key")), *misplaced]
+    for line in mask_commands(secret_inputs):
         streams.command(line)
-    for secret_input in (get_input(environ, "api-key"), *_identity_lines(get_input(environ, "age-key"))):
+    for secret_input in secret_inputs:
         redactor.add(secret_input)
     outputs: dict[str, str] = {}
     try:
@@ -482,6 +598,7 @@ def run_action(
         if not workdir.is_dir():
             raise ActionInputError(f"input 'working-directory': {inputs.working_directory!r} is not a directory")
         manifests = resolve_manifests(inputs.manifests, workdir)
+        audit_log = _audit_log_path(inputs, workdir, environ)
     except ActionInputError as exc:
         streams.command(annotation("error", str(exc), title="wix-secrets: bad input"))
         _finish_outputs(environ, {"exit-code": str(int(ExitCode.ERROR))}, streams)
@@ -536,10 +653,10 @@ def run_action(
         plan_file = Path(inputs.plan_file).expanduser()
         if not plan_file.is_absolute():
             plan_file = workdir / plan_file
-    # apply keeps an encrypted backup of every value it overwrites or deletes; in a job, somewhere
-    # a later step can upload it from (docs/ci.md), not in the runner's ephemeral home
-    backup_dir = runner_temp / "wix-secrets-backups"
-    options = options_for(inputs, plan_file=plan_file, backup_dir=backup_dir)
+    # apply keeps an encrypted backup of every value it overwrites or deletes, and an audit log; in a
+    # job, somewhere a later step can upload them from (docs/ci.md), not in the runner's ephemeral home
+    backup_dir = runner_temp / BACKUP_DIR_NAME
+    options = options_for(inputs, plan_file=plan_file, backup_dir=backup_dir, audit_log=audit_log)
     token = secrets.token_hex(16)
     streams.command(f"::stop-commands::{token}")
     handler = _log_handler(streams)
@@ -570,7 +687,14 @@ def run_action(
             outputs[name] = str(summary[key])
     if plan_file is not None and plan_file.is_file():
         outputs["plan-file"] = str(plan_file)
+    if inputs.command == "apply":
+        outputs["backup-dir"] = str(backup_dir)
+        if outcome.backup_path is not None:
+            outputs["backup-file"] = str(outcome.backup_path)
+        if audit_log is not None and audit_log.is_file():
+            outputs["audit-log"] = str(audit_log)
     outputs["exit-code"] = str(code)
+    unbacked = _destroyed_without_backup(inputs, outcome)
 
     refusal = outcome.refusal
     message = refusal.summary if refusal is not None else ""
@@ -587,6 +711,8 @@ def run_action(
         markdown = _fallback_markdown(
             inputs.command, code, outcome.diagnostics, refusal.user_message() if refusal else None
         )
+    if unbacked:
+        markdown += f"\n**Warning: {unbacked}**\n"
     markdown = redactor.scrub(f"{_marker(inputs.command, inputs.site_id)}\n{markdown}")
     summary_file.write_text(markdown, encoding="utf-8")
     outputs["summary-file"] = str(summary_file)
@@ -598,7 +724,7 @@ def run_action(
     if not outcome.diagnostics and code not in (0, 2):
         text = message or f"exit code {code}: {_EXIT_MEANING.get(code, 'error')}"
         streams.command(redactor.scrub(annotation("error", text, title=f"wix-secrets {inputs.command} failed")))
-    warnings = [*(outcome.plan.warnings if outcome.plan is not None else ()), *outcome.warnings]
+    warnings = [*(outcome.plan.warnings if outcome.plan is not None else ()), *outcome.warnings, unbacked]
     for warning in dict.fromkeys(warnings):
         if warning:
             streams.command(redactor.scrub(annotation("warning", warning, title=f"wix-secrets {inputs.command}")))

@@ -222,6 +222,11 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
     assert apply.steps["install"] == {"python": str(python), "reused": "true"}
     assert apply.outputs["exit-code"] == "0"
     assert apply.outputs["creates"] == "4"
+    # the paths a later upload-artifact step keeps, through the composite's outputs
+    assert apply.outputs["backup-dir"] == str(job.temp / "wix-secrets-backups")
+    assert apply.outputs["backup-file"] == ""  # only creates: nothing overwritten or deleted
+    assert apply.outputs["audit-log"] == str(job.temp / "wix-secrets-audit.jsonl")
+    assert len(Path(apply.outputs["audit-log"]).read_text(encoding="utf-8").splitlines()) == 4
     with site.emulator.store.transaction(write=False) as store:
         assert {s.name: s.value for s in store.all()} == CANARIES
     apply.run.assert_no_leak()

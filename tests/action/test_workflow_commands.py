@@ -84,6 +84,24 @@ def test_read_inputs_defaults_and_manifest_lists() -> None:
         None,
         ".",
     )
+    assert (inputs.code, inputs.allow_breaking_code, inputs.allow_mass_delete) == ((), False, False)
+    assert (inputs.backup_age, inputs.no_backup, inputs.audit_log) == ((), False, "")
+
+
+def test_read_inputs_code_and_backup_recipients_are_lists_like_manifest() -> None:
+    import pyrage
+
+    a, b = (str(pyrage.x25519.Identity.generate().to_public()) for _ in range(2))
+    inputs = read_inputs(
+        {"INPUT_MANIFEST": "m", "INPUT_CODE": "src 'my site/backend'\n**/*.web.js", "INPUT_BACKUP_AGE": f"{a}\n{b},{a}"}
+    )
+    assert inputs.code == ("src", "my site/backend", "**/*.web.js")
+    assert inputs.backup_age == (a, b)
+    # WIX_SECRETS_BACKUP_AGE is the default; the input wins; no-backup leaves it out
+    assert read_inputs({"INPUT_MANIFEST": "m", "WIX_SECRETS_BACKUP_AGE": b}).backup_age == (b,)
+    assert read_inputs({"INPUT_MANIFEST": "m", "INPUT_BACKUP_AGE": a, "WIX_SECRETS_BACKUP_AGE": b}).backup_age == (a,)
+    off = read_inputs({"INPUT_MANIFEST": "m", "INPUT_NO_BACKUP": "true", "WIX_SECRETS_BACKUP_AGE": b})
+    assert (off.no_backup, off.backup_age) == (True, ())
 
 
 def test_read_inputs_never_shows_the_credentials_in_its_repr() -> None:

@@ -112,6 +112,12 @@ def test_action_inputs_and_outputs_are_the_documented_ones() -> None:
         "api-url",
         "prune",
         "max-deletes",
+        "allow-mass-delete",
+        "code",
+        "allow-breaking-code",
+        "backup-age",
+        "no-backup",
+        "audit-log",
         "plan-file",
         "detailed-exitcode",
         "working-directory",
@@ -124,6 +130,9 @@ def test_action_inputs_and_outputs_are_the_documented_ones() -> None:
         "deletes",
         "plan-file",
         "summary-file",
+        "backup-dir",
+        "backup-file",
+        "audit-log",
         "exit-code",
     }
     for name, spec in ACTION["inputs"].items():
@@ -144,6 +153,12 @@ def test_action_runs_scripts_without_inline_expressions_and_pins_actions() -> No
     # the secrets only through the environment of the one step that needs them
     assert run["env"]["INPUT_API_KEY"] == "${{ inputs.api-key }}"
     assert run["env"]["INPUT_AGE_KEY"] == "${{ inputs.age-key }}"
+    # every input reaches the entry point, and only through the run step's env: (an input declared but
+    # not passed would be silently ignored)
+    passed = {k: v for k, v in run["env"].items() if k.startswith("INPUT_")}
+    assert passed == {
+        f"INPUT_{name.upper().replace('-', '_')}": f"${{{{ inputs.{name} }}}}" for name in ACTION["inputs"]
+    }
     others = ACTION["runs"]["steps"][:-1]
     assert not any("api-key" in str(s) or "age-key" in str(s) for s in others)
 
@@ -225,6 +240,13 @@ def test_apply_example_is_behind_an_environment_with_a_per_site_concurrency_grou
     assert upload["with"]["path"] == plan_step["with"]["plan-file"] == apply_step["with"]["plan-file"]
     assert upload["with"]["name"] == download["with"]["name"]
     assert apply_step["with"]["command"] == "apply"
+    # the encrypted backup and the audit log of the apply are kept, from the paths the action outputs
+    (keep,) = [s for s in apply["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert keep["with"]["path"].splitlines() == [
+        "${{ steps.apply.outputs.backup-dir }}",
+        "${{ steps.apply.outputs.audit-log }}",
+    ]
+    assert "!cancelled()" in keep["if"]
 
 
 def test_drift_example_manages_one_issue() -> None:
