@@ -73,9 +73,7 @@ class EmulatorProcess:
         if self.state is not None:
             argv += ["--state", str(self.state)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WIX_", "SOPS_"))}
-        self._proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
-        )
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if "listening on " not in line:

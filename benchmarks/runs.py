@@ -51,9 +51,7 @@ class Measured:
 
 
 def client_for(url: str, *, concurrency: int, rate_limit: float | None, site: str = "bench") -> WixSecretsClient:
-    return WixSecretsClient(
-        api_url=url, auth=ApiKeyAuth(API_KEY, site), concurrency=concurrency, rate_limit=rate_limit
-    )
+    return WixSecretsClient(api_url=url, auth=ApiKeyAuth(API_KEY, site), concurrency=concurrency, rate_limit=rate_limit)
 
 
 async def measure_async(

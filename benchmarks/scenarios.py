@@ -61,19 +61,53 @@ class Config:
     @classmethod
     def full(cls, repeats: int = 3) -> Config:
         return cls(
-            quick=False, latency_ms=50.0, plan_sizes=(10, 100, 1000), sequential_sizes=(10, 100, 1000),
-            repeats=repeats, rate=600, rate_n=300, discovery_n=900, budget=200, budget_requests=250,
-            sites=10, sites_n=100, sites_rate=600, sites_rate_n=50, memory_n=10_000, startup_runs=15,
-            sops_runs=9, cache_n=1000, peer_repeats=max(5, repeats),
+            quick=False,
+            latency_ms=50.0,
+            plan_sizes=(10, 100, 1000),
+            sequential_sizes=(10, 100, 1000),
+            repeats=repeats,
+            rate=600,
+            rate_n=300,
+            discovery_n=900,
+            budget=200,
+            budget_requests=250,
+            sites=10,
+            sites_n=100,
+            sites_rate=600,
+            sites_rate_n=50,
+            memory_n=10_000,
+            startup_runs=15,
+            sops_runs=9,
+            cache_n=1000,
+            peer_repeats=max(5, repeats),
         )
 
     @classmethod
     def quick_config(cls) -> Config:
         return cls(
-            quick=True, latency_ms=5.0, plan_sizes=(10, 50), sequential_sizes=(10,), repeats=1,
-            rate=1200, rate_n=30, discovery_n=0, budget=1200, budget_requests=40, sites=3, sites_n=10,
-            sites_rate=1200, sites_rate_n=10, memory_n=200, startup_runs=1, sops_runs=0, cache_n=50,
-            peer_n=40, peer_repeats=1, fleet_sites=4, fleet_n=6, fleet_big=8,
+            quick=True,
+            latency_ms=5.0,
+            plan_sizes=(10, 50),
+            sequential_sizes=(10,),
+            repeats=1,
+            rate=1200,
+            rate_n=30,
+            discovery_n=0,
+            budget=1200,
+            budget_requests=40,
+            sites=3,
+            sites_n=10,
+            sites_rate=1200,
+            sites_rate_n=10,
+            memory_n=200,
+            startup_runs=1,
+            sops_runs=0,
+            cache_n=50,
+            peer_n=40,
+            peer_repeats=1,
+            fleet_sites=4,
+            fleet_n=6,
+            fleet_big=8,
         )
 
 
@@ -101,10 +135,19 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario, "params": self.params, "measured": self.measured, "unit": self.unit,
-            "limit": self.limit, "ratio": self.ratio, "target": self.target, "met": self.met,
-            "counts": self.counts, "expected": self.expected, "counts_ok": self.counts_ok,
-            "runs": self.runs, "note": self.note,
+            "scenario": self.scenario,
+            "params": self.params,
+            "measured": self.measured,
+            "unit": self.unit,
+            "limit": self.limit,
+            "ratio": self.ratio,
+            "target": self.target,
+            "met": self.met,
+            "counts": self.counts,
+            "expected": self.expected,
+            "counts_ok": self.counts_ok,
+            "runs": self.runs,
+            "note": self.note,
         }
 
 
@@ -154,8 +197,15 @@ def plan_scenario(cfg: Config, log: Log) -> list[Row]:
                     limit = (1 + math.ceil(n / conc)) * lat
                     med = _median(times)
                     label = "plan (default concurrency)" if conc == c else "plan, sequential baseline"
-                    row = Row(label, f"N={n} C={conc}", med, limit, counts=counts,
-                              expected={"list": 1, "get_value": n}, runs=repeats)
+                    row = Row(
+                        label,
+                        f"N={n} C={conc}",
+                        med,
+                        limit,
+                        counts=counts,
+                        expected={"list": 1, "get_value": n},
+                        runs=repeats,
+                    )
                     if conc == c:
                         row.target, row.met = "<= 1.25", med <= 1.25 * limit
                         concurrent[n] = med
@@ -166,9 +216,16 @@ def plan_scenario(cfg: Config, log: Log) -> list[Row]:
                     if conc == 1 and n in concurrent:
                         speedup = med / concurrent[n]
                         big = n >= 1000
-                        row = Row("plan speed-up over sequential", f"N={n} C={c} vs C=1", speedup, None,
-                                  ">= 20" if big else "report", speedup >= 20 if big else None, unit="x",
-                                  note=f"limit ratio {(n + 1) / (1 + math.ceil(n / c)):.1f}x")
+                        row = Row(
+                            "plan speed-up over sequential",
+                            f"N={n} C={c} vs C=1",
+                            speedup,
+                            None,
+                            ">= 20" if big else "report",
+                            speedup >= 20 if big else None,
+                            unit="x",
+                            note=f"limit ratio {(n + 1) / (1 + math.ceil(n / c)):.1f}x",
+                        )
                         rows.append(row)
                         log(_line(row))
     return rows
@@ -199,8 +256,17 @@ def apply_scenario(cfg: Config, log: Log) -> list[Row]:
                 counts = emu.counts()
             limit = _rounds(1, n, 1, c=c) * lat
             med = _median(times)
-            row = Row("apply: N creates", f"N={n} C={c}", med, limit, "<= 1.25", med <= 1.25 * limit, counts,
-                      {"list": 2, "get_value": 0, "create": n}, runs=cfg.repeats)
+            row = Row(
+                "apply: N creates",
+                f"N={n} C={c}",
+                med,
+                limit,
+                "<= 1.25",
+                med <= 1.25 * limit,
+                counts,
+                {"list": 2, "get_value": 0, "create": n},
+                runs=cfg.repeats,
+            )
             row.note = f"{(n + 2) * lat / med:.0f}x faster than the sequential limit ({n + 2} round trips)"
             rows.append(row)
             log(_line(row))
@@ -216,8 +282,17 @@ def apply_scenario(cfg: Config, log: Log) -> list[Row]:
                 counts = emu.counts()
             limit = _rounds(1, n, n, 1, c=c) * lat
             med = _median(times)
-            row = Row("apply: N updates", f"N={n} C={c}", med, limit, "<= 1.25", med <= 1.25 * limit, counts,
-                      {"list": 2, "get_value": n, "update": n}, runs=cfg.repeats)
+            row = Row(
+                "apply: N updates",
+                f"N={n} C={c}",
+                med,
+                limit,
+                "<= 1.25",
+                med <= 1.25 * limit,
+                counts,
+                {"list": 2, "get_value": n, "update": n},
+                runs=cfg.repeats,
+            )
             row.note = f"{(2 * n + 2) * lat / med:.0f}x faster than the sequential limit ({2 * n + 2} round trips)"
             rows.append(row)
             log(_line(row))
@@ -265,8 +340,17 @@ def rate_scenario(cfg: Config, log: Log) -> list[Row]:
             zero_429 = tool_rate is None or throttled == 0
             # with 429s the log also counts the refused attempts; the values read are checked instead
             expected = {"list": 1, "get_value": size} if tool_rate else {}
-            row = Row(label, f"N={size}, {rate}/min", med, limit, f"<= {target}" + (", no 429" if tool_rate else ""),
-                      med <= target * limit and zero_429 and failures == 0, counts, expected, runs=repeats)
+            row = Row(
+                label,
+                f"N={size}, {rate}/min",
+                med,
+                limit,
+                f"<= {target}" + (", no 429" if tool_rate else ""),
+                med <= target * limit and zero_429 and failures == 0,
+                counts,
+                expected,
+                runs=repeats,
+            )
             row.note = f"{throttled} answers 429 over {repeats} run(s), {failures} failed calls"
             if tool_rate is None and throttled == 0:
                 row.note += f"; {requests} requests fit the server's 60-s window, so none was refused"
@@ -293,10 +377,18 @@ def adherence_scenario(cfg: Config, log: Log) -> list[Row]:
     target = "rate within 5%, no 429"
     if cfg.quick:  # the first few requests (the burst) are a large part of so short a run
         ok, target = None, "report"
-    row = Row("request rate at the budget", f"{sent} requests at {cfg.budget}/min", m.seconds,
-              sent / cfg.budget * 60, target, ok, counts, {"list": 1, "get_value": size},
-              note=f"{per_minute:.1f} requests/min = {per_minute / cfg.budget:.1%} of the budget; "
-              f"{throttled} answers 429, {m.stats.failures} failed")
+    row = Row(
+        "request rate at the budget",
+        f"{sent} requests at {cfg.budget}/min",
+        m.seconds,
+        sent / cfg.budget * 60,
+        target,
+        ok,
+        counts,
+        {"list": 1, "get_value": size},
+        note=f"{per_minute:.1f} requests/min = {per_minute / cfg.budget:.1%} of the budget; "
+        f"{throttled} answers 429, {m.stats.failures} failed",
+    )
     log(_line(row))
     return [row]
 
@@ -339,9 +431,17 @@ def sites_scenario(cfg: Config, log: Log) -> list[Row]:
                         for route, count in emu.counts().items():
                             counts[route] = counts.get(route, 0) + count
                 slowest, wall = _median(singles), _median(together)
-                row = Row(label, f"{cfg.sites} x N={n}" + (f", {rate}/min" if rate else ""), wall, slowest,
-                          "<= 1.25" if rate else "report", (wall <= 1.25 * slowest) if rate else None,
-                          counts, {"list": cfg.sites, "get_value": cfg.sites * n}, runs=cfg.repeats)
+                row = Row(
+                    label,
+                    f"{cfg.sites} x N={n}" + (f", {rate}/min" if rate else ""),
+                    wall,
+                    slowest,
+                    "<= 1.25" if rate else "report",
+                    (wall <= 1.25 * slowest) if rate else None,
+                    counts,
+                    {"list": cfg.sites, "get_value": cfg.sites * n},
+                    runs=cfg.repeats,
+                )
                 row.note = "limit = the slowest site measured alone"
                 rows.append(row)
                 log(_line(row))
@@ -369,16 +469,33 @@ def sops_scenario(cfg: Config, log: Log) -> list[Row]:
         return []
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.sops_decrypt", "--json", "--runs", str(cfg.sops_runs)],
-        capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     if proc.returncode != 0:
-        row = Row("decrypt 1,000 secrets vs sops -d", "", math.nan, None, "<= 1.0", False,
-                  note=f"benchmarks.sops_decrypt failed: {proc.stderr.strip()[-200:]}")
+        row = Row(
+            "decrypt 1,000 secrets vs sops -d",
+            "",
+            math.nan,
+            None,
+            "<= 1.0",
+            False,
+            note=f"benchmarks.sops_decrypt failed: {proc.stderr.strip()[-200:]}",
+        )
     else:
         doc = json.loads(proc.stdout.strip().splitlines()[-1])
-        row = Row("decrypt 1,000 secrets vs sops -d", f"{doc['secrets']} secrets, whole process",
-                  doc["wix_secrets_median_s"], doc["sops_median_s"], "<= 1.0", doc["ratio"] <= 1.0,
-                  runs=doc["runs"], note="limit = sops -d (Go) on the same file; identical output")
+        row = Row(
+            "decrypt 1,000 secrets vs sops -d",
+            f"{doc['secrets']} secrets, whole process",
+            doc["wix_secrets_median_s"],
+            doc["sops_median_s"],
+            "<= 1.0",
+            doc["ratio"] <= 1.0,
+            runs=doc["runs"],
+            note="limit = sops -d (Go) on the same file; identical output",
+        )
     log(_line(row))
     return [row]
 
@@ -402,11 +519,20 @@ def memory_scenario(cfg: Config, log: Log) -> list[Row]:
         manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
         with EmulatorProcess(state=state) as emu:
             emu.reset()
-            env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "WIX_API_URL": emu.url,
-                   "WIX_API_KEY": API_KEY, "WIX_SITE_ID": "bench"}
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": tmp,
+                "WIX_API_URL": emu.url,
+                "WIX_API_KEY": API_KEY,
+                "WIX_SITE_ID": "bench",
+            }
             started = time.perf_counter()
-            proc = subprocess.Popen([*_cli(), "plan", "--rate-limit", "0", str(manifest)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                [*_cli(), "plan", "--rate-limit", "0", str(manifest)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
             elapsed = time.perf_counter() - started
@@ -417,9 +543,18 @@ def memory_scenario(cfg: Config, log: Log) -> list[Row]:
     if proc.returncode != 0:
         raise AssertionError(f"the memory benchmark plan failed: {err[-300:]}")
     peak_mib = usage.ru_maxrss / 1024  # Linux: KiB
-    row = Row("peak memory of a plan", f"N={n}, whole CLI process", peak_mib, 150.0, "<= 150 MiB",
-              peak_mib <= 150.0, counts, {"list": 1, "get_value": n}, unit="MiB",
-              note=f"ru_maxrss of `wix-secrets plan`; it took {elapsed:.1f} s with no latency")
+    row = Row(
+        "peak memory of a plan",
+        f"N={n}, whole CLI process",
+        peak_mib,
+        150.0,
+        "<= 150 MiB",
+        peak_mib <= 150.0,
+        counts,
+        {"list": 1, "get_value": n},
+        unit="MiB",
+        note=f"ru_maxrss of `wix-secrets plan`; it took {elapsed:.1f} s with no latency",
+    )
     log(_line(row))
     return [row]
 
@@ -437,8 +572,16 @@ def startup_scenario(cfg: Config, log: Log) -> list[Row]:
             subprocess.run([*_cli(), flag], env=env, capture_output=True, check=True)
             times.append(time.perf_counter() - started)
         med = _median(times[1:])  # the first run warms the file cache
-        row = Row(f"start-up: wix-secrets {flag}", "whole process", med, 0.100, "< 100 ms", med < 0.100,
-                  runs=cfg.startup_runs, note="limit = the 100 ms target")
+        row = Row(
+            f"start-up: wix-secrets {flag}",
+            "whole process",
+            med,
+            0.100,
+            "< 100 ms",
+            med < 0.100,
+            runs=cfg.startup_runs,
+            note="limit = the 100 ms target",
+        )
         rows.append(row)
         log(_line(row))
     return rows
@@ -478,12 +621,18 @@ def cache_scenario(cfg: Config, log: Log) -> list[Row]:
                     counts = emu.counts()
                 warm = label.endswith("warm")
                 med = _median(times)
-                row = Row(label, f"N={n} C={c}", med, (1 + math.ceil(n / c)) * lat,
-                          "< 1 (beats the read limit)" if warm else "<= 1.25",
-                          med < (1 + math.ceil(n / c)) * lat if warm else med <= 1.25 * (1 + math.ceil(n / c)) * lat,
-                          counts, {"list": 1, "get_value": math.ceil(n * CACHE_SAMPLE) if warm else n},
-                          runs=len(times),
-                          note="limit = the plan's limit without a cache; includes loading and saving the cache")
+                row = Row(
+                    label,
+                    f"N={n} C={c}",
+                    med,
+                    (1 + math.ceil(n / c)) * lat,
+                    "< 1 (beats the read limit)" if warm else "<= 1.25",
+                    med < (1 + math.ceil(n / c)) * lat if warm else med <= 1.25 * (1 + math.ceil(n / c)) * lat,
+                    counts,
+                    {"list": 1, "get_value": math.ceil(n * CACHE_SAMPLE) if warm else n},
+                    runs=len(times),
+                    note="limit = the plan's limit without a cache; includes loading and saving the cache",
+                )
                 rows.append(row)
                 log(_line(row))
     return rows
@@ -519,8 +668,10 @@ def run_all(cfg: Config, log: Log, only: tuple[str, ...] = ()) -> list[Row]:
 def _line(row: Row) -> str:
     ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
     met = {True: "met", False: "MISSED", None: ""}[row.met]
-    return f"  {row.scenario} [{row.params}]: {fmt(row.measured, row.unit)} limit {fmt(row.limit, row.unit)} " \
-           f"ratio {ratio} {met} {row.counts} {row.note}"
+    return (
+        f"  {row.scenario} [{row.params}]: {fmt(row.measured, row.unit)} limit {fmt(row.limit, row.unit)} "
+        f"ratio {ratio} {met} {row.counts} {row.note}"
+    )
 
 
 def fmt(value: float | None, unit: str) -> str:

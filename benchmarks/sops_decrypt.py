@@ -69,8 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         plain = d / "manifest.yaml"
         plain.write_text(make_manifest(args.secrets))
         enc = d / "manifest.sops.yaml"
-        out = subprocess.run([sops, "--encrypt", "--age", str(ident.to_public()), "--encrypted-regex", "^value$",
-                              str(plain)], capture_output=True, env=env, cwd=d, check=True).stdout
+        out = subprocess.run(
+            [sops, "--encrypt", "--age", str(ident.to_public()), "--encrypted-regex", "^value$", str(plain)],
+            capture_output=True,
+            env=env,
+            cwd=d,
+            check=True,
+        ).stdout
         enc.write_bytes(out)
         cmd_ours = [*ours, "decrypt", str(enc)]
         cmd_sops = [sops, "-d", str(enc)]
@@ -84,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             t_sops.append(_time(cmd_sops, env)[0])
     m_ours, m_sops = statistics.median(t_ours), statistics.median(t_sops)
     result = {
-        "secrets": args.secrets, "runs": args.runs, "identical_output": True,
-        "wix_secrets_median_s": round(m_ours, 4), "sops_median_s": round(m_sops, 4),
+        "secrets": args.secrets,
+        "runs": args.runs,
+        "identical_output": True,
+        "wix_secrets_median_s": round(m_ours, 4),
+        "sops_median_s": round(m_sops, 4),
         "ratio": round(m_ours / m_sops, 3),
     }
     if args.json:

@@ -26,8 +26,7 @@ from reconciler.fsutil import atomic_write
 from reconciler.model import RemoteSecret, Sensitive
 from reconciler.plan import Action, Plan
 
-__all__ = ["BackupEntry", "choose_recipients", "entries_needed", "filename", "pinned_recipients", "render",
-           "write"]
+__all__ = ["BackupEntry", "choose_recipients", "entries_needed", "filename", "pinned_recipients", "render", "write"]
 
 
 @dataclass(frozen=True)

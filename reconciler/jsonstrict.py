@@ -98,8 +98,7 @@ def _compose(r: _Reader, diags: list[Diagnostic], file: str) -> YNode | None:
         line, column = r.where(pos)
         if r.skip(end) != len(text):
             raise _Fail(r.skip(end), "unexpected text after the document")
-        return YNode("scalar", line, column, value, style='"' if isinstance(value, str) else None,
-                     raw=text[pos:end])
+        return YNode("scalar", line, column, value, style='"' if isinstance(value, str) else None, raw=text[pos:end])
     line, column = r.where(pos)
     root = YNode("map", line, column, None) if text[pos] == "{" else YNode("seq", line, column, [])
     # each frame: (node, pending key entry for maps)
@@ -151,15 +150,22 @@ def _compose(r: _Reader, diags: list[Diagnostic], file: str) -> YNode | None:
             pos += 1
         else:
             value, end = r.scalar(pos)
-            child = YNode("scalar", line, column, value, style='"' if isinstance(value, str) else None,
-                          raw=text[pos:end])
+            child = YNode(
+                "scalar", line, column, value, style='"' if isinstance(value, str) else None, raw=text[pos:end]
+            )
             pos = end
         if key is not None:
             if key in node.entries:
                 first = node.entries[key]
-                diags.append(Diagnostic(f"duplicate key {key!r} (first defined on line {first.line})", file=file,
-                                        line=key_line, column=key_column,
-                                        hint="JSON readers disagree on which one wins; keep exactly one"))
+                diags.append(
+                    Diagnostic(
+                        f"duplicate key {key!r} (first defined on line {first.line})",
+                        file=file,
+                        line=key_line,
+                        column=key_column,
+                        hint="JSON readers disagree on which one wins; keep exactly one",
+                    )
+                )
             else:
                 node.entries[key] = YEntry(key, key_line, key_column, child)
         else:

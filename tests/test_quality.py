@@ -1,4 +1,4 @@
-"""The project's own checks are part of the suite: mypy (strict) and ruff on everything shipped."""
+"""The project's own checks are part of the suite: mypy (strict), ruff check and ruff format on everything shipped."""
 
 from __future__ import annotations
 
@@ -38,7 +38,13 @@ def test_mypy_configuration_does_not_relax_tests(tmp_path: Path) -> None:
 
 
 def test_ruff_is_clean() -> None:
-    result = run("ruff", "check", "reconciler", "tests", "benchmarks")
+    result = run("ruff", "check", "reconciler", "tests", "benchmarks", "examples")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    """One layout everywhere (`ruff format`), so a diff shows only what changed."""
+    result = run("ruff", "format", "--check", "reconciler", "tests", "benchmarks", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

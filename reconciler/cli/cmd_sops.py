@@ -40,17 +40,25 @@ _TYPES = ("yaml", "json", "dotenv", "ini", "binary")
 
 
 def _types(p: argparse.ArgumentParser, *, output: bool = True) -> None:
-    p.add_argument("--input-type", choices=_TYPES, help="the file's format (default: from its extension, as sops: "
-                   ".yaml/.yml, .json, .env, .ini, anything else binary)")
+    p.add_argument(
+        "--input-type",
+        choices=_TYPES,
+        help="the file's format (default: from its extension, as sops: "
+        ".yaml/.yml, .json, .env, .ini, anything else binary)",
+    )
     if output:
         p.add_argument("--output-type", choices=_TYPES, help="the format to write (default: the input's)")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the sops subcommands."""
-    p = add_subcommand(subparsers, "encrypt", help="encrypt a file with SOPS/age (no sops binary needed)",
-                       description="Encrypt FILE to age recipients (--age, SOPS_AGE_RECIPIENTS or .sops.yaml). "
-                                   "Every sops store: YAML, JSON, dotenv, INI and binary.")
+    p = add_subcommand(
+        subparsers,
+        "encrypt",
+        help="encrypt a file with SOPS/age (no sops binary needed)",
+        description="Encrypt FILE to age recipients (--age, SOPS_AGE_RECIPIENTS or .sops.yaml). "
+        "Every sops store: YAML, JSON, dotenv, INI and binary.",
+    )
     p.add_argument("file", metavar="FILE")
     _types(p)
     p.add_argument("--age", metavar="RECIPIENT[,RECIPIENT...]", help="age or ssh recipients (replace .sops.yaml keys)")
@@ -62,8 +70,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--mac-only-encrypted", action="store_true", help="the MAC covers only encrypted values")
     p.set_defaults(handler=_encrypt)
 
-    p = add_subcommand(subparsers, "decrypt", help="decrypt a SOPS file (MAC verified), like sops -d",
-                       description="Decrypt FILE and print the plaintext (or write it to OUT, mode 0600).")
+    p = add_subcommand(
+        subparsers,
+        "decrypt",
+        help="decrypt a SOPS file (MAC verified), like sops -d",
+        description="Decrypt FILE and print the plaintext (or write it to OUT, mode 0600).",
+    )
     p.add_argument("file", metavar="FILE")
     _types(p)
     p.add_argument("--extract", metavar="PATH", help='print only the value at PATH, in sops\' syntax: \'["a"]["b"]\'')
@@ -72,54 +84,89 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     out.add_argument("-i", "--in-place", action="store_true", help="replace FILE with its plaintext")
     p.set_defaults(handler=_decrypt)
 
-    p = add_subcommand(subparsers, "edit", help="edit a SOPS file in $EDITOR and re-encrypt it",
-                       description="Open the plaintext of FILE in $EDITOR (a private temp file), then "
-                                   "re-encrypt; unchanged values keep their ciphertext.")
+    p = add_subcommand(
+        subparsers,
+        "edit",
+        help="edit a SOPS file in $EDITOR and re-encrypt it",
+        description="Open the plaintext of FILE in $EDITOR (a private temp file), then "
+        "re-encrypt; unchanged values keep their ciphertext.",
+    )
     p.add_argument("file", metavar="FILE")
     _types(p, output=False)
     p.set_defaults(handler=_edit)
 
-    p = add_subcommand(subparsers, "set", help="set one secret's value in an encrypted manifest (or any path)",
-                       description="Set secrets[NAME].value, or the value at a sops path such as "
-                                   "'[\"a\"][\"b\"]'; the value is read from stdin or a hidden prompt.")
+    p = add_subcommand(
+        subparsers,
+        "set",
+        help="set one secret's value in an encrypted manifest (or any path)",
+        description="Set secrets[NAME].value, or the value at a sops path such as "
+        '\'["a"]["b"]\'; the value is read from stdin or a hidden prompt.',
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("name", metavar="NAME|PATH")
     _types(p, output=False)
     p.add_argument("--description", help="also set secrets[NAME].description")
     p.set_defaults(handler=_set)
 
-    p = add_subcommand(subparsers, "unset", help="remove one secret from an encrypted manifest (or any path)",
-                       description="Remove secrets[NAME], or the value at a sops path such as '[\"a\"]', from FILE.")
+    p = add_subcommand(
+        subparsers,
+        "unset",
+        help="remove one secret from an encrypted manifest (or any path)",
+        description="Remove secrets[NAME], or the value at a sops path such as '[\"a\"]', from FILE.",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("name", metavar="NAME|PATH")
     _types(p, output=False)
     p.set_defaults(handler=_unset)
 
-    p = add_subcommand(subparsers, "updatekeys", help="re-encrypt the data key to the recipients .sops.yaml names",
-                       description="Show the recipient change for FILE and apply it (asks unless --yes).")
+    p = add_subcommand(
+        subparsers,
+        "updatekeys",
+        help="re-encrypt the data key to the recipients .sops.yaml names",
+        description="Show the recipient change for FILE and apply it (asks unless --yes).",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask")
     _types(p, output=False)
     p.set_defaults(handler=_updatekeys)
 
-    p = add_subcommand(subparsers, "rotate", help="re-encrypt a SOPS file under a new data key",
-                       description="Generate a new data key and re-encrypt every value (in place, or to OUT).")
+    p = add_subcommand(
+        subparsers,
+        "rotate",
+        help="re-encrypt a SOPS file under a new data key",
+        description="Generate a new data key and re-encrypt every value (in place, or to OUT).",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of replacing FILE")
-    p.add_argument("--add-age", metavar="RECIPIENT[,RECIPIENT...]", action="append", default=[],
-                   help="also encrypt to these age recipients (as sops rotate --add-age)")
-    p.add_argument("--rm-age", metavar="RECIPIENT[,RECIPIENT...]", action="append", default=[],
-                   help="stop encrypting to these age recipients (as sops rotate --rm-age)")
+    p.add_argument(
+        "--add-age",
+        metavar="RECIPIENT[,RECIPIENT...]",
+        action="append",
+        default=[],
+        help="also encrypt to these age recipients (as sops rotate --add-age)",
+    )
+    p.add_argument(
+        "--rm-age",
+        metavar="RECIPIENT[,RECIPIENT...]",
+        action="append",
+        default=[],
+        help="stop encrypting to these age recipients (as sops rotate --rm-age)",
+    )
     _types(p, output=False)
     p.set_defaults(handler=_rotate)
 
-    p = add_subcommand(subparsers, "keygen", help="generate a new age identity",
-                       description="Write a new age identity to OUT (mode 0600) or stdout; print its public key.")
+    p = add_subcommand(
+        subparsers,
+        "keygen",
+        help="generate a new age identity",
+        description="Write a new age identity to OUT (mode 0600) or stdout; print its public key.",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="keys file to create (refuses to overwrite)")
     p.set_defaults(handler=_keygen)
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def _read(console: Console, name: str) -> tuple[Path, bytes]:
     path = console.resolve(name)
@@ -213,6 +260,7 @@ def _fmt(args: argparse.Namespace, *, output: bool = False) -> str:
 
 # ------------------------------------------------------------------ handlers
 
+
 def _encrypt(args: argparse.Namespace, console: Console) -> int:
     from reconciler.sops.api import encrypt
 
@@ -228,14 +276,24 @@ def _encrypt(args: argparse.Namespace, console: Console) -> int:
         recipients, groups, threshold = list(rule.age), rule.key_groups, rule.shamir_threshold
         rules = rule.rules.merged(rules)
         if rule.other_keys:
-            console.err(f"note: {rule.config_path} also names {', '.join(rule.other_keys)} keys; wix-secrets "
-                        "encrypts to the age recipients only (use sops for the others)")
+            console.err(
+                f"note: {rule.config_path} also names {', '.join(rule.other_keys)} keys; wix-secrets "
+                "encrypts to the age recipients only (use sops for the others)"
+            )
     else:
         rule = _creation_rule_quiet(console, path)
         if rule is not None:
             rules = rule.rules.merged(rules)
-    data = encrypt(plain, recipients=recipients, rules=rules, key_groups=groups, shamir_threshold=threshold,
-                   where=args.file, fmt=_fmt(args), output_fmt=_fmt(args, output=True))
+    data = encrypt(
+        plain,
+        recipients=recipients,
+        rules=rules,
+        key_groups=groups,
+        shamir_threshold=threshold,
+        where=args.file,
+        fmt=_fmt(args),
+        output_fmt=_fmt(args, output=True),
+    )
     if args.in_place:
         _write(path, data, private=False)
     else:
@@ -256,8 +314,14 @@ def _decrypt(args: argparse.Namespace, console: Console) -> int:
     from reconciler.sops.api import decrypt_text
 
     path, data = _read(console, args.file)
-    plain = decrypt_text(data, keys=_keyring(console), where=args.file, fmt=_fmt(args),
-                         output_fmt=_fmt(args, output=True), extract=args.extract)
+    plain = decrypt_text(
+        data,
+        keys=_keyring(console),
+        where=args.file,
+        fmt=_fmt(args),
+        output_fmt=_fmt(args, output=True),
+        extract=args.extract,
+    )
     if args.in_place:
         _write(path, plain, private=True)
     else:
@@ -312,7 +376,7 @@ def _clean_stale_edits(base: Path) -> int:
     for entry in entries:
         if not entry.name.startswith(_EDIT_PREFIX):
             continue
-        pid_text = entry.name[len(_EDIT_PREFIX):].split("-", 1)[0]
+        pid_text = entry.name[len(_EDIT_PREFIX) :].split("-", 1)[0]
         try:
             st = entry.stat(follow_symlinks=False)
             pid = int(pid_text)
@@ -419,8 +483,11 @@ def _set(args: argparse.Namespace, console: Console) -> int:
         _write(path, new, private=False)
         console.err(f"{args.file}: set {target}")
         return 0
-    _write(path, set_secret(data, args.name, value, keys=keys, description=args.description, where=args.file,
-                            fmt=fmt), private=False)
+    _write(
+        path,
+        set_secret(data, args.name, value, keys=keys, description=args.description, where=args.file, fmt=fmt),
+        private=False,
+    )
     console.err(f"{args.file}: set secrets.{args.name}")
     return 0
 
@@ -450,13 +517,17 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
     keys = _keyring(console)
     fmt = _fmt(args)
     if rule.other_keys:
-        console.err(f"note: {rule.config_path} also names {', '.join(rule.other_keys)} keys for this file; "
-                    "wix-secrets updates only age recipients (use sops for the others)")
+        console.err(
+            f"note: {rule.config_path} also names {', '.join(rule.other_keys)} keys for this file; "
+            "wix-secrets updates only age recipients (use sops for the others)"
+        )
     opened = open_file(data, keys=keys, where=args.file, fmt=fmt).metadata
     current = opened.recipients
     if opened.other_keys:
-        console.err(f"note: the {', '.join(opened.other_keys)} keys of {args.file} are kept as they are "
-                    "(the data key does not change); only age recipients are updated here")
+        console.err(
+            f"note: the {', '.join(opened.other_keys)} keys of {args.file} are kept as they are "
+            "(the data key does not change); only age recipients are updated here"
+        )
     wanted = list(rule.age) or [r for g in rule.key_groups for r in g]
     added = [r for r in wanted if r not in current]
     removed = [r for r in current if r not in wanted]
@@ -474,8 +545,15 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
         if console.ask("Apply these changes? [y/N] ").lower() not in ("y", "yes"):
             console.err("Nothing changed.")
             return 0
-    new, _ = updatekeys(data, keys=keys, recipients=rule.age, key_groups=rule.key_groups,
-                        shamir_threshold=rule.shamir_threshold, where=args.file, fmt=fmt)
+    new, _ = updatekeys(
+        data,
+        keys=keys,
+        recipients=rule.age,
+        key_groups=rule.key_groups,
+        shamir_threshold=rule.shamir_threshold,
+        where=args.file,
+        fmt=fmt,
+    )
     _write(path, new, private=False)
     console.err(f"{args.file}: recipients updated")
     return 0

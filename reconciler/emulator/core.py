@@ -472,7 +472,6 @@ def _same_origin(headers: Mapping[str, str]) -> bool:
     return is_loopback(host)
 
 
-
 def _unauthenticated(why: str) -> tuple[int, dict[str, Any]]:
     return 401, application_error("UNAUTHENTICATED", why)
 

@@ -71,8 +71,7 @@ def _after_plan(session: SiteSession) -> None:
         target = f"--local {session.connection.local} " if session.connection.local else ""
         session.events.notice(
             session.name,
-            f"Saved the plan to {out}. To apply exactly this plan (to the same site): "
-            f"wix-secrets apply {target}{out}",
+            f"Saved the plan to {out}. To apply exactly this plan (to the same site): wix-secrets apply {target}{out}",
         )
 
 

@@ -35,9 +35,22 @@ if TYPE_CHECKING:
     from reconciler.sops.tree import EncryptionRules
 
 __all__ = [
-    "Decrypted", "EncryptionRules", "KeyChange", "KeyRing", "Metadata", "SopsFile", "decrypt",
-    "decrypt_text", "edit", "encrypt", "is_encrypted", "open_file", "rotate", "set_secret",
-    "unset_secret", "updatekeys",
+    "Decrypted",
+    "EncryptionRules",
+    "KeyChange",
+    "KeyRing",
+    "Metadata",
+    "SopsFile",
+    "decrypt",
+    "decrypt_text",
+    "edit",
+    "encrypt",
+    "is_encrypted",
+    "open_file",
+    "rotate",
+    "set_secret",
+    "unset_secret",
+    "updatekeys",
 ]
 
 _WHERE = {

@@ -32,6 +32,7 @@ _GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 
 # ---------------------------------------------------------------- bech32 (BIP 173, no length limit)
 
+
 def _polymod(values: list[int]) -> int:
     chk = 1
     for v in values:
@@ -56,7 +57,7 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
         raise ValueError("no separator or checksum")
     hrp = s[:pos]
     try:
-        vals = [_CHARSET.index(c) for c in s[pos + 1:]]
+        vals = [_CHARSET.index(c) for c in s[pos + 1 :]]
     except ValueError:
         raise ValueError("invalid character") from None
     if _polymod(_hrp_expand(hrp) + vals) != 1:
@@ -92,6 +93,7 @@ def bech32_encode(hrp: str, data: bytes) -> str:
 
 # ---------------------------------------------------------------- keys
 
+
 def _keys(seed: bytes) -> tuple[Any, bytes]:
     """(cryptography hybrid private key, 1216-byte public key) of a 32-byte seed."""
     _require()
@@ -115,8 +117,10 @@ def _require() -> None:
     except (ImportError, AttributeError):
         import cryptography
 
-        raise ValueError(f"post-quantum age needs a newer `cryptography` package (it has {cryptography.__version__}; "
-                         "HPKE with MLKEM768-X25519 is required)") from None
+        raise ValueError(
+            f"post-quantum age needs a newer `cryptography` package (it has {cryptography.__version__}; "
+            "HPKE with MLKEM768-X25519 is required)"
+        ) from None
 
 
 def public_from_seed(seed: bytes) -> str:
@@ -164,6 +168,7 @@ class PQIdentity:
 
 # ---------------------------------------------------------------- the age file
 
+
 def _suite() -> Any:
     from cryptography.hazmat.primitives import hpke
 
@@ -173,7 +178,8 @@ def _suite() -> Any:
 def _damaged() -> SopsIntegrityError:
     return SopsIntegrityError(
         "the encrypted data key in the sops metadata is damaged: the file was modified or damaged",
-        hint="restore the file from version control")
+        hint="restore the file from version control",
+    )
 
 
 def _b64(data: bytes) -> bytes:
@@ -214,11 +220,11 @@ def _parse(armored: bytes) -> tuple[bytes, bytes, bytes, list[tuple[list[bytes],
     if line_end < 0:
         raise _damaged()
     try:
-        mac = _b64(raw[end + 5:line_end])
+        mac = _b64(raw[end + 5 : line_end])
     except binascii.Error:
         raise _damaged() from None
     header = raw[: end + 4]  # up to and including "---"
-    lines = raw[len(_INTRO):end].split(b"\n")
+    lines = raw[len(_INTRO) : end].split(b"\n")
     stanzas: list[tuple[list[bytes], bytes]] = []
     i = 0
     try:
@@ -239,7 +245,7 @@ def _parse(armored: bytes) -> tuple[bytes, bytes, bytes, list[tuple[list[bytes],
             stanzas.append((args, _b64(body)))
     except binascii.Error:
         raise _damaged() from None
-    return header, mac, raw[line_end + 1:], stanzas
+    return header, mac, raw[line_end + 1 :], stanzas
 
 
 def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
@@ -268,7 +274,7 @@ def _open_payload(file_key: bytes, header: bytes, mac: bytes, payload: bytes) ->
     aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
     chunk = 64 * 1024 + 16
     out = bytearray()
-    chunks = [body[i:i + chunk] for i in range(0, len(body), chunk)] or [b""]
+    chunks = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
     for n, part in enumerate(chunks):
         last = n == len(chunks) - 1
         try:
@@ -280,7 +286,7 @@ def _open_payload(file_key: bytes, header: bytes, mac: bytes, payload: bytes) ->
 
 def _wrap64(data: bytes) -> bytes:
     text = base64.b64encode(data).rstrip(b"=")
-    lines = [text[i:i + 64] for i in range(0, len(text), 64)]
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
     if not lines or len(lines[-1]) == 64:
         lines.append(b"")
     return b"\n".join(lines)
@@ -300,8 +306,9 @@ def encrypt_pq(secret: bytes, recipient: str) -> str:
         hrp, pub = bech32_decode(recipient.strip())
         if hrp != "age1pq" or len(pub) != 1216:
             raise ValueError("wrong type or length")
-        public = hpke.MLKEM768X25519PublicKey(mlkem.MLKEM768PublicKey.from_public_bytes(pub[:1184]),
-                                              x25519.X25519PublicKey.from_public_bytes(pub[1184:]))
+        public = hpke.MLKEM768X25519PublicKey(
+            mlkem.MLKEM768PublicKey.from_public_bytes(pub[:1184]), x25519.X25519PublicKey.from_public_bytes(pub[1184:])
+        )
     except ValueError as exc:
         raise SopsEncryptError(f"invalid post-quantum age recipient {recipient.strip()[:16]}… ({exc})") from None
     if len(secret) > 64 * 1024:
@@ -314,9 +321,8 @@ def encrypt_pq(secret: bytes, recipient: str) -> str:
     header = _INTRO + b"-> mlkem768x25519 " + args + b"\n" + _wrap64(body) + b"\n---"
     mac = base64.b64encode(_header_mac(file_key, header)).rstrip(b"=")
     nonce = os.urandom(16)
-    payload = nonce + ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload")).encrypt(b"\x00" * 11 + b"\x01", secret,
-                                                                                    None)
+    payload = nonce + ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload")).encrypt(b"\x00" * 11 + b"\x01", secret, None)
     raw = header + b" " + mac + b"\n" + payload
     b64 = base64.b64encode(raw).decode("ascii")
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
     return "-----BEGIN AGE ENCRYPTED FILE-----\n" + "\n".join(lines) + "\n-----END AGE ENCRYPTED FILE-----\n"

@@ -24,8 +24,22 @@ from reconciler.sops.store import Branch, Comment, to_plain
 from reconciler.sops.tree import EncryptionRules, decrypt_docs, encrypt_docs
 
 __all__ = [
-    "Decrypted", "KeyChange", "SopsFile", "decrypt", "decrypt_text", "edit", "encrypt", "is_encrypted",
-    "open_file", "parse_path", "rotate", "set_path", "set_secret", "unset_path", "unset_secret", "updatekeys",
+    "Decrypted",
+    "KeyChange",
+    "SopsFile",
+    "decrypt",
+    "decrypt_text",
+    "edit",
+    "encrypt",
+    "is_encrypted",
+    "open_file",
+    "parse_path",
+    "rotate",
+    "set_path",
+    "set_secret",
+    "unset_path",
+    "unset_secret",
+    "updatekeys",
 ]
 
 _SOPS_LINE = re.compile(rb"^sops:[ \t]*(?:#.*)?\r?$", re.M)
@@ -83,8 +97,15 @@ class KeyChange:
 class SopsFile:
     """An opened, verified file: the decrypted tree (with comments), metadata, and the data key."""
 
-    def __init__(self, docs: list[Any], metadata: Metadata, data_key: bytes, cipher: Cipher,
-                 unwrapped: tuple[str, ...] = (), fmt: str = "yaml") -> None:
+    def __init__(
+        self,
+        docs: list[Any],
+        metadata: Metadata,
+        data_key: bytes,
+        cipher: Cipher,
+        unwrapped: tuple[str, ...] = (),
+        fmt: str = "yaml",
+    ) -> None:
         self.docs = docs
         self.fmt = fmt
         self.metadata = metadata
@@ -106,8 +127,7 @@ class SopsFile:
         return _seal(docs if docs is not None else self.docs, self.cipher, self.metadata, fmt or self.fmt)
 
 
-def _try_entry(keys: KeyRing, entry: AgeEntry, damaged: list[SopsIntegrityError]
-               ) -> tuple[bytes, bool] | None:
+def _try_entry(keys: KeyRing, entry: AgeEntry, damaged: list[SopsIntegrityError]) -> tuple[bytes, bool] | None:
     """(payload, proven): proven when the identity that unwrapped it has the entry's label as public key."""
     from reconciler.sops.keys import same_recipient
 
@@ -122,8 +142,9 @@ def _try_entry(keys: KeyRing, entry: AgeEntry, damaged: list[SopsIntegrityError]
     return payload, same_recipient(entry.recipient, public)
 
 
-def _unwrap_group(keys: KeyRing, group: Sequence[AgeEntry], damaged: list[SopsIntegrityError],
-                  proven: list[str]) -> bytes | None:
+def _unwrap_group(
+    keys: KeyRing, group: Sequence[AgeEntry], damaged: list[SopsIntegrityError], proven: list[str]
+) -> bytes | None:
     """The first payload a stanza of ``group`` yields; every entry whose label is proven (same payload)
     is added to ``proven``. A label is never trusted without its identity having unwrapped it."""
     found: bytes | None = None
@@ -148,14 +169,17 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> tuple[bytes, tuple[s
     proven: list[str] = []
 
     if not meta.groups or not any(meta.groups):
-        raise SopsFormatError(f"{where}: the file has no age recipients",
-                              hint="only age is supported; this file may use pgp or a cloud KMS")
+        raise SopsFormatError(
+            f"{where}: the file has no age recipients",
+            hint="only age is supported; this file may use pgp or a cloud KMS",
+        )
     if not meta.uses_key_groups or len(meta.groups) == 1:
         key = _unwrap_group(keys, meta.groups[0], damaged, proven)
         if key is not None:
             if len(key) != 32:
-                raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
-                                         "the file was modified or damaged")
+                raise SopsIntegrityError(
+                    f"{where}: the data key has the wrong length: the file was modified or damaged"
+                )
             return key, tuple(proven)
         if damaged:
             raise SopsIntegrityError(f"{where}: {damaged[0].summary}", hint=damaged[0].hint)
@@ -175,11 +199,11 @@ def _data_key(meta: Metadata, keys: KeyRing, where: str) -> tuple[bytes, tuple[s
     try:
         key = shamir.combine(shares[:threshold] if threshold >= 2 else shares)
     except ValueError as exc:
-        raise SopsIntegrityError(f"{where}: the key group shares do not combine: "
-                                 "the file was modified or damaged") from exc
+        raise SopsIntegrityError(
+            f"{where}: the key group shares do not combine: the file was modified or damaged"
+        ) from exc
     if len(key) != 32:
-        raise SopsIntegrityError(f"{where}: the data key has the wrong length: "
-                                 "the file was modified or damaged")
+        raise SopsIntegrityError(f"{where}: the data key has the wrong length: the file was modified or damaged")
     return key, tuple(proven)
 
 
@@ -194,20 +218,28 @@ def open_file(
     docs, block, fast = formats.load_encrypted(fmt, data, where=where, comments=comments)
     meta = Metadata.parse(block, where=where)
     rules = meta.rules
-    if fmt == "yaml" and not fast and comments is False and (
-            rules.encrypted_comment_regex or rules.unencrypted_comment_regex):
+    if (
+        fmt == "yaml"
+        and not fast
+        and comments is False
+        and (rules.encrypted_comment_regex or rules.unencrypted_comment_regex)
+    ):
         return open_file(data, keys=keys, where=where, comments=True, fmt=fmt)
     key, proven = _data_key(meta, keys, where)
     cipher = Cipher(key)
     computed = decrypt_docs(docs, cipher, rules, where=where, raw=fmt == "binary")
     if meta.mac.endswith(",type:bytes]"):
-        raise SopsFormatError(f"{where}: the MAC is encrypted with type `bytes`, which sops never writes",
-                              hint="the file was modified or damaged")
+        raise SopsFormatError(
+            f"{where}: the MAC is encrypted with type `bytes`, which sops never writes",
+            hint="the file was modified or damaged",
+        )
     try:
         stored, _ = cipher.decrypt(meta.mac, mac_aad(meta.lastmodified), where=f"{where}: sops.mac")
     except SopsIntegrityError as exc:
-        raise SopsIntegrityError(f"{where}: cannot decrypt the MAC: the file was modified or damaged",
-                                 hint="restore the file from version control") from exc
+        raise SopsIntegrityError(
+            f"{where}: cannot decrypt the MAC: the file was modified or damaged",
+            hint="restore the file from version control",
+        ) from exc
     if not hmac.compare_digest(stored, computed.encode()):
         raise SopsIntegrityError(
             f"{where}: MAC mismatch: the file was modified or damaged",
@@ -220,12 +252,18 @@ def open_file(
 def decrypt(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yaml") -> Decrypted:
     """Decrypt and verify a sops file. Documents are plain Python values, comments dropped."""
     f = open_file(data, keys=keys, where=where, comments=False, fmt=fmt)
-    return Decrypted([to_plain(d) for d in f.docs], f.data_key, f.metadata.recipients, f.metadata,
-                     f.unwrapped)
+    return Decrypted([to_plain(d) for d in f.docs], f.data_key, f.metadata.recipients, f.metadata, f.unwrapped)
 
 
-def decrypt_text(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yaml",
-                 output_fmt: str | None = None, extract: str | None = None) -> bytes:
+def decrypt_text(
+    data: bytes,
+    *,
+    keys: KeyRing,
+    where: str = "<file>",
+    fmt: str = "yaml",
+    output_fmt: str | None = None,
+    extract: str | None = None,
+) -> bytes:
     """The plaintext, as ``sops -d`` prints it (``--output-type``, ``--extract`` as sops has them)."""
     f = open_file(data, keys=keys, where=where, comments=None, fmt=fmt)
     out = output_fmt or fmt
@@ -260,16 +298,16 @@ def _extract(docs: list[Any], path: str, fmt: str, where: str) -> bytes:
     for step in parse_path(path):
         if isinstance(step, str):
             if not isinstance(node, Branch) or step not in node:
-                raise SopsFormatError(f"{where}: the path {path} does not exist in the file "
-                                      f"(no key {step!r})")
+                raise SopsFormatError(f"{where}: the path {path} does not exist in the file (no key {step!r})")
             node = node.get(step)
         else:
             if not isinstance(node, list):
                 raise SopsFormatError(f"{where}: the path {path} does not exist in the file (not a list)")
             items = [v for v in node if not isinstance(v, Comment)]
             if not 0 <= step < len(items):
-                raise SopsFormatError(f"{where}: the path {path} does not exist in the file "
-                                      f"(index {step} out of range)")
+                raise SopsFormatError(
+                    f"{where}: the path {path} does not exist in the file (index {step} out of range)"
+                )
             node = items[step]
     if isinstance(node, Branch):
         return formats.emit_plain(fmt, [node])
@@ -284,7 +322,7 @@ def _emit_value(fmt: str, value: Any, where: str) -> bytes:
         from reconciler.sops.emit import dump
 
         text = dump([Branch([("v", value)])], go_floats=True).decode("utf-8")
-        body = text[len("v:"):]
+        body = text[len("v:") :]
         if body.startswith(" "):  # a scalar or flow value on the same line
             return (body[1:]).encode("utf-8")
         lines = body.lstrip("\n").split("\n")
@@ -324,8 +362,9 @@ def _check_plain(docs: list[Any], where: str) -> None:
         raise SopsEncryptError(f"{where}: the file is already encrypted (it has a `sops` key)")
 
 
-def _groups_for(key: bytes, recipients: Sequence[str], key_groups: Sequence[Sequence[str]],
-                threshold: int | None) -> tuple[tuple[tuple[AgeEntry, ...], ...], bool, int | None]:
+def _groups_for(
+    key: bytes, recipients: Sequence[str], key_groups: Sequence[Sequence[str]], threshold: int | None
+) -> tuple[tuple[tuple[AgeEntry, ...], ...], bool, int | None]:
     from reconciler.sops import shamir
 
     if key_groups and len(key_groups) > 1:
@@ -334,22 +373,29 @@ def _groups_for(key: bytes, recipients: Sequence[str], key_groups: Sequence[Sequ
             raise SopsEncryptError("shamir_threshold must be between 1 and the number of key groups")
         shares = shamir.split(key, len(key_groups), t) if t >= 2 else [key] * len(key_groups)
         groups = tuple(
-            tuple(AgeEntry(r, e) for r, e in encrypt_to_recipients(share, g)) for share, g in zip(
-                shares, key_groups, strict=True)
+            tuple(AgeEntry(r, e) for r, e in encrypt_to_recipients(share, g))
+            for share, g in zip(shares, key_groups, strict=True)
         )
         if t < 2:
             raise SopsEncryptError("a shamir_threshold of 1 is not supported; use one key group instead")
         return groups, True, t
     recips = list(recipients) or [r for g in key_groups for r in g]
     if not recips:
-        raise SopsEncryptError("no age recipients given",
-                               hint="pass --age RECIPIENT or add a .sops.yaml rule")
+        raise SopsEncryptError("no age recipients given", hint="pass --age RECIPIENT or add a .sops.yaml rule")
     return (tuple(AgeEntry(r, e) for r, e in encrypt_to_recipients(key, recips)),), False, None
 
 
-def encrypt(plain: bytes, *, recipients: Sequence[str], rules: EncryptionRules | None = None,
-            key_groups: Sequence[Sequence[str]] = (), shamir_threshold: int | None = None,
-            where: str = "<file>", fmt: str = "yaml", output_fmt: str | None = None) -> bytes:
+def encrypt(
+    plain: bytes,
+    *,
+    recipients: Sequence[str],
+    rules: EncryptionRules | None = None,
+    key_groups: Sequence[Sequence[str]] = (),
+    shamir_threshold: int | None = None,
+    where: str = "<file>",
+    fmt: str = "yaml",
+    output_fmt: str | None = None,
+) -> bytes:
     """Encrypt a plaintext file (store ``fmt``; written as ``output_fmt``, default the same) to age
     recipients (or Shamir key groups) with a new data key."""
     docs = formats.load_plain(fmt, plain, where=where)
@@ -358,8 +404,14 @@ def encrypt(plain: bytes, *, recipients: Sequence[str], rules: EncryptionRules |
         rules = EncryptionRules(mac_only_encrypted=bool(rules and rules.mac_only_encrypted))
     key = os.urandom(32)
     groups, uses_groups, threshold = _groups_for(key, recipients, key_groups, shamir_threshold)
-    meta = Metadata(groups=groups, lastmodified="", mac="", rules=(rules or EncryptionRules()).effective(),
-                    shamir_threshold=threshold, uses_key_groups=uses_groups)
+    meta = Metadata(
+        groups=groups,
+        lastmodified="",
+        mac="",
+        rules=(rules or EncryptionRules()).effective(),
+        shamir_threshold=threshold,
+        uses_key_groups=uses_groups,
+    )
     return _seal(docs, Cipher(key), meta, output_fmt or fmt)
 
 
@@ -383,8 +435,16 @@ def _secrets_map(f: SopsFile, where: str) -> Branch:
     return secrets
 
 
-def set_secret(data: bytes, name: str, value: str, *, keys: KeyRing, description: str | None = None,
-               where: str = "<file>", fmt: str = "yaml") -> bytes:
+def set_secret(
+    data: bytes,
+    name: str,
+    value: str,
+    *,
+    keys: KeyRing,
+    description: str | None = None,
+    where: str = "<file>",
+    fmt: str = "yaml",
+) -> bytes:
     """Set ``secrets[name].value`` (and optionally ``description``) of an encrypted manifest."""
     f = open_file(data, keys=keys, where=where, comments=None, fmt=fmt)
     secrets = _secrets_map(f, where)
@@ -429,8 +489,7 @@ def _walk_to_parent(f: SopsFile, steps: list[str | int], where: str, *, create: 
     return node
 
 
-def set_path(data: bytes, path: str, value: Any, *, keys: KeyRing, where: str = "<file>",
-             fmt: str = "yaml") -> bytes:
+def set_path(data: bytes, path: str, value: Any, *, keys: KeyRing, where: str = "<file>", fmt: str = "yaml") -> bytes:
     """``sops set FILE PATH``: set the value at ``["a"]["b"]`` (mappings created as needed)."""
     f = open_file(data, keys=keys, where=where, comments=None, fmt=fmt)
     steps = parse_path(path)
@@ -476,15 +535,23 @@ def _refuse_other_keys(meta: Metadata, where: str, what: str) -> None:
     if other:
         raise SopsEncryptError(
             f"{where}: {what} would change the data key, and this file also holds it for "
-            + ", ".join(other) + " keys, which wix-secrets cannot re-wrap",
+            + ", ".join(other)
+            + " keys, which wix-secrets cannot re-wrap",
             detail="dropping them silently would lock out their holders; keeping them would leave them with a "
-                   "key that no longer opens the file",
+            "key that no longer opens the file",
             hint="run this with the real sops (it has those key services), or remove those keys first",
         )
 
 
-def rotate(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yaml",
-           add: Sequence[str] = (), remove: Sequence[str] = ()) -> bytes:
+def rotate(
+    data: bytes,
+    *,
+    keys: KeyRing,
+    where: str = "<file>",
+    fmt: str = "yaml",
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> bytes:
     """Re-encrypt everything under a new data key, to the same recipients, plus ``add`` and minus
     ``remove`` (``sops rotate --add-age/--rm-age``; added to the first key group). Refuses when the
     file also has pgp/kms/vault keys (they cannot be re-wrapped here)."""
@@ -503,8 +570,10 @@ def rotate(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yam
         if r and r not in current:
             groups[0].append(r)
     if any(not g for g in groups):
-        raise SopsEncryptError(f"{where}: removing these recipients would leave a key group with none",
-                               hint="add another recipient with --add-age in the same run")
+        raise SopsEncryptError(
+            f"{where}: removing these recipients would leave a key group with none",
+            hint="add another recipient with --add-age in the same run",
+        )
     if meta.uses_key_groups and len(groups) > 1:
         new, uses, t = _groups_for(key, (), groups, meta.shamir_threshold)
     else:
@@ -513,17 +582,25 @@ def rotate(data: bytes, *, keys: KeyRing, where: str = "<file>", fmt: str = "yam
     return _seal(f.docs, Cipher(key), meta, fmt)
 
 
-def updatekeys(data: bytes, *, keys: KeyRing, recipients: Sequence[str],
-               key_groups: Sequence[Sequence[str]] = (), shamir_threshold: int | None = None,
-               where: str = "<file>", fmt: str = "yaml") -> tuple[bytes, KeyChange]:
+def updatekeys(
+    data: bytes,
+    *,
+    keys: KeyRing,
+    recipients: Sequence[str],
+    key_groups: Sequence[Sequence[str]] = (),
+    shamir_threshold: int | None = None,
+    where: str = "<file>",
+    fmt: str = "yaml",
+) -> tuple[bytes, KeyChange]:
     """Re-encrypt the data key to the given recipients (values unchanged). Returns (file, change)."""
     f = open_file(data, keys=keys, where=where, comments=None, fmt=fmt)
     if f.metadata.group_extra and any(f.metadata.group_extra) and len(f.metadata.groups) > 1:
         _refuse_other_keys(f.metadata, where, "updatekeys of Shamir key groups")
     old = set(f.metadata.recipients)
     wanted = [r.strip() for r in recipients] or [r.strip() for g in key_groups for r in g]
-    change = KeyChange(tuple(r for r in wanted if r not in old), tuple(r for r in f.metadata.recipients
-                                                                   if r not in set(wanted)))
+    change = KeyChange(
+        tuple(r for r in wanted if r not in old), tuple(r for r in f.metadata.recipients if r not in set(wanted))
+    )
     groups, uses, t = _groups_for(f.data_key, recipients, key_groups, shamir_threshold)
     f.metadata = replace(f.metadata, groups=groups, uses_key_groups=uses, shamir_threshold=t)
     return f.seal(), change

@@ -41,14 +41,16 @@ def parse_enc(value: str, *, where: str) -> tuple[bytes, bytes, bytes, str]:
     try:
         data, iv, tag = (base64.b64decode(g, validate=True) for g in m.group(1, 2, 3))
     except (binascii.Error, ValueError) as exc:
-        raise SopsFormatError(f"{where}: the encrypted value is not valid base64",
-                              hint="the file was modified or damaged") from exc
+        raise SopsFormatError(
+            f"{where}: the encrypted value is not valid base64", hint="the file was modified or damaged"
+        ) from exc
     type_ = m.group(4)
     if type_ not in _TYPES:
         raise SopsFormatError(f"{where}: unknown value type {type_!r} in an encrypted value")
     if len(tag) != 16 or not iv:
-        raise SopsFormatError(f"{where}: malformed IV or tag in an encrypted value",
-                              hint="the file was modified or damaged")
+        raise SopsFormatError(
+            f"{where}: malformed IV or tag in an encrypted value", hint="the file was modified or damaged"
+        )
     return data, iv, tag, type_
 
 
@@ -59,8 +61,7 @@ class Cipher:
 
     def __init__(self, data_key: bytes) -> None:
         if len(data_key) != 32:
-            raise SopsFormatError("the data key is not 32 bytes long",
-                                  hint="the file was modified or damaged")
+            raise SopsFormatError("the data key is not 32 bytes long", hint="the file was modified or damaged")
         self._aes = AESGCM(data_key)
         self._stash: dict[tuple[str, str, bytes], bytes] = {}
 
@@ -79,8 +80,9 @@ class Cipher:
                 hint="restore the file from version control, or re-create the value",
             ) from exc
         except ValueError as exc:
-            raise SopsFormatError(f"{where}: invalid IV in an encrypted value",
-                                  hint="the file was modified or damaged") from exc
+            raise SopsFormatError(
+                f"{where}: invalid IV in an encrypted value", hint="the file was modified or damaged"
+            ) from exc
         self._stash[(aad, type_, plain)] = iv
         return plain, type_
 

@@ -99,9 +99,15 @@ def rule_for_file(config: Path, file: Path) -> CreationRule | None:
         others = [k for k in kinds if rule.get(k)]
         others += [k for g in rule.get("key_groups") or [] if isinstance(g, dict) for k in kinds if g.get(k)]
         return CreationRule(
-            path_regex=str(pattern), age=_key_field(rule.get("age"), where), key_groups=tuple(groups),
-            shamir_threshold=threshold if isinstance(threshold, int) else None, rules=enc_rules,
-            config_path=config, other_keys=tuple(dict.fromkeys(others)),
+            path_regex=str(pattern),
+            age=_key_field(rule.get("age"), where),
+            key_groups=tuple(groups),
+            shamir_threshold=threshold if isinstance(threshold, int) else None,
+            rules=enc_rules,
+            config_path=config,
+            other_keys=tuple(dict.fromkeys(others)),
         )
-    raise SopsEncryptError(f"{where}: no matching creation rules found for {rel}",
-                           hint="add a creation rule whose path_regex matches, or pass --age")
+    raise SopsEncryptError(
+        f"{where}: no matching creation rules found for {rel}",
+        hint="add a creation rule whose path_regex matches, or pass --age",
+    )

@@ -21,9 +21,26 @@ _BAD_START = set(",[]{}#&*!|>'\"%@`")
 _DQ = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _SQ = re.compile(r"'((?:[^']|'')*)'")
 _ESC = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
-_SIMPLE_ESC = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f",
-               "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0",
-               "L": "\u2028", "P": "\u2029"}
+_SIMPLE_ESC = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "t": "\t",
+    "\t": "\t",
+    "n": "\n",
+    "v": "\v",
+    "f": "\f",
+    "r": "\r",
+    "e": "\x1b",
+    " ": " ",
+    '"': '"',
+    "/": "/",
+    "\\": "\\",
+    "N": "\x85",
+    "_": "\xa0",
+    "L": "\u2028",
+    "P": "\u2029",
+}
 
 
 _MAX_COLUMN = 200  # each level indents by at least one column: bounds the recursion
@@ -43,9 +60,17 @@ def _unescape(m: re.Match[str]) -> str:
 
 
 def _plain(text: str) -> Any:
-    if (not text or text[0] in _BAD_START or text[-1] in " :" or ": " in text or " #" in text
-            or "\t" in text or (text[0] in "-?:" and (len(text) == 1 or text[1] == " "))
-            or text.startswith(("---", "...")) or text == "<<"):
+    if (
+        not text
+        or text[0] in _BAD_START
+        or text[-1] in " :"
+        or ": " in text
+        or " #" in text
+        or "\t" in text
+        or (text[0] in "-?:" and (len(text) == 1 or text[1] == " "))
+        or text.startswith(("---", "..."))
+        or text == "<<"
+    ):
         raise _Unsupported
     value = resolve_plain(text)
     if isinstance(value, int) and not isinstance(value, bool) and value > INT64_MAX:
@@ -59,11 +84,11 @@ def _quoted(text: str) -> tuple[str, str]:
         m = _DQ.match(text)
         if not m:
             raise _Unsupported
-        return _ESC.sub(_unescape, m.group(1)), text[m.end():]
+        return _ESC.sub(_unescape, m.group(1)), text[m.end() :]
     m = _SQ.match(text)
     if not m:
         raise _Unsupported
-    return m.group(1).replace("''", "'"), text[m.end():]
+    return m.group(1).replace("''", "'"), text[m.end() :]
 
 
 class _Parser:
@@ -128,7 +153,7 @@ class _Parser:
         key = _plain(raw)
         if not isinstance(key, str):
             raise _Unsupported
-        return key, content[pos + 2:]
+        return key, content[pos + 2 :]
 
     def value(self, rest: str, col: int, seq: list[Any] | None = None) -> Any:
         """The value after ``key: `` (or ``- `` of ``seq``) written at column ``col``."""

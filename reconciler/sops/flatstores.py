@@ -25,8 +25,16 @@ from reconciler.sops.goyaml import GoTime, format_float_g, format_time
 from reconciler.sops.store import Branch, Comment
 
 __all__ = [
-    "dump_dotenv", "dump_dotenv_encrypted", "dump_ini", "dump_ini_encrypted", "flatten_metadata",
-    "load_dotenv", "load_dotenv_encrypted", "load_ini", "load_ini_encrypted", "unflatten_metadata",
+    "dump_dotenv",
+    "dump_dotenv_encrypted",
+    "dump_ini",
+    "dump_ini_encrypted",
+    "flatten_metadata",
+    "load_dotenv",
+    "load_dotenv_encrypted",
+    "load_ini",
+    "load_ini_encrypted",
+    "unflatten_metadata",
 ]
 
 _MAP = "__map_"
@@ -34,6 +42,7 @@ _LIST = "__list_"
 
 
 # ---------------------------------------------------------------- flattened metadata
+
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, Branch):
@@ -166,6 +175,7 @@ def _val_to_string(value: Any) -> str:
 
 # ---------------------------------------------------------------- dotenv
 
+
 def load_dotenv(data: bytes, *, where: str) -> list[Any]:
     """``LoadPlainFile``: one document, a flat mapping of strings (with comments)."""
     try:
@@ -182,13 +192,15 @@ def load_dotenv(data: bytes, *, where: str) -> list[Any]:
             continue
         pos = line.find("=")
         if pos < 0:
-            raise SopsFormatError(f"{where}: line {n}: invalid dotenv line: no `=` (sops: invalid dotenv input line)",
-                                  hint="is this a dotenv file? choose the format with --input-type")
+            raise SopsFormatError(
+                f"{where}: line {n}: invalid dotenv line: no `=` (sops: invalid dotenv input line)",
+                hint="is this a dotenv file? choose the format with --input-type",
+            )
         key = line[:pos]
         if key in seen:
             raise SopsFormatError(f"{where}: line {n}: duplicate key {key!r}")
         seen.add(key)
-        branch.items.append((key, line[pos + 1:].replace("\\n", "\n")))
+        branch.items.append((key, line[pos + 1 :].replace("\\n", "\n")))
     return [branch]
 
 
@@ -202,8 +214,10 @@ def load_dotenv_encrypted(data: bytes, *, where: str) -> tuple[list[Any], Branch
         else:
             body.items.append((k, v))
     if not flat:
-        raise SopsFormatError(f"{where}: not a sops file (no `sops_` metadata lines)",
-                              hint="encrypt it first, or check that this is the right file and format")
+        raise SopsFormatError(
+            f"{where}: not a sops file (no `sops_` metadata lines)",
+            hint="encrypt it first, or check that this is the right file and format",
+        )
     return [body], unflatten_metadata(flat, where=where)
 
 
@@ -217,8 +231,10 @@ def dump_dotenv(docs: list[Any]) -> bytes:
             out.append(f"#{k.value}\n")
             continue
         if isinstance(v, (Branch, list)):
-            raise SopsFormatError(f"cannot use a nested value in a dotenv file (key {k!r})",
-                                  hint="dotenv holds flat KEY=value pairs; choose another --output-type")
+            raise SopsFormatError(
+                f"cannot use a nested value in a dotenv file (key {k!r})",
+                hint="dotenv holds flat KEY=value pairs; choose another --output-type",
+            )
         text = v.replace("\n", "\\n") if isinstance(v, str) else _val_to_string(v)
         out.append(f"{k}={text}\n")
     return "".join(out).encode("utf-8", "surrogateescape")
@@ -270,41 +286,48 @@ def load_ini(data: bytes, *, where: str) -> list[Any]:
             name = line[1:close]
             if not name:
                 raise SopsFormatError(f"{where}: line {n}: empty section name")
-            rest = line[close + 1:]
+            rest = line[close + 1 :]
             m = re.search("[#;]", rest)
             if m:
-                comment.append(rest[m.start():])
+                comment.append(rest[m.start() :])
             sections.append((name, "\n".join(comment).strip(), []))
             comment = []
             continue
-        if line[0] in "\"`":
-            raise SopsFormatError(f"{where}: line {n}: quoted INI key names are not supported",
-                                  hint="sops reads them through go-ini's quoting rules; rename the key")
+        if line[0] in '"`':
+            raise SopsFormatError(
+                f"{where}: line {n}: quoted INI key names are not supported",
+                hint="sops reads them through go-ini's quoting rules; rename the key",
+            )
         m = re.search("[=:]", line)
         if m is None:
-            raise SopsFormatError(f"{where}: line {n}: not a `key = value` line (go-ini: key-value delimiter "
-                                  "not found)", hint="is this an INI file? choose the format with --input-type")
+            raise SopsFormatError(
+                f"{where}: line {n}: not a `key = value` line (go-ini: key-value delimiter not found)",
+                hint="is this an INI file? choose the format with --input-type",
+            )
         if m.start() == 0:
             raise SopsFormatError(f"{where}: line {n}: empty key name")
         key = line[: m.start()].strip()
         if key == "-":
             raise SopsFormatError(f"{where}: line {n}: auto-increment keys (`-`) are not supported")
-        value = line[m.end():].lstrip()
+        value = line[m.end() :].lstrip()
         if (value.startswith('"""') and len(value) > 3) or value.startswith("`"):
             q = '"""' if value.startswith('"""') else "`"
             end = value.rfind(q, len(q))
             if end < 0:
-                raise SopsFormatError(f"{where}: line {n}: multi-line INI values are not supported",
-                                      hint="keep each value on one line (\\n is not expanded in INI)")
-            value = value[len(q):end]
+                raise SopsFormatError(
+                    f"{where}: line {n}: multi-line INI values are not supported",
+                    hint="keep each value on one line (\\n is not expanded in INI)",
+                )
+            value = value[len(q) : end]
         else:
             value = value.strip()
             if value.endswith("\\"):
-                raise SopsFormatError(f"{where}: line {n}: INI continuation lines (a value ending in `\\`) "
-                                      "are not supported")
+                raise SopsFormatError(
+                    f"{where}: line {n}: INI continuation lines (a value ending in `\\`) are not supported"
+                )
             cm = re.search("[#;]", value)
             if cm:
-                comment.append(value[cm.start():])
+                comment.append(value[cm.start() :])
                 value = value[: cm.start()].strip()
             if _surrounded(value, "'") or _surrounded(value, '"'):
                 value = value[1:-1]
@@ -344,8 +367,10 @@ def load_ini_encrypted(data: bytes, *, where: str) -> tuple[list[Any], Branch]:
         else:
             body.items.append((k, v))
     if meta is None:
-        raise SopsFormatError(f"{where}: not a sops file (no [sops] metadata section)",
-                              hint="encrypt it first, or check that this is the right file and format")
+        raise SopsFormatError(
+            f"{where}: not a sops file (no [sops] metadata section)",
+            hint="encrypt it first, or check that this is the right file and format",
+        )
     flat = {k: v for k, v in meta.items if isinstance(k, str) and isinstance(v, str)}
     return [body], unflatten_metadata(flat, where=where)
 
@@ -358,8 +383,10 @@ def _ini_key_name(k: str) -> str:
     return k
 
 
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-    "\u2028\u2029\u202f\u205f\u3000"  # Go's unicode.IsSpace
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)  # Go's unicode.IsSpace
 
 
 def _ini_value(v: str) -> str:
@@ -392,9 +419,11 @@ def dump_ini(docs: list[Any], *, meta_flat: dict[str, str] | None = None) -> byt
             if isinstance(name, Comment):
                 continue
             if not isinstance(sec, Branch):
-                raise SopsFormatError(f"cannot write {name!r} as an INI section: INI values must sit in "
-                                      "sections (sops: Section values should always be TreeBranches)",
-                                      hint="choose another --output-type")
+                raise SopsFormatError(
+                    f"cannot write {name!r} as an INI section: INI values must sit in "
+                    "sections (sops: Section values should always be TreeBranches)",
+                    hint="choose another --output-type",
+                )
             items = list(sec.items)
             sec_comment = ""
             if items and isinstance(items[0][0], Comment):
@@ -407,8 +436,9 @@ def dump_ini(docs: list[Any], *, meta_flat: dict[str, str] | None = None) -> byt
                         keys[-1] = (keys[-1][0], keys[-1][1], k.value)
                     continue
                 if isinstance(v, (Branch, list)):
-                    raise SopsFormatError(f"cannot write the nested value {name}.{k} in an INI file",
-                                          hint="choose another --output-type")
+                    raise SopsFormatError(
+                        f"cannot write the nested value {name}.{k} in an INI file", hint="choose another --output-type"
+                    )
                 value = v if isinstance(v, str) else _val_to_string(v)
                 for i, (kk, _, cc) in enumerate(keys):
                     if kk == k:

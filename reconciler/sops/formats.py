@@ -18,8 +18,7 @@ from typing import Any
 from reconciler.errors import SopsFormatError
 from reconciler.sops.store import Branch
 
-__all__ = ["FORMATS", "choose", "emit_encrypted", "emit_plain", "format_for_path", "load_encrypted",
-           "load_plain"]
+__all__ = ["FORMATS", "choose", "emit_encrypted", "emit_plain", "format_for_path", "load_encrypted", "load_plain"]
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
 
@@ -90,8 +89,10 @@ def load_plain(fmt: str, data: bytes, *, where: str) -> list[Any]:
 
 
 def _not_sops(where: str, fmt: str) -> SopsFormatError:
-    return SopsFormatError(f"{where}: not a sops file (no `sops` metadata in this {fmt} file)",
-                           hint="encrypt it first, or check the file and its format (--input-type)")
+    return SopsFormatError(
+        f"{where}: not a sops file (no `sops` metadata in this {fmt} file)",
+        hint="encrypt it first, or check the file and its format (--input-type)",
+    )
 
 
 def load_encrypted(fmt: str, data: bytes, *, where: str, comments: bool | None) -> tuple[list[Any], Any, bool]:
@@ -109,8 +110,10 @@ def load_encrypted(fmt: str, data: bytes, *, where: str, comments: bool | None) 
         if not docs:
             raise SopsFormatError(f"{where}: the file is empty")
         if "sops" not in docs[0]:
-            raise SopsFormatError(f"{where}: not a sops file (no `sops` metadata block)",
-                                  hint="encrypt it first, or check that this is the right file")
+            raise SopsFormatError(
+                f"{where}: not a sops file (no `sops` metadata block)",
+                hint="encrypt it first, or check that this is the right file",
+            )
         block = docs[0].pop("sops")
         for d in docs[1:]:
             if "sops" in d:
@@ -122,7 +125,8 @@ def load_encrypted(fmt: str, data: bytes, *, where: str, comments: bool | None) 
         if not data.lstrip(b" \t\r\n").startswith(b"{"):
             raise SopsFormatError(
                 f"{where}: this is not a sops {fmt} file: sops stores {fmt} files as a JSON object",
-                hint="choose the format with --input-type (yaml, json, dotenv, ini, binary)")
+                hint="choose the format with --input-type (yaml, json, dotenv, ini, binary)",
+            )
         root = parse(data, where=where)
         if "sops" not in root:
             raise _not_sops(where, fmt)
@@ -155,14 +159,14 @@ def emit_plain(fmt: str, docs: list[Any]) -> bytes:
         return jdump(_one_doc(docs, fmt))
     if fmt == "binary":
         if len(docs) != 1 or not isinstance(docs[0], Branch):
-            raise SopsFormatError("error emitting binary store: there must be exactly one document",
-                                  hint=_NOT_BINARY)
+            raise SopsFormatError("error emitting binary store: there must be exactly one document", hint=_NOT_BINARY)
         value = docs[0].get("data")
         if "data" not in docs[0]:
             raise SopsFormatError("error emitting binary store: no binary data found in tree", hint=_NOT_BINARY)
         if not isinstance(value, str):
-            raise SopsFormatError("error emitting binary store: 'data' key in tree does not have a string value",
-                                  hint=_NOT_BINARY)
+            raise SopsFormatError(
+                "error emitting binary store: 'data' key in tree does not have a string value", hint=_NOT_BINARY
+            )
         return value.encode("utf-8", "surrogateescape")
     if fmt == "dotenv":
         from reconciler.sops.flatstores import dump_dotenv
@@ -175,8 +179,10 @@ def emit_plain(fmt: str, docs: list[Any]) -> bytes:
     raise SopsFormatError(f"unknown file format {fmt!r}")
 
 
-_NOT_BINARY = ("this is likely not an encrypted binary file; if it is not, choose the format with "
-               "--input-type/--output-type (yaml, json, dotenv, ini)")
+_NOT_BINARY = (
+    "this is likely not an encrypted binary file; if it is not, choose the format with "
+    "--input-type/--output-type (yaml, json, dotenv, ini)"
+)
 
 
 def _json_block(block: Branch, *, binary: bool) -> Branch:
@@ -185,8 +191,12 @@ def _json_block(block: Branch, *, binary: bool) -> Branch:
         if binary and k == "unencrypted_suffix" and v == "_unencrypted":
             continue  # sops clears the encryption rules of single-value (binary) files
         if k == "key_groups" and isinstance(v, list):
-            v = [Branch([(gk, None if gk == "hc_vault" and gv == [] else gv) for gk, gv in g.items])
-                 if isinstance(g, Branch) else g for g in v]
+            v = [
+                Branch([(gk, None if gk == "hc_vault" and gv == [] else gv) for gk, gv in g.items])
+                if isinstance(g, Branch)
+                else g
+                for g in v
+            ]
         items.append((k, v))
     return Branch(items)
 

@@ -44,8 +44,21 @@ _CORE = "tag:yaml.org,2002:"
 _STR = _CORE + "str"
 _BINARY = _CORE + "binary"
 _RESOLVABLE = {
-    _CORE + "str", _CORE + "int", _CORE + "float", _CORE + "bool", _CORE + "null",
-    _CORE + "timestamp", "", "!", "?", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!timestamp",
+    _CORE + "str",
+    _CORE + "int",
+    _CORE + "float",
+    _CORE + "bool",
+    _CORE + "null",
+    _CORE + "timestamp",
+    "",
+    "!",
+    "?",
+    "!!str",
+    "!!int",
+    "!!float",
+    "!!bool",
+    "!!null",
+    "!!timestamp",
 }
 
 _MAP: dict[str, Any] = {}
@@ -293,8 +306,20 @@ def to_bytes_text(value: object) -> str:
     raise TypeError(f"cannot serialise a {type(value).__name__}")
 
 
-_GO_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
-            "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+_GO_BOOL = {
+    "1": True,
+    "t": True,
+    "T": True,
+    "TRUE": True,
+    "true": True,
+    "True": True,
+    "0": False,
+    "f": False,
+    "F": False,
+    "FALSE": False,
+    "false": False,
+    "False": False,
+}
 _ATOI_RE = re.compile(r"[+-]?[0-9]+")
 _PARSEFLOAT_RE = re.compile(
     r"[+-]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9]*(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE

@@ -165,8 +165,20 @@ def parse(data: bytes | str, *, where: str = "<file>") -> Branch:
 
 # ---------------------------------------------------------------- writing
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
-            "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 _NEEDS = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029\ud800-\udfff]')
 
 
@@ -216,8 +228,9 @@ def dump_value(value: Any, indent: str = "\t", level: int = 0) -> str:
         items = [(k, v) for k, v in value.items if not isinstance(k, Comment)]
         if not items:
             return "{}"
-        body = (",\n").join(f"{pad}{go_json_string(k)}: {dump_value(v, indent, level + 1)}"
-                            for k, v in items if isinstance(k, str))
+        body = (",\n").join(
+            f"{pad}{go_json_string(k)}: {dump_value(v, indent, level + 1)}" for k, v in items if isinstance(k, str)
+        )
         return "{\n" + body + "\n" + indent * level + "}"
     if isinstance(value, list):
         vals = [v for v in value if not isinstance(v, Comment)]

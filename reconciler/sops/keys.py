@@ -19,8 +19,15 @@ from typing import Any
 
 from reconciler.errors import SopsEncryptError, SopsFormatError, SopsIntegrityError, SopsKeyNotFound
 
-__all__ = ["KeyRing", "Passphrase", "default_keys_file", "encrypt_to_recipients", "is_age_encrypted",
-           "parse_recipient", "same_recipient"]
+__all__ = [
+    "KeyRing",
+    "Passphrase",
+    "default_keys_file",
+    "encrypt_to_recipients",
+    "is_age_encrypted",
+    "parse_recipient",
+    "same_recipient",
+]
 
 
 def default_keys_file(environ: Mapping[str, str], home: Path, platform: str = sys.platform) -> Path | None:
@@ -93,8 +100,9 @@ def _unlock_ssh(data: bytes, label: str, passphrase: Passphrase | None) -> tuple
         return None, "an encrypted ssh key; no passphrase given"
     try:
         key = serialization.load_ssh_private_key(data, password=secret.encode())
-        plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                  serialization.NoEncryption())
+        plain = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
     except ValueError:
         return None, "an encrypted ssh key; wrong passphrase"
     except Exception as exc:  # e.g. bcrypt missing, unsupported cipher
@@ -156,8 +164,9 @@ class KeyRing:
     identity whose public key equals it unwrapped the stanza (see :meth:`unwrap`).
     """
 
-    def __init__(self, identities: Sequence[Any] = (), tried: Sequence[str] = (),
-                 publics: Sequence[str | None] | None = None) -> None:
+    def __init__(
+        self, identities: Sequence[Any] = (), tried: Sequence[str] = (), publics: Sequence[str | None] | None = None
+    ) -> None:
         self._identities = list(identities)
         self.tried: tuple[str, ...] = tuple(tried)
         pubs = list(publics) if publics is not None else [_public_of(i) for i in self._identities]
@@ -200,8 +209,14 @@ class KeyRing:
         return ring
 
     @classmethod
-    def discover(cls, environ: Mapping[str, str], *, home: Path, platform: str = sys.platform,
-                 passphrase: Passphrase | None = None) -> KeyRing:
+    def discover(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        home: Path,
+        platform: str = sys.platform,
+        passphrase: Passphrase | None = None,
+    ) -> KeyRing:
         """Every identity sops would load, from all sources combined.
 
         Passphrase-protected sources (``age -p`` identity files, encrypted OpenSSH keys) are opened
@@ -349,8 +364,7 @@ class KeyRing:
             data += b"\n"
         from reconciler.sops.agepq import PQIdentity, is_pq_stanza_file
 
-        order = sorted(range(len(self._identities)),
-                       key=lambda i: not same_recipient(label, self._publics[i]))
+        order = sorted(range(len(self._identities)), key=lambda i: not same_recipient(label, self._publics[i]))
         pq_file: bool | None = None
         for i in order:
             ident = self._identities[i]
@@ -386,18 +400,24 @@ class KeyRing:
         """The error listing the recipients the file is encrypted to and every place tried; its hint says
         when the file is post-quantum only, or when a passphrase-protected key could not be opened."""
         detail = "the file is encrypted to these recipients:\n" + "\n".join(
-            f"  - {r[:24]}… (post-quantum)" if r.startswith(PQ_RECIPIENT) else f"  - {r}" for r in recipients)
+            f"  - {r[:24]}… (post-quantum)" if r.startswith(PQ_RECIPIENT) else f"  - {r}" for r in recipients
+        )
         detail += "\nage identities were looked for in:\n" + "\n".join(f"  - {t}" for t in self.tried)
         pq = [r for r in recipients if r.startswith(PQ_RECIPIENT)]
         hint = "set SOPS_AGE_KEY_FILE to the keys file holding the identity of one of these recipients"
         if self.locked:
-            hint = ("passphrase-protected keys were skipped (" + ", ".join(self.locked) + "): run in a terminal "
-                    "to enter the passphrase, or give an unencrypted identity (e.g. SOPS_AGE_KEY from a CI secret)")
+            hint = (
+                "passphrase-protected keys were skipped (" + ", ".join(self.locked) + "): run in a terminal "
+                "to enter the passphrase, or give an unencrypted identity (e.g. SOPS_AGE_KEY from a CI secret)"
+            )
         elif pq and len(pq) == len(recipients):
-            hint = ("the file is encrypted only to post-quantum age recipients (age1pq1…): give the matching "
-                    "post-quantum identity (AGE-SECRET-KEY-PQ-1…)")
-        return SopsKeyNotFound(f"{where}: cannot decrypt: no age identity found matches a recipient of this file",
-                               detail=detail, hint=hint)
+            hint = (
+                "the file is encrypted only to post-quantum age recipients (age1pq1…): give the matching "
+                "post-quantum identity (AGE-SECRET-KEY-PQ-1…)"
+            )
+        return SopsKeyNotFound(
+            f"{where}: cannot decrypt: no age identity found matches a recipient of this file", detail=detail, hint=hint
+        )
 
 
 def _dearmor(data: bytes) -> bytes:
@@ -429,8 +449,7 @@ def parse_recipient(text: str) -> Any:
         raise
     except Exception as exc:
         raise SopsEncryptError(f"invalid age recipient: {r[:40]!r}") from exc
-    raise SopsEncryptError(f"invalid age recipient: {r[:40]!r}",
-                           hint="expected age1…, ssh-ed25519 … or ssh-rsa …")
+    raise SopsEncryptError(f"invalid age recipient: {r[:40]!r}", hint="expected age1…, ssh-ed25519 … or ssh-rsa …")
 
 
 def encrypt_to_recipients(secret: bytes, recipients: Sequence[str]) -> list[tuple[str, str]]:

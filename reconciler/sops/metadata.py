@@ -23,8 +23,7 @@ SOPS_VERSION = "3.11.0"
 # the whole string, as sops parses it (semver): "3.11.0a" is refused ("Invalid character(s) found in patch number")
 _SEMVER = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 _KEY_TYPES = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
-_KNOWN = {"age", "key_groups", "shamir_threshold", "lastmodified", "mac", "version",
-          "mac_only_encrypted", *RULE_NAMES}
+_KNOWN = {"age", "key_groups", "shamir_threshold", "lastmodified", "mac", "version", "mac_only_encrypted", *RULE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,9 @@ class Metadata:
         if not isinstance(version, str) or not version:
             raise SopsFormatError(f"{where}: the sops metadata has no version (sops: Version string empty)")
         if not (_SEMVER.fullmatch(version) or version.startswith("1.")):
-            raise SopsFormatError(f"{where}: invalid sops version {version!r} in the metadata",
-                                  hint="the file was modified or damaged")
+            raise SopsFormatError(
+                f"{where}: invalid sops version {version!r} in the metadata", hint="the file was modified or damaged"
+            )
         lastmod = meta.get("lastmodified")
         if isinstance(lastmod, datetime):
             lastmod = format_time(lastmod)
@@ -84,8 +84,9 @@ class Metadata:
             raise SopsFormatError(f"{where}: the sops metadata has no valid `lastmodified` time")
         mac = meta.get("mac")
         if not isinstance(mac, str) or not mac:
-            raise SopsFormatError(f"{where}: the file has no MAC (sops: File has no MAC)",
-                                  hint="the file was modified or damaged")
+            raise SopsFormatError(
+                f"{where}: the file has no MAC (sops: File has no MAC)", hint="the file was modified or damaged"
+            )
         rules_kw = {}
         for name in RULE_NAMES:
             val = meta.get(name)
@@ -105,18 +106,27 @@ class Metadata:
             raw_groups = meta.get("key_groups") or []
             if not isinstance(raw_groups, list):
                 raise SopsFormatError(f"{where}: `key_groups` in the sops metadata is not a list")
-            groups = tuple(cls._entries(g.get("age") if isinstance(g, dict) else None, where)
-                           for g in raw_groups)
+            groups = tuple(cls._entries(g.get("age") if isinstance(g, dict) else None, where) for g in raw_groups)
             uses_groups = True
             raw_branches = block.get("key_groups") or []
             group_extra = tuple(
-                tuple((k, v) for k, v in g.items if isinstance(k, str) and k != "age")
-                if isinstance(g, Branch) else () for g in raw_branches)
+                tuple((k, v) for k, v in g.items if isinstance(k, str) and k != "age") if isinstance(g, Branch) else ()
+                for g in raw_branches
+            )
         if threshold is not None and (not isinstance(threshold, int) or isinstance(threshold, bool)):
             raise SopsFormatError(f"{where}: `shamir_threshold` is not an integer")
         extra = tuple((k, v) for k, v in block.items if isinstance(k, str) and k not in _KNOWN)
-        return cls(groups=groups, lastmodified=lastmod, mac=mac, rules=rules, version=version,
-                   shamir_threshold=threshold, uses_key_groups=uses_groups, extra=extra, group_extra=group_extra)
+        return cls(
+            groups=groups,
+            lastmodified=lastmod,
+            mac=mac,
+            rules=rules,
+            version=version,
+            shamir_threshold=threshold,
+            uses_key_groups=uses_groups,
+            extra=extra,
+            group_extra=group_extra,
+        )
 
     @staticmethod
     def _entries(raw: Any, where: str) -> tuple[AgeEntry, ...]:
@@ -126,8 +136,11 @@ class Metadata:
             raise SopsFormatError(f"{where}: the `age` list in the sops metadata is not a list")
         out = []
         for item in raw:
-            if not isinstance(item, dict) or not isinstance(item.get("recipient"), str) \
-                    or not isinstance(item.get("enc"), str):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("recipient"), str)
+                or not isinstance(item.get("enc"), str)
+            ):
                 raise SopsFormatError(f"{where}: an `age` entry in the sops metadata lacks recipient/enc")
             out.append(AgeEntry(item["recipient"].strip(), item["enc"]))
         return tuple(out)
@@ -142,7 +155,8 @@ class Metadata:
             for i, g in enumerate(self.groups):
                 kept = dict(self.group_extra[i]) if i < len(self.group_extra) else {}
                 items: list[tuple[str | Comment, Any]] = [
-                    (k, kept.pop(k)) for k in ("pgp", "kms", "gcp_kms", "azure_kv") if k in kept]
+                    (k, kept.pop(k)) for k in ("pgp", "kms", "gcp_kms", "azure_kv") if k in kept
+                ]
                 items.append(("hc_vault", kept.pop("hc_vault", [])))
                 items.extend(kept.items())
                 items.append(("age", [_age(e) for e in g]))

@@ -77,6 +77,7 @@ def to_plain(value: Any) -> Any:
 
 # ---------------------------------------------------------------- loading
 
+
 def _loader_classes() -> tuple[Any, Any]:
     import yaml
 
@@ -101,7 +102,7 @@ def _loader_classes() -> tuple[Any, Any]:
                     line, col, start = self.line, self.column, self.pointer
                     while self.peek() not in "\0\r\n\x85\u2028\u2029":
                         self.forward()
-                    self.comments.append((line, col, self.buffer[start + 1:self.pointer]))
+                    self.comments.append((line, col, self.buffer[start + 1 : self.pointer]))
                 if self.scan_line_break():
                     if not self.flow_level:
                         self.allow_simple_key = True
@@ -182,17 +183,18 @@ class _Builder:
         self.entry_cols.append(mark.column)
         self.entry_boxes.append((box, len(box.lines) - 1))
 
-    def build(self, node: Any, depth: int = 0, start: tuple[int, int] | None = None,
-              parent: _Box | None = None) -> Any:
+    def build(self, node: Any, depth: int = 0, start: tuple[int, int] | None = None, parent: _Box | None = None) -> Any:
         if depth > MAX_DEPTH:
-            raise SopsFormatError(f"{self.where}: line {node.start_mark.line + 1}: the YAML is nested more than "
-                                  f"{MAX_DEPTH} levels deep", hint="sops files are not that deep; the file is "
-                                  "damaged or hostile")
+            raise SopsFormatError(
+                f"{self.where}: line {node.start_mark.line + 1}: the YAML is nested more than {MAX_DEPTH} levels deep",
+                hint="sops files are not that deep; the file is damaged or hostile",
+            )
         self.budget -= 1
         if self.budget < 0:
-            raise SopsFormatError(f"{self.where}: the YAML's aliases expand to far more values than the file "
-                                  "holds (an alias bomb?)", hint="refused before decrypting anything; replace "
-                                  "the aliases with the values they stand for")
+            raise SopsFormatError(
+                f"{self.where}: the YAML's aliases expand to far more values than the file holds (an alias bomb?)",
+                hint="refused before decrypting anything; replace the aliases with the values they stand for",
+            )
         if isinstance(node, _SCALAR):
             if self.track:
                 sm, em = node.start_mark, node.end_mark
@@ -224,8 +226,9 @@ class _Builder:
             key = self.build(knode, depth + 1) if isinstance(knode, _SCALAR) else knode
             line = knode.start_mark.line + 1
             if not isinstance(key, str):
-                raise SopsFormatError(f"{self.where}: line {line}: mapping keys must be strings "
-                                      "(sops: Tree contains a non-string key)")
+                raise SopsFormatError(
+                    f"{self.where}: line {line}: mapping keys must be strings (sops: Tree contains a non-string key)"
+                )
             if key in seen:
                 raise SopsFormatError(f"{self.where}: line {line}: duplicate key {key!r}")
             seen.add(key)
@@ -247,8 +250,9 @@ class _Builder:
         self.boxes.append(box)
 
 
-def _scan_comments(lines: list[str], hash_lines: set[int], spans: list[tuple[int, int, int, int]]
-                   ) -> list[tuple[int, int, str]]:
+def _scan_comments(
+    lines: list[str], hash_lines: set[int], spans: list[tuple[int, int, int, int]]
+) -> list[tuple[int, int, str]]:
     """Comments by line scan: a ``#`` at line start or after a blank, outside every scalar."""
     found = []
     for ln in sorted(hash_lines):
@@ -257,7 +261,7 @@ def _scan_comments(lines: list[str], hash_lines: set[int], spans: list[tuple[int
             col = m.start()
             if any((sl, sc) <= (ln, col) < (el, ec) for sl, sc, el, ec in spans):
                 continue
-            found.append((ln, col, text[col + 1:].rstrip("\r")))
+            found.append((ln, col, text[col + 1 :].rstrip("\r")))
             break
     return found
 
@@ -289,7 +293,8 @@ def load(data: bytes | str, *, where: str = "<file>", comments: bool | None = No
             if not isinstance(node, yaml.MappingNode):
                 raise SopsFormatError(
                     f"{where}: not a YAML mapping (each YAML document must be a mapping)",
-                    hint="if the file is not YAML, choose its format with --input-type (json, dotenv, ini, binary)")
+                    hint="if the file is not YAML, choose its format with --input-type (json, dotenv, ini, binary)",
+                )
             docs.append(builder.build(node))
     except RecursionError:  # the pure-Python composer recurses once per nesting level
         raise SopsFormatError(f"{where}: the YAML is nested more than {MAX_DEPTH} levels deep") from None

@@ -23,8 +23,14 @@ __all__ = ["DEFAULT_UNENCRYPTED_SUFFIX", "EncryptionRules", "decrypt_docs", "enc
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
-RULE_NAMES = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
-              "unencrypted_comment_regex", "encrypted_comment_regex")
+RULE_NAMES = (
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+)
 
 
 def go_regex(pattern: str) -> re.Pattern[str] | None:
@@ -76,8 +82,9 @@ class EncryptionRules:
         """These rules with sops' default applied."""
         if any(getattr(self, n) for n in RULE_NAMES):
             return self
-        return EncryptionRules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX,
-                               mac_only_encrypted=self.mac_only_encrypted)
+        return EncryptionRules(
+            unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX, mac_only_encrypted=self.mac_only_encrypted
+        )
 
     def merged(self, override: EncryptionRules | None) -> EncryptionRules:
         """``override``'s rule replaces this one's (CLI flags over .sops.yaml)."""
@@ -93,8 +100,9 @@ class EncryptionRules:
     def as_metadata(self) -> list[tuple[str, Any]]:
         """The rule fields as sops writes them, in sops 3.11 order."""
         eff = self.effective()
-        items: list[tuple[str, Any]] = [(f.name, getattr(eff, f.name)) for f in fields(eff)
-                                        if f.name in RULE_NAMES and getattr(eff, f.name)]
+        items: list[tuple[str, Any]] = [
+            (f.name, getattr(eff, f.name)) for f in fields(eff) if f.name in RULE_NAMES and getattr(eff, f.name)
+        ]
         if eff.mac_only_encrypted:
             items.append(("mac_only_encrypted", True))
         return items
@@ -161,8 +169,9 @@ def _refuse_bytes(value: str, what: str) -> None:
 
 
 class _Walk:
-    def __init__(self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str,
-                 raw: bool = False) -> None:
+    def __init__(
+        self, cipher: Cipher, rules: EncryptionRules, *, encrypting: bool, where: str, raw: bool = False
+    ) -> None:
         self.raw = raw  # binary store: str values carry arbitrary bytes (surrogateescape)
         self.cipher = cipher
         self.m = _Matcher(rules)
@@ -240,7 +249,8 @@ class _Walk:
             if not isinstance(v, str) or not is_enc(v):
                 raise SopsIntegrityError(
                     f"{self.where}: the value at {path[:-1]!r} should be encrypted but is not: "
-                    "the file was modified or damaged")
+                    "the file was modified or damaged"
+                )
             _refuse_bytes(v, f"{self.where}: the value at {path[:-1]!r}")
             plain, type_ = self.cipher.decrypt(v, path, where=f"{self.where}: {path[:-1]}")
             if type_ == "comment":
@@ -251,7 +261,8 @@ class _Walk:
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise SopsIntegrityError(
                         f"{self.where}: the value at {path[:-1]!r} does not decrypt to a valid {type_}: "
-                        "the file was modified or damaged") from exc
+                        "the file was modified or damaged"
+                    ) from exc
         if not self.mac_only or enc:
             self.h.update(to_bytes_text(v).encode("utf-8", "surrogateescape" if self.raw else "strict"))
         return v

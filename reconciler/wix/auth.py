@@ -427,7 +427,6 @@ def _join(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-
 def check_api_url(url: str) -> str:
     """Validate the API origin and return it without a trailing slash.
 

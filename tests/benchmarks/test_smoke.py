@@ -21,7 +21,12 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WIX_", "SOPS_"))}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--silent", "--json", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "| scenario |" in proc.stdout  # the table
@@ -38,12 +43,22 @@ def by(rows: list[dict[str, Any]], scenario: str) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_every_scenario_ran_and_its_request_counts_are_exact(rows: list[dict[str, Any]]) -> None:
     scenarios = {r["scenario"] for r in rows}
-    for expected in ("plan (default concurrency)", "plan, sequential baseline", "apply: N creates",
-                     "apply: N updates", "plan at the rate limit, both sides agree", "request rate at the budget",
-                     "ten sites at once, latency only", "peak memory of a plan", "start-up: wix-secrets --version",
-                     "plan with --value-cache, warm", "peer: official SDK script, 1 site",
-                     "peer: wix-secrets plan vs the SDK script", "fleet: wix-secrets plan --all vs the SDK script",
-                     "fleet: peak memory of plan --all, 8 sites"):
+    for expected in (
+        "plan (default concurrency)",
+        "plan, sequential baseline",
+        "apply: N creates",
+        "apply: N updates",
+        "plan at the rate limit, both sides agree",
+        "request rate at the budget",
+        "ten sites at once, latency only",
+        "peak memory of a plan",
+        "start-up: wix-secrets --version",
+        "plan with --value-cache, warm",
+        "peer: official SDK script, 1 site",
+        "peer: wix-secrets plan vs the SDK script",
+        "fleet: wix-secrets plan --all vs the SDK script",
+        "fleet: peak memory of plan --all, 8 sites",
+    ):
         assert expected in scenarios
     for row in rows:
         assert row["counts_ok"], row

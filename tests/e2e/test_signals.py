@@ -85,7 +85,11 @@ def test_a_signal_during_apply_stops_new_writes_audits_the_done_ones_and_a_rerun
     # the re-run converges
     again = subprocess.run(
         [sys.executable, "-c", CODE, "apply", "--auto-approve", "--no-backup", "--rate-limit", "0", "m.yaml"],
-        cwd=tmp_path, env=env(url), capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env(url),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert again.returncode == 0, again.stderr
     assert f"{COUNT - received} applied" in again.stdout
@@ -117,7 +121,11 @@ def test_ctrl_c_at_the_prompt_exits_at_the_first_press(tmp_path: Path, slow_site
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-c", CODE, "apply", "--no-backup", str(manifest(tmp_path / "m.yaml", 3))],
-        cwd=tmp_path, env=env(url), stdin=secondary, stdout=secondary, stderr=secondary,
+        cwd=tmp_path,
+        env=env(url),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
     )
     os.close(secondary)
     seen = b""

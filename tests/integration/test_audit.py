@@ -146,7 +146,12 @@ def test_failed_operations_are_logged_as_failed(cli: Any, tmp_path: Path) -> Non
 def test_ci_context_outside_ci_is_null() -> None:
     assert ci_context({"HOME": "/x"}) is None
     assert ci_context({"GITHUB_SHA": "abc"}) == {
-        "sha": "abc", "actor": None, "run_url": None, "repository": None, "ref": None, "workflow": None
+        "sha": "abc",
+        "actor": None,
+        "run_url": None,
+        "repository": None,
+        "ref": None,
+        "workflow": None,
     }
 
 

@@ -184,8 +184,18 @@ def test_every_request_names_the_tool_and_version_in_the_user_agent(
 
 
 def test_a_failed_import_leaves_no_file(cli: Any, tmp_path: Path, age: tuple[str, str]) -> None:
-    result = cli("import", "--api-url", "http://127.0.0.1:9", "--out", "m.sops.yaml", "--age", age[1],
-                 "--retries", "0", env={"WIX_API_KEY": "k", "WIX_SITE_ID": "s"})
+    result = cli(
+        "import",
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--out",
+        "m.sops.yaml",
+        "--age",
+        age[1],
+        "--retries",
+        "0",
+        env={"WIX_API_KEY": "k", "WIX_SITE_ID": "s"},
+    )
     assert result.code == 1
     assert os.listdir(tmp_path) == [] or "m.sops.yaml" not in os.listdir(tmp_path)
     assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path))

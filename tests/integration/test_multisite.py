@@ -77,13 +77,13 @@ def project(tmp_path: Path, servers: dict[str, tuple[Emulator, str]]) -> Path:
               SITE_NAME:
                 value: site-name-of-{name}
               LOG_LEVEL:
-                value: {'level-debug' if name == 'staging' else 'level-warn'}
+                value: {"level-debug" if name == "staging" else "level-warn"}
             """,
         )
     entries = "\n".join(
         f"""\
           - name: {name}
-            environment: {'staging' if name == 'staging' else 'production'}
+            environment: {"staging" if name == "staging" else "production"}
             site_id: site-{name}
             api_url: {servers[name][1]}
             manifests: [secrets/{name}.yaml]
@@ -102,15 +102,19 @@ def creds() -> dict[str, str]:
 
 
 def listing(url: str, name: str) -> dict[str, Any]:
-    r = httpx.get(f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets",
-                  headers={"Authorization": f"key-{name}", "wix-site-id": f"site-{name}"})
+    r = httpx.get(
+        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets",
+        headers={"Authorization": f"key-{name}", "wix-site-id": f"site-{name}"},
+    )
     r.raise_for_status()
     return {s["name"]: s for s in r.json()["secrets"]}
 
 
 def value(url: str, site: str, secret: str) -> str:
-    r = httpx.get(f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets/name/{secret}",
-                  headers={"Authorization": f"key-{site}", "wix-site-id": f"site-{site}"})
+    r = httpx.get(
+        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets/name/{secret}",
+        headers={"Authorization": f"key-{site}", "wix-site-id": f"site-{site}"},
+    )
     r.raise_for_status()
     return str(r.json()["value"])
 
@@ -181,7 +185,7 @@ def test_a_broken_site_fails_alone_and_blocks_apply(cli: Any, tmp_path: Path, se
     assert plan.code == 1
     assert "=== blog" in plan.out and "secrets/blog.yaml:3" in plan.out and "starts with 'wix'" in plan.out
     assert "missing credentials: STAGING_WIX_API_KEY not set" in plan.out
-    shop = plan.out[plan.out.index("=== shop"):plan.out.index("=== blog")]
+    shop = plan.out[plan.out.index("=== shop") : plan.out.index("=== blog")]
     assert "3 to create" in shop  # the healthy site still planned
     assert "Summary of 3 site(s): 1 with changes, 2 failed." in plan.out
     applied = cli("apply", "--all", "--auto-approve", env=env)
@@ -243,7 +247,9 @@ def test_sites_command_lists_and_prints_a_matrix(cli: Any, tmp_path: Path, serve
     assert matrix.code == 0, matrix.err
     entries = json.loads(matrix.out)["include"]
     assert [(e["site"], e["environment"]) for e in entries] == [
-        ("shop", "production"), ("blog", "production"), ("staging", "staging")
+        ("shop", "production"),
+        ("blog", "production"),
+        ("staging", "staging"),
     ]
     assert entries[0]["manifests"] == "secrets/common.yaml secrets/shop.yaml"
     assert entries[0]["site_id"] == "site-shop" and entries[0]["api_key_env"] == "SHOP_WIX_API_KEY"

@@ -105,7 +105,12 @@ def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # typ
     assert reads(emulator) == (1, 2, 0)  # the rewritten secret, and one sampled re-read
 
     applied = cli(
-        "apply", "--auto-approve", "--no-backup", "--value-cache", str(cache_dir), str(manifest),
+        "apply",
+        "--auto-approve",
+        "--no-backup",
+        "--value-cache",
+        str(cache_dir),
+        str(manifest),
         env=env(url, secret_key),
     )
     assert applied.code == 0, applied.out + applied.err

@@ -52,8 +52,9 @@ def new_age_key() -> AgeKey:
 def new_ssh_key(kind: str) -> SshKey:
     key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
     key = ed25519.Ed25519PrivateKey.generate() if kind == "ed25519" else rsa.generate_private_key(65537, 2048)
-    priv = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                             serialization.NoEncryption()).decode()
+    priv = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
     pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return SshKey(priv, pub.decode() + " test@example")
 
@@ -94,12 +95,14 @@ def sops(sops_bin: str, tmp_path: Path, age_key: AgeKey) -> SopsRun:
     keyfile = tmp_path / "sops-keys.txt"
     keyfile.write_text(age_key.identity + "\n")
 
-    def run(args: Sequence[str], *, env: dict[str, str] | None = None, check: bool = True,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        args: Sequence[str], *, env: dict[str, str] | None = None, check: bool = True, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         base = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "SOPS_AGE_KEY_FILE": str(keyfile)}
         base.update(env or {})
-        proc = subprocess.run([sops_bin, *args], capture_output=True, env=base, cwd=cwd or tmp_path,
-                              check=False, timeout=120)
+        proc = subprocess.run(
+            [sops_bin, *args], capture_output=True, env=base, cwd=cwd or tmp_path, check=False, timeout=120
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"sops {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()}")
         return proc

@@ -23,8 +23,9 @@ OUTSIDER = new_age_key()
 
 
 def manifest(values: dict[str, str], recipients: list[str], extra: str = "") -> bytes:
-    body = "version: 1\nsecrets:\n" + "".join(
-        f"  {k}:\n    value: {json.dumps(v)}\n" for k, v in values.items()) + extra
+    body = (
+        "version: 1\nsecrets:\n" + "".join(f"  {k}:\n    value: {json.dumps(v)}\n" for k, v in values.items()) + extra
+    )
     return encrypt(body.encode(), recipients=recipients, rules=EncryptionRules(encrypted_regex="^value$"))
 
 
@@ -70,7 +71,8 @@ def test_choose_recipients_prefers_explicit_then_proven_and_pinned(tmp_path: Pat
     assert choose_recipients(["a,b", "c"], ["p"]) == ["a", "b", "c"]
     assert choose_recipients(None, ["p"]) == ["p"]
     (tmp_path / ".sops.yaml").write_text(
-        f"creation_rules:\n  - path_regex: secrets/.*\n    age: {COLLEAGUE.recipient}\n")
+        f"creation_rules:\n  - path_regex: secrets/.*\n    age: {COLLEAGUE.recipient}\n"
+    )
     (tmp_path / "secrets").mkdir()
     got = choose_recipients([], [OWNER.recipient], sources=["secrets/m.yaml"], cwd=tmp_path, environ={})
     assert got == [OWNER.recipient, COLLEAGUE.recipient]

@@ -33,8 +33,9 @@ secrets:
 """
 
 
-def console(tmp_path: Path, key: AgeKey | None, *, stdin: str = "", **env: str) -> tuple[Console, io.StringIO,
-                                                                                           io.StringIO]:
+def console(
+    tmp_path: Path, key: AgeKey | None, *, stdin: str = "", **env: str
+) -> tuple[Console, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
     environ = {"HOME": str(tmp_path / "home"), **env}
     if key is not None:
@@ -47,13 +48,28 @@ def enc_manifest(tmp_path: Path, age_key: AgeKey) -> Path:
     src = tmp_path / "secrets.yaml"
     src.write_text(MANIFEST)
     c, _, err = console(tmp_path, age_key)
-    assert run(["encrypt", "secrets.yaml", "--age", age_key.recipient, "--encrypted-regex", "^value$",
-                "-o", "secrets.sops.yaml"], c) == 0, err.getvalue()
+    assert (
+        run(
+            [
+                "encrypt",
+                "secrets.yaml",
+                "--age",
+                age_key.recipient,
+                "--encrypted-regex",
+                "^value$",
+                "-o",
+                "secrets.sops.yaml",
+            ],
+            c,
+        )
+        == 0
+    ), err.getvalue()
     return tmp_path / "secrets.sops.yaml"
 
 
-def test_encrypt_decrypt_roundtrip_and_sops_reads_it(enc_manifest: Path, tmp_path: Path, age_key: AgeKey,
-                                                     sops: SopsRun) -> None:
+def test_encrypt_decrypt_roundtrip_and_sops_reads_it(
+    enc_manifest: Path, tmp_path: Path, age_key: AgeKey, sops: SopsRun
+) -> None:
     text = enc_manifest.read_text()
     assert "key-one" not in text and "description: first" in text
     c, out, _ = console(tmp_path, age_key)
@@ -84,8 +100,9 @@ def test_encrypt_in_place_with_sops_yaml_rule(tmp_path: Path, age_key: AgeKey, s
     assert b"key-one" in sops(["-d", str(sub / "m.yaml")]).stdout
 
 
-def test_set_reads_value_from_stdin_and_keeps_other_ciphertexts(enc_manifest: Path, tmp_path: Path,
-                                                                age_key: AgeKey, sops: SopsRun) -> None:
+def test_set_reads_value_from_stdin_and_keeps_other_ciphertexts(
+    enc_manifest: Path, tmp_path: Path, age_key: AgeKey, sops: SopsRun
+) -> None:
     before = enc_manifest.read_text()
     c, _, err = console(tmp_path, age_key, stdin="new-secret-value\n")
     assert run(["set", str(enc_manifest), "NEW", "--description", "added"], c) == 0, err.getvalue()
@@ -116,8 +133,9 @@ sys.exit(int(os.environ.get("EDIT_EXIT", "0")))
 """
 
 
-def test_edit_private_temp_file_removed_and_minimal_diff(enc_manifest: Path, tmp_path: Path, age_key: AgeKey,
-                                                         sops: SopsRun) -> None:
+def test_edit_private_temp_file_removed_and_minimal_diff(
+    enc_manifest: Path, tmp_path: Path, age_key: AgeKey, sops: SopsRun
+) -> None:
     editor = tmp_path / "editor.py"
     editor.write_text(EDITOR)
     log = tmp_path / "edit.log"
@@ -160,7 +178,8 @@ def test_rotate_changes_data_key(enc_manifest: Path, tmp_path: Path, age_key: Ag
 def test_updatekeys(enc_manifest: Path, tmp_path: Path, age_key: AgeKey, sops: SopsRun) -> None:
     other = new_age_key()
     (tmp_path / ".sops.yaml").write_text(
-        f"creation_rules:\n  - encrypted_regex: ^value$\n    age: {age_key.recipient},{other.recipient}\n")
+        f"creation_rules:\n  - encrypted_regex: ^value$\n    age: {age_key.recipient},{other.recipient}\n"
+    )
     c, _, err = console(tmp_path, age_key)
     assert run(["updatekeys", str(enc_manifest)], c) == 1  # not interactive and no --yes
     assert "--yes" in err.getvalue()
@@ -195,9 +214,11 @@ def test_keygen(tmp_path: Path, sops: SopsRun) -> None:
 
 def test_first_matching_creation_rule_wins(tmp_path: Path) -> None:
     cfg = tmp_path / ".sops.yaml"
-    cfg.write_text("creation_rules:\n  - path_regex: prod/\n    age: age1prod\n"
-                   "  - path_regex: \\.yaml$\n    age: [age1a, age1b]\n    encrypted_suffix: _secret\n"
-                   "  - age: age1fallback\n")
+    cfg.write_text(
+        "creation_rules:\n  - path_regex: prod/\n    age: age1prod\n"
+        "  - path_regex: \\.yaml$\n    age: [age1a, age1b]\n    encrypted_suffix: _secret\n"
+        "  - age: age1fallback\n"
+    )
     assert rule_for_file(cfg, tmp_path / "prod" / "x.yaml").age == ("age1prod",)  # type: ignore[union-attr]
     second = rule_for_file(cfg, tmp_path / "dev" / "x.yaml")
     assert second is not None and second.age == ("age1a", "age1b")
@@ -205,11 +226,12 @@ def test_first_matching_creation_rule_wins(tmp_path: Path) -> None:
     assert rule_for_file(cfg, tmp_path / "x.json").age == ("age1fallback",)  # type: ignore[union-attr]
 
 
-def test_edit_invalid_yaml_keeps_file_and_removes_temp(enc_manifest: Path, tmp_path: Path,
-                                                       age_key: AgeKey) -> None:
+def test_edit_invalid_yaml_keeps_file_and_removes_temp(enc_manifest: Path, tmp_path: Path, age_key: AgeKey) -> None:
     editor = tmp_path / "bad_editor.py"
-    editor.write_text("import os, sys\nopen(os.environ['EDIT_LOG'], 'w').write(sys.argv[1])\n"
-                      "open(sys.argv[1], 'w').write('a: [unclosed\\n')\n")
+    editor.write_text(
+        "import os, sys\nopen(os.environ['EDIT_LOG'], 'w').write(sys.argv[1])\n"
+        "open(sys.argv[1], 'w').write('a: [unclosed\\n')\n"
+    )
     log = tmp_path / "edit.log"
     before = enc_manifest.read_bytes()
     c, _, err = console(tmp_path, age_key, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log))

@@ -22,24 +22,45 @@ INPUTS: list[tuple[str, str, dict[str, Any]]] = [(n, t, {}) for n, t in SHAPES.i
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), INPUTS, ids=[i[0] for i in INPUTS])
-def test_same_tree_as_pyyaml(name: str, text: str, rules: dict[str, object], sops: SopsRun, tmp_path: Path,
-                             age_key: AgeKey) -> None:
+def test_same_tree_as_pyyaml(
+    name: str, text: str, rules: dict[str, object], sops: SopsRun, tmp_path: Path, age_key: AgeKey
+) -> None:
     src = tmp_path / "in.yaml"
     src.write_text(text)
     theirs = sops(["--encrypt", "--age", age_key.recipient, *rule_flags(rules), str(src)]).stdout.decode()
-    ours = encrypt(text.encode(), recipients=[age_key.recipient],
-                   rules=EncryptionRules(**rules)).decode()  # type: ignore[arg-type]
+    ours = encrypt(text.encode(), recipients=[age_key.recipient], rules=EncryptionRules(**rules)).decode()  # type: ignore[arg-type]
     for doc in (theirs, ours, dump(load(text)).decode(), dump(load(text), go_floats=True).decode()):
         fast = parse(doc)
         assert fast is not None, doc  # everything sops or we write is in the subset
         assert norm(fast) == norm(load(doc))
 
 
-@pytest.mark.parametrize("text", [
-    "a: 1 # inline\n", "a: &x 1\nb: *x\n", "a: [1, 2]\n", "a: >\n  folded\n", "a: b\n  c\n",
-    "- 1\n", "a:\n- 1\n", "a: 1\r\n", "a:\t1\n", "a: 1\n\nb: 2\n", "a: 1\na: 2\n", "1: x\n",
-    "a: 18446744073709551615\n", "a: |2\n   x\n", "a: 'x' y\n", "? a\n: b\n", "a: !!str 1\n",
-    "x:\n  # dangling\ny: 1\n", "a:\n    b: 1\n  c: 2\n", "a: {b: 1}\n", "a: b: c\n", "a: 1\n...\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1 # inline\n",
+        "a: &x 1\nb: *x\n",
+        "a: [1, 2]\n",
+        "a: >\n  folded\n",
+        "a: b\n  c\n",
+        "- 1\n",
+        "a:\n- 1\n",
+        "a: 1\r\n",
+        "a:\t1\n",
+        "a: 1\n\nb: 2\n",
+        "a: 1\na: 2\n",
+        "1: x\n",
+        "a: 18446744073709551615\n",
+        "a: |2\n   x\n",
+        "a: 'x' y\n",
+        "? a\n: b\n",
+        "a: !!str 1\n",
+        "x:\n  # dangling\ny: 1\n",
+        "a:\n    b: 1\n  c: 2\n",
+        "a: {b: 1}\n",
+        "a: b: c\n",
+        "a: 1\n...\n",
+    ],
+)
 def test_declines_outside_the_subset(text: str) -> None:
     assert parse(text) is None

@@ -30,28 +30,37 @@ from .conftest import AgeKey, SopsRun
 SECRET = "CANARY-hardening-51b7"
 
 
-def console(tmp_path: Path, key: AgeKey, *, tty: bool = False, **env: str) -> tuple[Console, io.StringIO,
-                                                                                     io.StringIO]:
+def console(tmp_path: Path, key: AgeKey, *, tty: bool = False, **env: str) -> tuple[Console, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
-    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "SOPS_AGE_KEY": key.identity,
-               **env}
-    c = Console(stdout=out, stderr=err, stdin=io.StringIO(""), environ=environ, cwd=tmp_path,
-                stdout_tty=tty, stderr_tty=tty, stdin_tty=tty)
+    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "SOPS_AGE_KEY": key.identity, **env}
+    c = Console(
+        stdout=out,
+        stderr=err,
+        stdin=io.StringIO(""),
+        environ=environ,
+        cwd=tmp_path,
+        stdout_tty=tty,
+        stderr_tty=tty,
+        stdin_tty=tty,
+    )
     return c, out, err
 
 
 @pytest.fixture
 def enc_file(tmp_path: Path, age_key: AgeKey) -> Path:
     path = tmp_path / "s.sops.yaml"
-    path.write_bytes(encrypt(f"version: 1\nsecrets:\n  A:\n    value: {SECRET}\n".encode(),
-                             recipients=[age_key.recipient]))
+    path.write_bytes(
+        encrypt(f"version: 1\nsecrets:\n  A:\n    value: {SECRET}\n".encode(), recipients=[age_key.recipient])
+    )
     return path
 
 
 # ------------------------------------------------------------------ item 8: edit without an editor
 
-def test_edit_without_editor_or_terminal_refuses_and_prints_nothing(enc_file: Path, tmp_path: Path,
-                                                                    age_key: AgeKey) -> None:
+
+def test_edit_without_editor_or_terminal_refuses_and_prints_nothing(
+    enc_file: Path, tmp_path: Path, age_key: AgeKey
+) -> None:
     before = enc_file.read_bytes()
     c, out, err = console(tmp_path, age_key)
     assert run(["edit", str(enc_file)], c) == 1
@@ -67,6 +76,7 @@ def test_edit_uses_visual_when_set(enc_file: Path, tmp_path: Path, age_key: AgeK
 
 
 # ------------------------------------------------------------------ item 11: bombs and deep nesting
+
 
 def _bomb(levels: int = 9) -> str:
     text = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
@@ -123,6 +133,7 @@ def test_a_few_aliases_still_decrypt(age_key: AgeKey) -> None:
 
 # ------------------------------------------------------------------ item 12: type:bytes
 
+
 def _with_bytes_value(age_key: AgeKey, raw: bytes) -> bytes:
     """A file whose value ``a`` is ``type:bytes`` with a correct MAC (only a forger writes this)."""
     data = encrypt(b"a: placeholder\nb: x\n", recipients=[age_key.recipient])
@@ -139,8 +150,7 @@ def _with_bytes_value(age_key: AgeKey, raw: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("raw", [b"text", b"\xff\xfe not utf-8"])
-def test_type_bytes_values_are_refused_like_sops(raw: bytes, tmp_path: Path, age_key: AgeKey,
-                                                 sops: SopsRun) -> None:
+def test_type_bytes_values_are_refused_like_sops(raw: bytes, tmp_path: Path, age_key: AgeKey, sops: SopsRun) -> None:
     data = _with_bytes_value(age_key, raw)
     (tmp_path / "b.yaml").write_bytes(data)
     assert sops(["-d", str(tmp_path / "b.yaml")], check=False).returncode != 0  # sops cannot either
@@ -178,8 +188,9 @@ def test_edit_temp_dir_is_private_under_xdg_runtime_dir(enc_file: Path, tmp_path
     editor = tmp_path / "ed.py"
     editor.write_text(EDITOR_LOG)
     log = tmp_path / "log"
-    c, _, err = console(tmp_path, age_key, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log),
-                        XDG_RUNTIME_DIR=str(runtime))
+    c, _, err = console(
+        tmp_path, age_key, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log), XDG_RUNTIME_DIR=str(runtime)
+    )
     assert run(["edit", str(enc_file)], c) == 0, err.getvalue()
     where, mode = log.read_text().split()
     assert Path(where).parent == runtime and mode == "700"
@@ -192,22 +203,40 @@ def test_runtime_dir_open_to_others_is_not_used(enc_file: Path, tmp_path: Path, 
     editor = tmp_path / "ed.py"
     editor.write_text(EDITOR_LOG)
     log = tmp_path / "log"
-    c, _, err = console(tmp_path, age_key, EDITOR=f"{sys.executable} {editor}", EDIT_LOG=str(log),
-                        XDG_RUNTIME_DIR=str(runtime), TMPDIR=str(tmp_path))
+    c, _, err = console(
+        tmp_path,
+        age_key,
+        EDITOR=f"{sys.executable} {editor}",
+        EDIT_LOG=str(log),
+        XDG_RUNTIME_DIR=str(runtime),
+        TMPDIR=str(tmp_path),
+    )
     assert run(["edit", str(enc_file)], c) == 0, err.getvalue()
     assert Path(log.read_text().split()[0]).parent == tmp_path
 
 
-def test_plaintext_left_by_a_sigkilled_edit_is_removed_by_the_next_run(enc_file: Path, tmp_path: Path,
-                                                                       age_key: AgeKey) -> None:
+def test_plaintext_left_by_a_sigkilled_edit_is_removed_by_the_next_run(
+    enc_file: Path, tmp_path: Path, age_key: AgeKey
+) -> None:
     runtime = _runtime_dir(tmp_path)
     editor = tmp_path / "kill.py"
     editor.write_text(EDITOR_KILL_PARENT)
     log = tmp_path / "log"
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "SOPS_AGE_KEY": age_key.identity,
-           "EDITOR": f"{sys.executable} {editor}", "EDIT_LOG": str(log), "XDG_RUNTIME_DIR": str(runtime)}
-    proc = subprocess.run([sys.executable, "-m", "reconciler", "edit", str(enc_file)], env=env,
-                          capture_output=True, timeout=120, check=False)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path / "home"),
+        "SOPS_AGE_KEY": age_key.identity,
+        "EDITOR": f"{sys.executable} {editor}",
+        "EDIT_LOG": str(log),
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "edit", str(enc_file)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == -9, proc.stderr
     left = Path(log.read_text())
     assert left.parent == runtime and left.is_dir()

@@ -46,8 +46,14 @@ def rule_flags(rules: dict[str, object]) -> list[str]:
     return flags
 
 
-def sops_encrypt(sops: SopsRun, tmp_path: Path, text: str, recipients: list[str],
-                 rules: dict[str, object] | None = None, name: str = "in.yaml") -> bytes:
+def sops_encrypt(
+    sops: SopsRun,
+    tmp_path: Path,
+    text: str,
+    recipients: list[str],
+    rules: dict[str, object] | None = None,
+    name: str = "in.yaml",
+) -> bytes:
     src = tmp_path / name
     src.write_text(text, encoding="utf-8")
     return sops(["--encrypt", "--age", ",".join(recipients), *rule_flags(rules or {}), str(src)]).stdout
@@ -65,8 +71,9 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [(name, text, {}) for name, text 
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), CASES, ids=[c[0] for c in CASES])
-def test_sops_encrypts_we_decrypt(name: str, text: str, rules: dict[str, object], sops: SopsRun,
-                                  tmp_path: Path, age_key: AgeKey) -> None:
+def test_sops_encrypts_we_decrypt(
+    name: str, text: str, rules: dict[str, object], sops: SopsRun, tmp_path: Path, age_key: AgeKey
+) -> None:
     enc = sops_encrypt(sops, tmp_path, text, [age_key.recipient], rules)
     result = decrypt(enc, keys=age_key.keyring())
     expected = [to_plain(d) for d in load(text.encode())]
@@ -80,14 +87,16 @@ def test_sops_encrypts_we_decrypt(name: str, text: str, rules: dict[str, object]
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), CASES, ids=[c[0] for c in CASES])
-def test_we_encrypt_sops_decrypts(name: str, text: str, rules: dict[str, object], sops: SopsRun,
-                                  tmp_path: Path, age_key: AgeKey) -> None:
+def test_we_encrypt_sops_decrypts(
+    name: str, text: str, rules: dict[str, object], sops: SopsRun, tmp_path: Path, age_key: AgeKey
+) -> None:
     ours = encrypt(text.encode(), recipients=[age_key.recipient], rules=EncryptionRules(**rules))  # type: ignore[arg-type]
     theirs = sops_encrypt(sops, tmp_path, text, [age_key.recipient], rules)
     assert sops_decrypt(sops, tmp_path, ours, "ours.yaml") == sops_decrypt(sops, tmp_path, theirs, "theirs.yaml")
     # and we read our own output back
     assert norm(decrypt(ours, keys=age_key.keyring()).documents) == norm(
-        decrypt(theirs, keys=age_key.keyring()).documents)
+        decrypt(theirs, keys=age_key.keyring()).documents
+    )
 
 
 @pytest.mark.parametrize("name", ["encrypted_regex", "unencrypted_suffix"])
@@ -120,8 +129,9 @@ def test_several_recipients_each_alone(sops: SopsRun, tmp_path: Path, age_key: A
 
 
 @pytest.mark.parametrize("kind", ["ed25519", "rsa"])
-def test_ssh_recipients_both_ways(kind: str, sops: SopsRun, tmp_path: Path, request: pytest.FixtureRequest,
-                                  age_key: AgeKey) -> None:
+def test_ssh_recipients_both_ways(
+    kind: str, sops: SopsRun, tmp_path: Path, request: pytest.FixtureRequest, age_key: AgeKey
+) -> None:
     from reconciler.sops import KeyRing
 
     ssh = request.getfixturevalue("ssh_ed25519" if kind == "ed25519" else "ssh_rsa")
@@ -133,7 +143,8 @@ def test_ssh_recipients_both_ways(kind: str, sops: SopsRun, tmp_path: Path, requ
     ours = encrypt(text.encode(), recipients=[ssh.public])
     (tmp_path / "ssh.yaml").write_bytes(ours)
     assert sops(["-d", str(tmp_path / "ssh.yaml")], env=env).stdout == sops_decrypt(
-        sops, tmp_path, sops_encrypt(sops, tmp_path, text, [age_key.recipient]))
+        sops, tmp_path, sops_encrypt(sops, tmp_path, text, [age_key.recipient])
+    )
     theirs = sops_encrypt(sops, tmp_path, text, [ssh.public])
     ring = KeyRing.discover({"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(keyfile)}, home=tmp_path / "nohome")
     assert decrypt(theirs, keys=ring).documents == decrypt(ours, keys=ring).documents
@@ -153,8 +164,12 @@ def test_key_groups_shamir_both_ways(sops: SopsRun, tmp_path: Path, age_key: Age
     assert b"key_groups" in theirs
     both = KeyRing.from_identities([age_key.identity, age_key2.identity])
     assert decrypt(theirs, keys=both).documents[0]["db"]["user"] == "admin"
-    ours = encrypt(SHAPES["nested_maps"].encode(), recipients=[],
-                   key_groups=[[age_key.recipient], [age_key2.recipient]], shamir_threshold=2)
+    ours = encrypt(
+        SHAPES["nested_maps"].encode(),
+        recipients=[],
+        key_groups=[[age_key.recipient], [age_key2.recipient]],
+        shamir_threshold=2,
+    )
     keyfile = tmp_path / "both.txt"
     keyfile.write_text(age_key.identity + "\n" + age_key2.identity + "\n")
     (tmp_path / "ours.yaml").write_bytes(ours)

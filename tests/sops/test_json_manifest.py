@@ -11,8 +11,10 @@ from .conftest import AgeKey, SopsRun
 
 CANARY = "CANARY-json-manifest-4d2a"
 
-GOOD = {"version": 1, "secrets": {"API_KEY": {"value": CANARY, "description": "the key"},
-                                  "DB_URL": {"value": "postgres://u@h/db"}}}
+GOOD = {
+    "version": 1,
+    "secrets": {"API_KEY": {"value": CANARY, "description": "the key"}, "DB_URL": {"value": "postgres://u@h/db"}},
+}
 
 
 def test_plaintext_json_manifest_validates_plans_and_applies(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -26,8 +28,10 @@ def test_plaintext_json_manifest_validates_plans_and_applies(cli, tmp_path: Path
 
 
 def test_json_diagnostics_have_file_line_and_column(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    text = ('{\n  "version": 1,\n  "secrets": {\n    "OK": {"value": "x"},\n'
-            '    "bad name!": {"value": "y"},\n    "NUM": {"value": 5},\n    "wixReserved": {"value": "z"}\n  }\n}\n')
+    text = (
+        '{\n  "version": 1,\n  "secrets": {\n    "OK": {"value": "x"},\n'
+        '    "bad name!": {"value": "y"},\n    "NUM": {"value": 5},\n    "wixReserved": {"value": "z"}\n  }\n}\n'
+    )
     (tmp_path / "m.json").write_text(text)
     result = cli("validate", "m.json")
     assert result.code == 1
@@ -35,8 +39,10 @@ def test_json_diagnostics_have_file_line_and_column(cli, tmp_path: Path) -> None
     assert "m.json:6:" in result.err and "NUM" in result.err
     assert "m.json:7:5:" in result.err and "wix" in result.err
     # the same manifest in YAML reports the same lines
-    yaml_text = ('version: 1\nsecrets:\n  # pad\n  OK: {value: "x"}\n  "bad name!": {value: "y"}\n  NUM: {value: 5}\n'
-                 '  wixReserved: {value: "z"}\n')
+    yaml_text = (
+        'version: 1\nsecrets:\n  # pad\n  OK: {value: "x"}\n  "bad name!": {value: "y"}\n  NUM: {value: 5}\n'
+        '  wixReserved: {value: "z"}\n'
+    )
     (tmp_path / "m.yaml").write_text(yaml_text)
     yresult = cli("validate", "m.yaml")
     lines = sorted(int(n) for n in re.findall(r"m\.json:(\d+):", result.err))

@@ -28,16 +28,26 @@ from .conftest import AgeKey, SopsRun, new_age_key
 PLAIN = b"version: 1\nsecrets:\n  A:\n    value: CANARY-keytypes-77\n"
 
 
-def console(tmp_path: Path, *, tty: bool = False, stdin: str = "", **env: str) -> tuple[Console, io.StringIO,
-                                                                                         io.StringIO]:
+def console(
+    tmp_path: Path, *, tty: bool = False, stdin: str = "", **env: str
+) -> tuple[Console, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
     environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), **env}
-    c = Console(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=environ, cwd=tmp_path,
-                stdout_tty=tty, stderr_tty=tty, stdin_tty=tty)
+    c = Console(
+        stdout=out,
+        stderr=err,
+        stdin=io.StringIO(stdin),
+        environ=environ,
+        cwd=tmp_path,
+        stdout_tty=tty,
+        stderr_tty=tty,
+        stdin_tty=tty,
+    )
     return c, out, err
 
 
 # ------------------------------------------------------------------ post-quantum age
+
 
 def new_pq_key() -> AgeKey:
     seed = os.urandom(32)
@@ -103,9 +113,11 @@ def test_pq_and_x25519_identity_lines_together(tmp_path: Path, age_key: AgeKey) 
 
 # ------------------------------------------------------------------ passphrase-protected identities
 
+
 @pytest.mark.parametrize("armored", [False, True])
-def test_passphrase_protected_identity_file_prompts_on_a_terminal(armored: bool, tmp_path: Path,
-                                                                 age_key: AgeKey) -> None:
+def test_passphrase_protected_identity_file_prompts_on_a_terminal(
+    armored: bool, tmp_path: Path, age_key: AgeKey
+) -> None:
     keyfile = tmp_path / "keys.age"
     keyfile.write_bytes(pyrage.passphrase.encrypt(age_key.identity.encode() + b"\n", "correct horse", armored))
     enc = tmp_path / "s.sops.yaml"
@@ -140,8 +152,13 @@ def test_wrong_passphrase_is_a_clear_error(tmp_path: Path, age_key: AgeKey) -> N
 def _encrypted_ssh_key(tmp_path: Path, password: bytes) -> tuple[Path, str]:
     key = ed25519.Ed25519PrivateKey.generate()
     path = tmp_path / "id_ed25519"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                       serialization.BestAvailableEncryption(password)))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.BestAvailableEncryption(password),
+        )
+    )
     pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return path, pub.decode() + " me@host"
 
@@ -161,9 +178,15 @@ def test_encrypted_openssh_key_prompts_and_sops_agrees(tmp_path: Path, sops: Sop
 
 # ------------------------------------------------------------------ pgp/kms entries and rotate
 
-PGP = [Branch([("created_at", "2024-01-01T00:00:00Z"),
-               ("enc", "-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----\n"),
-               ("fp", "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4")])]
+PGP = [
+    Branch(
+        [
+            ("created_at", "2024-01-01T00:00:00Z"),
+            ("enc", "-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----\n"),
+            ("fp", "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+        ]
+    )
+]
 
 
 def _with_pgp(age_key: AgeKey) -> bytes:
@@ -199,8 +222,9 @@ def test_updatekeys_and_set_keep_pgp_entries(tmp_path: Path, age_key: AgeKey, so
     assert b"v2" in sops(["-d", str(enc)], env={"SOPS_AGE_KEY": other.identity, "SOPS_AGE_KEY_FILE": ""}).stdout
 
 
-def test_key_group_pgp_entries_survive_an_edit_and_block_rotate(tmp_path: Path, age_key: AgeKey,
-                                                                age_key2: AgeKey, sops: SopsRun) -> None:
+def test_key_group_pgp_entries_survive_an_edit_and_block_rotate(
+    tmp_path: Path, age_key: AgeKey, age_key2: AgeKey, sops: SopsRun
+) -> None:
     data = encrypt(PLAIN, recipients=[], key_groups=[[age_key.recipient], [age_key2.recipient]], shamir_threshold=1 + 1)
     f = open_file(data, keys=KeyRing.from_identities([age_key.identity, age_key2.identity]), comments=None)
     f.metadata = replace(f.metadata, group_extra=((("pgp", PGP),), ()))
@@ -221,8 +245,9 @@ def test_rotate_add_and_remove_age(tmp_path: Path, age_key: AgeKey, sops: SopsRu
     enc.write_bytes(encrypt(PLAIN, recipients=[age_key.recipient]))
     other = new_age_key()
     c, _, err = console(tmp_path, SOPS_AGE_KEY=age_key.identity)
-    assert run(["rotate", "--add-age", other.recipient, "--rm-age", age_key.recipient, str(enc)], c) == 0, \
+    assert run(["rotate", "--add-age", other.recipient, "--rm-age", age_key.recipient, str(enc)], c) == 0, (
         err.getvalue()
+    )
     meta = decrypt(enc.read_bytes(), keys=other.keyring()).metadata
     assert meta.recipients == (other.recipient,)
     env = {"SOPS_AGE_KEY": other.identity, "SOPS_AGE_KEY_FILE": ""}
@@ -239,7 +264,8 @@ def test_sops_yaml_rule_with_pgp_keys_is_reported_not_dropped_silently(tmp_path:
     other = new_age_key()
     (tmp_path / ".sops.yaml").write_text(
         f"creation_rules:\n  - age: {age_key.recipient},{other.recipient}\n"
-        "    pgp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n")
+        "    pgp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n"
+    )
     c, _, err = console(tmp_path, SOPS_AGE_KEY=age_key.identity)
     assert run(["updatekeys", "--yes", str(enc)], c) == 0, err.getvalue()
     assert "also names pgp keys" in err.getvalue()

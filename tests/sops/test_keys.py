@@ -67,7 +67,8 @@ def test_platform_defaults(tmp_path: Path) -> None:
     assert default_keys_file({}, tmp_path, "darwin") == tmp_path / "Library/Application Support/sops/age/keys.txt"
     assert default_keys_file({"XDG_CONFIG_HOME": "/x"}, tmp_path, "darwin") == Path("/x/sops/age/keys.txt")
     assert default_keys_file({"APPDATA": "C:/Users/u/AppData"}, tmp_path, "win32") == Path(
-        "C:/Users/u/AppData/sops/age/keys.txt")
+        "C:/Users/u/AppData/sops/age/keys.txt"
+    )
     assert default_keys_file({}, tmp_path, "linux") == tmp_path / ".config/sops/age/keys.txt"
 
 
@@ -80,8 +81,7 @@ def test_all_sources_are_combined(tmp_path: Path, ssh_ed25519: SshKey) -> None:
     (home / ".config" / "sops" / "age" / "keys.txt").write_text(k_default.identity + "\n")
     (home / ".ssh").mkdir()
     (home / ".ssh" / "id_ed25519").write_text(ssh_ed25519.private_pem)
-    ring = KeyRing.discover({"SOPS_AGE_KEY": k_env.identity, "SOPS_AGE_KEY_FILE": str(f)}, home=home,
-                            platform="linux")
+    ring = KeyRing.discover({"SOPS_AGE_KEY": k_env.identity, "SOPS_AGE_KEY_FILE": str(f)}, home=home, platform="linux")
     assert len(ring) == 4
     for k in (k_env, k_file, k_default):
         assert _can_decrypt(ring, k)
@@ -117,7 +117,8 @@ def test_unusable_ssh_key_is_reported_not_fatal(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_ed25519").write_text(
-        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n")
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
     k = new_age_key()
     ring = KeyRing.discover({"SOPS_AGE_KEY": k.identity}, home=home)
     assert _can_decrypt(ring, k)

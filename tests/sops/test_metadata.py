@@ -32,8 +32,7 @@ def _rewrite_block(data: bytes, change: object) -> bytes:
     return dump(docs)
 
 
-def test_alphabetical_metadata_like_sops_3_13(encrypted: bytes, age_key: AgeKey, sops: SopsRun,
-                                              tmp_path: Path) -> None:
+def test_alphabetical_metadata_like_sops_3_13(encrypted: bytes, age_key: AgeKey, sops: SopsRun, tmp_path: Path) -> None:
     def alpha(block: Branch) -> None:
         block.items.sort(key=lambda kv: str(kv[0]))
         for entry in block.get("age"):
@@ -56,12 +55,15 @@ def test_empty_key_lists_like_sops_3_7(encrypted: bytes, age_key: AgeKey) -> Non
     assert decrypt(data, keys=age_key.keyring()).documents[0]["list"] == ["a", "b"]
 
 
-@pytest.mark.parametrize(("pattern", "ok"), [
-    (r'lastmodified: \1T\2+00:00', True),   # offset written +00:00: re-formatted to Z for the MAC's AAD
-    (r'lastmodified: "\1T\2.5Z"', True),   # fractional seconds dropped
-    (r'lastmodified: \1T\2Z', True),       # unquoted (sops 3.11 reads it too)
-    (r'lastmodified: "\1T\2+01:00"', False),  # another instant: the MAC cannot be decrypted
-])
+@pytest.mark.parametrize(
+    ("pattern", "ok"),
+    [
+        (r"lastmodified: \1T\2+00:00", True),  # offset written +00:00: re-formatted to Z for the MAC's AAD
+        (r'lastmodified: "\1T\2.5Z"', True),  # fractional seconds dropped
+        (r"lastmodified: \1T\2Z", True),  # unquoted (sops 3.11 reads it too)
+        (r'lastmodified: "\1T\2+01:00"', False),  # another instant: the MAC cannot be decrypted
+    ],
+)
 def test_lastmodified_forms(pattern: str, ok: bool, encrypted: bytes, age_key: AgeKey) -> None:
     text = re.sub(r'lastmodified: "(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)Z"', pattern, encrypted.decode())
     assert text != encrypted.decode()

@@ -18,8 +18,31 @@ from .conftest import AgeKey, SopsRun
 from .test_interop import norm
 
 ALPHABET = [*"abcXYZ019 _-:#'\"\\/.,[]{}&*!|>%@`?~=+\n", "é", "✓", "🙂", "\xa0", "\x00", "\x1b"]
-WORDS = ["yes", "no", "on", "null", "~", "true", "1e3", "0x1f", "0777", "1_000", ".5", "2024-01-01", "12:30",
-         "-", "---", "...", "=", "", " ", "- x", "a: b", "a #b", "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"]
+WORDS = [
+    "yes",
+    "no",
+    "on",
+    "null",
+    "~",
+    "true",
+    "1e3",
+    "0x1f",
+    "0777",
+    "1_000",
+    ".5",
+    "2024-01-01",
+    "12:30",
+    "-",
+    "---",
+    "...",
+    "=",
+    "",
+    " ",
+    "- x",
+    "a: b",
+    "a #b",
+    "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+]
 
 
 class Gen:
@@ -64,8 +87,9 @@ class Gen:
                     seen.add(k)
                     b.items.append((k, self.tree(depth + 1)))
             return b
-        return [Comment(" lc") if self.rng.random() < 0.2 else self.tree(depth + 1)
-                for _ in range(self.rng.randint(0, 4))]
+        return [
+            Comment(" lc") if self.rng.random() < 0.2 else self.tree(depth + 1) for _ in range(self.rng.randint(0, 4))
+        ]
 
     def doc(self) -> Branch:
         return Branch([("root", self.tree()), ("k", self.scalar())])

@@ -20,7 +20,7 @@ SEEDS = {
     "yaml": b"a: 1\nb: [x, y]\n# c\nd: {e: f}\n",
     "json": b'{"a": 1, "b": [true, null, "x"], "c": {"d": 1.5}}',
     "dotenv": b"# c\nA=1\nB=two\n",
-    "ini": b"; c\n[s]\nk = v\nq = \"x\" ; c\n[t]\nz: 1\n",
+    "ini": b'; c\n[s]\nk = v\nq = "x" ; c\n[t]\nz: 1\n',
     "binary": b"\x00\x01binary\xff\n",
 }
 ALPHABET = b'{}[]",:=;#\n\t \\"\'abcENC[AES256_GCM,data:iv:tag:type:str]sops_mac0123456789-.e+'
@@ -36,7 +36,7 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
         elif op < 0.7:
             b[pos:pos] = bytes(rng.choice(ALPHABET) for _ in range(rng.randint(1, 8)))
         elif b:
-            del b[pos:pos + rng.randint(1, 8)]
+            del b[pos : pos + rng.randint(1, 8)]
     return bytes(b)
 
 
@@ -50,8 +50,9 @@ def test_random_plaintext_never_crashes_a_reader(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_mutated_encrypted_files_are_refused_or_verified(fmt: str, age_key: AgeKey, sops: SopsRun,
-                                                         tmp_path: Path) -> None:
+def test_mutated_encrypted_files_are_refused_or_verified(
+    fmt: str, age_key: AgeKey, sops: SopsRun, tmp_path: Path
+) -> None:
     rng = random.Random(f"enc-{fmt}")
     keys = age_key.keyring()
     good = encrypt(SEEDS[fmt], recipients=[age_key.recipient], fmt=fmt)
@@ -71,8 +72,9 @@ def test_mutated_encrypted_files_are_refused_or_verified(fmt: str, age_key: AgeK
                 assert theirs.returncode == 0 and theirs.stdout == out
 
 
-def test_a_version_with_trailing_characters_is_refused_like_sops(age_key: AgeKey, sops: SopsRun,
-                                                                  tmp_path: Path) -> None:
+def test_a_version_with_trailing_characters_is_refused_like_sops(
+    age_key: AgeKey, sops: SopsRun, tmp_path: Path
+) -> None:
     """Found by the mutation fuzz: `version: 3.11.0a` was accepted here, while sops refuses it."""
     good = encrypt(SEEDS["yaml"], recipients=[age_key.recipient], fmt="yaml")
     version = re.search(rb"version: (\S+)", good)

@@ -32,26 +32,29 @@ SAMPLES: dict[str, dict[str, bytes]] = {
     "yaml": {
         "comments_unicode_empty": (
             "# top comment\nname: Zoë ☃ 日本\nempty: ''\nnull_value: null\nnested:\n  # inner\n"
-            "  list: [1, two, 3.5]\n  deep: {a: {b: c}}\n").encode(),
+            "  list: [1, two, 3.5]\n  deep: {a: {b: c}}\n"
+        ).encode(),
     },
     "json": {
         "nested": b'{"a": {"b": {"c": [1, 2, {"d": "e"}]}}, "list": [[], {}, [[1]]], "empty": "", '
-                  b'"n": null, "t": true, "f": false}\n',
+        b'"n": null, "t": true, "f": false}\n',
         "numbers": b'{"int": 1, "neg": -5, "float": 1.5, "big": 12345678901234567890, "tiny": 0.0000001, '
-                   b'"huge": 1e21, "exp": 2.5E+3, "zero": 0, "negzero": -0}',
+        b'"huge": 1e21, "exp": 2.5E+3, "zero": 0, "negzero": -0}',
         "strings": '{"html": "<a href=\\"x\\">&amp;</a>", "unicode": "Zoë ☃ 日本 \\u2028", '
-                   '"ctrl": "tab\\there\\nnew\\u0001\\b\\f", "slash": "a\\/b", "emoji": "\\ud83d\\ude00"}'.encode(),
+        '"ctrl": "tab\\there\\nnew\\u0001\\b\\f", "slash": "a\\/b", "emoji": "\\ud83d\\ude00"}'.encode(),
         "compact_order": b'{"z":1,"a":{"y":2,"b":[true,false,null]},"m":"last"}',
     },
     "dotenv": {
         "comments_unicode_empty": (
             "# a comment\nNAME=Zoë ☃\nEMPTY=\nWITH_EQ=a=b=c\nMULTI=line1\\nline2\n# another\n"
-            "SPACED = value with spaces \nURL=https://x.example/?q=1#frag\n").encode(),
+            "SPACED = value with spaces \nURL=https://x.example/?q=1#frag\n"
+        ).encode(),
     },
     "ini": {
         "sections_comments": (
             "; top comment\n[database]\n# key comment\nuser = admin\npassword = s3cr3t ; inline comment\n"
-            "empty =\n\n[unicode]\nname = Zoë ☃ 日本\nquoted = \"  padded  \"\ncolon: value\n").encode(),
+            'empty =\n\n[unicode]\nname = Zoë ☃ 日本\nquoted = "  padded  "\ncolon: value\n'
+        ).encode(),
         "default_section": b"global = 1\nother = two\n[s]\nk = v\n",
     },
     "binary": {
@@ -64,8 +67,7 @@ CASES = [(fmt, name) for fmt, samples in SAMPLES.items() for name in samples]
 
 def console(tmp_path: Path, key: AgeKey, *, stdin: str = "", **env: str) -> tuple[Console, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
-    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "SOPS_AGE_KEY": key.identity,
-               **env}
+    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "SOPS_AGE_KEY": key.identity, **env}
     return Console(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=environ, cwd=tmp_path), out, err
 
 
@@ -92,8 +94,9 @@ def our_decrypt(tmp_path: Path, key: AgeKey, *args: str) -> tuple[int, bytes, st
 
 
 @pytest.mark.parametrize(("fmt", "name"), CASES)
-def test_sops_encrypts_we_decrypt_byte_identical(fmt: str, name: str, sops: SopsRun, tmp_path: Path,
-                                                 age_key: AgeKey) -> None:
+def test_sops_encrypts_we_decrypt_byte_identical(
+    fmt: str, name: str, sops: SopsRun, tmp_path: Path, age_key: AgeKey
+) -> None:
     enc = sops_encrypted(sops, tmp_path, fmt, name, age_key)
     expected = sops(["-d", str(enc)]).stdout
     code, ours, err = our_decrypt(tmp_path, age_key, str(enc))
@@ -104,8 +107,9 @@ def test_sops_encrypts_we_decrypt_byte_identical(fmt: str, name: str, sops: Sops
 
 
 @pytest.mark.parametrize(("fmt", "name"), CASES)
-def test_we_encrypt_sops_decrypts_byte_identical(fmt: str, name: str, sops: SopsRun, tmp_path: Path,
-                                                 age_key: AgeKey) -> None:
+def test_we_encrypt_sops_decrypts_byte_identical(
+    fmt: str, name: str, sops: SopsRun, tmp_path: Path, age_key: AgeKey
+) -> None:
     plain = write_plain(tmp_path, fmt, name)
     theirs = sops(["-d", str(sops_encrypted(sops, tmp_path, fmt, name, age_key))]).stdout
     c, _, err = console(tmp_path, age_key)
@@ -146,7 +150,8 @@ def test_edit_each_store_and_sops_reads_it(fmt: str, sops: SopsRun, tmp_path: Pa
     editor = tmp_path / "ed.py"
     editor.write_text(
         "import sys\np = sys.argv[1]\ndata = open(p, 'rb').read()\n"
-        f"assert {old.encode()!r} in data\nopen(p, 'wb').write(data.replace({old.encode()!r}, {new.encode()!r}))\n")
+        f"assert {old.encode()!r} in data\nopen(p, 'wb').write(data.replace({old.encode()!r}, {new.encode()!r}))\n"
+    )
     c, _, err = console(tmp_path, age_key, EDITOR=f"{sys.executable} {editor}")
     before = sops(["-d", str(enc)]).stdout
     assert run(["edit", str(enc)], c) == 0, err.getvalue()
@@ -224,14 +229,18 @@ def test_extract_like_sops(fmt: str, name: str, path: str, sops: SopsRun, tmp_pa
         assert code == 1 and ours == b"" and "Traceback" not in err
 
 
-CONVERSIONS = [("json", "nested", "yaml"), ("yaml", "comments_unicode_empty", "json"),
-               ("dotenv", "comments_unicode_empty", "json"), ("json", "compact_order", "dotenv"),
-               ("ini", "sections_comments", "json"), ("json", "nested", "binary")]
+CONVERSIONS = [
+    ("json", "nested", "yaml"),
+    ("yaml", "comments_unicode_empty", "json"),
+    ("dotenv", "comments_unicode_empty", "json"),
+    ("json", "compact_order", "dotenv"),
+    ("ini", "sections_comments", "json"),
+    ("json", "nested", "binary"),
+]
 
 
 @pytest.mark.parametrize(("fmt", "name", "out"), CONVERSIONS)
-def test_output_type_like_sops(fmt: str, name: str, out: str, sops: SopsRun, tmp_path: Path,
-                               age_key: AgeKey) -> None:
+def test_output_type_like_sops(fmt: str, name: str, out: str, sops: SopsRun, tmp_path: Path, age_key: AgeKey) -> None:
     enc = sops_encrypted(sops, tmp_path, fmt, name, age_key)
     theirs = sops(["-d", "--output-type", out, str(enc)], check=False)
     code, ours, err = our_decrypt(tmp_path, age_key, "--output-type", out, str(enc))
@@ -254,11 +263,20 @@ def test_encrypt_output_type(sops: SopsRun, tmp_path: Path, age_key: AgeKey) -> 
     plain = write_plain(tmp_path, "yaml", "comments_unicode_empty")
     c, _, err = console(tmp_path, age_key)
     target = tmp_path / "out.json"
-    assert run(["encrypt", str(plain), "--age", age_key.recipient, "--output-type", "json", "-o", str(target)],
-               c) == 0, err.getvalue()
+    assert (
+        run(["encrypt", str(plain), "--age", age_key.recipient, "--output-type", "json", "-o", str(target)], c) == 0
+    ), err.getvalue()
     assert target.read_bytes().startswith(b"{\n\t")
-    expected = sops(["-d", "--input-type", "yaml", "--output-type", "json",
-                     str(sops_encrypted(sops, tmp_path, "yaml", "comments_unicode_empty", age_key))]).stdout
+    expected = sops(
+        [
+            "-d",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "json",
+            str(sops_encrypted(sops, tmp_path, "yaml", "comments_unicode_empty", age_key)),
+        ]
+    ).stdout
     assert sops(["-d", str(target)]).stdout == expected
 
 
@@ -276,7 +294,7 @@ def test_every_store_read_by_every_other_store(writer: str, sops: SopsRun, tmp_p
             assert theirs.returncode == 0 and ours == theirs.stdout, (writer, reader)
         else:
             assert code == 1 and ours == b"", (writer, reader)
-            assert ("not a sops" in err or "--input-type" in err or "invalid" in err), (writer, reader, err)
+            assert "not a sops" in err or "--input-type" in err or "invalid" in err, (writer, reader, err)
 
 
 def test_unknown_type_is_refused(tmp_path: Path, age_key: AgeKey) -> None:
@@ -293,8 +311,10 @@ def test_api_encrypt_every_store_roundtrip(age_key: AgeKey) -> None:
                 continue
             enc = encrypt(plain, recipients=[age_key.recipient], fmt=fmt)
             again = decrypt_text(enc, keys=age_key.keyring(), fmt=fmt)
-            assert decrypt_text(encrypt(again, recipients=[age_key.recipient], fmt=fmt), keys=age_key.keyring(),
-                                fmt=fmt) == again
+            assert (
+                decrypt_text(encrypt(again, recipients=[age_key.recipient], fmt=fmt), keys=age_key.keyring(), fmt=fmt)
+                == again
+            )
 
 
 def test_binary_decrypt_to_the_real_stdout_is_byte_exact(sops: SopsRun, tmp_path: Path, age_key: AgeKey) -> None:
@@ -302,7 +322,12 @@ def test_binary_decrypt_to_the_real_stdout_is_byte_exact(sops: SopsRun, tmp_path
 
     enc = sops_encrypted(sops, tmp_path, "binary", "random_1mib", age_key)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home"), "SOPS_AGE_KEY": age_key.identity}
-    proc = subprocess.run([sys.executable, "-m", "reconciler", "decrypt", str(enc)], env=env, capture_output=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", "decrypt", str(enc)],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == SAMPLES["binary"]["random_1mib"] == sops(["-d", str(enc)]).stdout

@@ -130,10 +130,7 @@ def test_value_from_a_fifo_is_a_clear_error_from_the_cli_and_never_hangs(tmp_pat
 
 def test_lists_of_the_wrong_type_are_schema_errors_not_type_errors() -> None:
     """Found by the fuzz test: ``renamed_from: 1`` iterated an int (TypeError, a traceback)."""
-    data = (
-        b"version: 1\nsecrets:\n  A:\n    value: x\n    renamed_from: 1\n"
-        b"policy:\n  protect: 1\n  ignore: {a: 1}\n"
-    )
+    data = b"version: 1\nsecrets:\n  A:\n    value: x\n    renamed_from: 1\npolicy:\n  protect: 1\n  ignore: {a: 1}\n"
     found = problems(data)
     assert (5, "secrets.A.renamed_from must be a list") in found
     assert (7, "policy.protect must be a list") in found

@@ -131,8 +131,15 @@ def test_select_sites() -> None:
 def test_site_environ_maps_named_variables_and_drops_the_process_ones() -> None:
     project = parse_project(GOOD.replace("site_id: 1111", 'site_id: "1111"').encode(), file="f", base=Path("/p"))
     shop, blog, app, local = project.sites
-    process = {"WIX_API_KEY": "process-key", "WIX_SITE_ID": "process-site", "WIX_KEY_DEFAULT": "k1",
-               "BLOG_KEY": "k2", "APP_ID": "id", "APP_SECRET": "s", "PATH": "/bin"}
+    process = {
+        "WIX_API_KEY": "process-key",
+        "WIX_SITE_ID": "process-site",
+        "WIX_KEY_DEFAULT": "k1",
+        "BLOG_KEY": "k2",
+        "APP_ID": "id",
+        "APP_SECRET": "s",
+        "PATH": "/bin",
+    }
     env, missing = site_environ(shop, process)
     assert env["WIX_API_KEY"] == "k1" and env["WIX_SITE_ID"] == "1111" and env["PATH"] == "/bin" and not missing
     env, missing = site_environ(blog, process)

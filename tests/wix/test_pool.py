@@ -26,8 +26,13 @@ def server() -> Iterator[tuple[Emulator, str]]:
 
 def client(url: str, transport: httpx.AsyncBaseTransport, concurrency: int, retries: int = 5) -> WixSecretsClient:
     return WixSecretsClient(
-        api_url=url, auth=ApiKeyAuth("k", "s"), transport=transport, concurrency=concurrency,
-        rate_limit=None, retries=retries, backoff_base=0.001,
+        api_url=url,
+        auth=ApiKeyAuth("k", "s"),
+        transport=transport,
+        concurrency=concurrency,
+        rate_limit=None,
+        retries=retries,
+        backoff_base=0.001,
     )
 
 
@@ -136,9 +141,7 @@ def test_clients_of_one_loop_share_connections_within_one_bound(monkeypatch: pyt
     with EmulatorServer(emulator) as srv:
 
         async def site(index: int) -> SharedTransport:
-            c = WixSecretsClient(
-                api_url=srv.url, auth=ApiKeyAuth("k", f"site-{index}"), concurrency=8, rate_limit=None
-            )
+            c = WixSecretsClient(api_url=srv.url, auth=ApiKeyAuth("k", f"site-{index}"), concurrency=8, rate_limit=None)
             async with c:
                 await asyncio.gather(*(c.create(f"S{index}_{i}", Sensitive("v"), None) for i in range(8)))
                 handle = c._http._transport
