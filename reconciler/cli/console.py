@@ -17,7 +17,7 @@ from typing import TextIO
 
 from reconciler.redact import RedactingStream, Redactor
 
-__all__ = ["Console", "read_line_interruptibly", "wants_color"]
+__all__ = ["Console", "read_line_interruptibly", "read_secret_interruptibly", "wants_color"]
 
 
 def wants_color(environ: Mapping[str, str], is_tty: bool, flag: bool | None = None) -> bool:
@@ -90,6 +90,31 @@ def read_line_interruptibly(stream: TextIO) -> str:
     return data.decode(encoding, errors="replace")
 
 
+def read_secret_interruptibly(stream: TextIO, prompt: TextIO, question: str) -> str:
+    """``getpass`` on the terminal ``stream``: no echo while the line is typed, the terminal restored
+    afterwards (Ctrl-C too), and, unlike ``getpass``, read with :func:`read_line_interruptibly` so a
+    Ctrl-C is never lost. The trailing newline is not part of the answer."""
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, AttributeError, OSError, ValueError):
+        return getpass.getpass(question, stream=prompt)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    try:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)  # before the question: nothing typed after it echoes
+        prompt.write(question)
+        prompt.flush()
+        line = read_line_interruptibly(stream)
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+        prompt.write("\n")
+        prompt.flush()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
 @dataclass
 class Console:
     """Streams and facts about the process the CLI runs in."""
@@ -153,7 +178,7 @@ class Console:
     def ask_secret(self, question: str) -> str:
         """Read a value without echo. Only from a TTY; the value never reaches argv or history."""
         if self.stdin_tty and self.stdin is sys.stdin:
-            return getpass.getpass(question, stream=sys.stderr)
+            return read_secret_interruptibly(sys.stdin, sys.stderr, question)
         return self.stdin.read().removesuffix("\n")
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.cli.console import read_line_interruptibly
+from reconciler.cli.console import read_line_interruptibly, read_secret_interruptibly
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_the_wakeup_fd_is_given_back() -> None:
 
 CHILD = """
 import os, sys
-from reconciler.cli.console import read_line_interruptibly
+from reconciler.cli.console import read_line_interruptibly, read_secret_interruptibly
 try:
     sys.stderr.write("ready>")
     sys.stderr.flush()
@@ -84,3 +84,42 @@ def test_sigint_while_waiting_on_the_terminal_interrupts_the_read() -> None:
             if proc.poll() is None:
                 proc.kill()
             os.close(primary)
+
+
+SECRET_CHILD = """
+import sys, termios
+from reconciler.cli.console import read_secret_interruptibly
+before = termios.tcgetattr(0)
+answer = read_secret_interruptibly(sys.stdin, sys.stderr, "Passphrase: ")
+sys.stdout.write(repr(answer) + (" restored" if termios.tcgetattr(0) == before else " NOT restored"))
+"""
+
+
+def test_a_secret_is_read_without_echo_and_the_terminal_is_restored() -> None:
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SECRET_CHILD], stdin=secondary, stderr=secondary, stdout=subprocess.PIPE, cwd=ROOT
+    )
+    os.close(secondary)
+    try:
+        seen = b""
+        while b"Passphrase: " not in seen:
+            chunk = os.read(primary, 4096)
+            assert chunk, seen
+            seen += chunk
+        os.write(primary, b"canary-passphrase-7f3a\n")
+        out, _ = proc.communicate(timeout=60)
+        assert out == b"'canary-passphrase-7f3a' restored"
+        while True:  # what the terminal showed after the question: the newline, never the answer
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert b"canary-passphrase" not in seen and seen.endswith(b"\n")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(primary)
