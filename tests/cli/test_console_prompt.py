@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.cli.console import read_line_interruptibly, read_secret_interruptibly
+from reconciler.cli.console import read_line_interruptibly
 
 ROOT = Path(__file__).resolve().parents[2]
 
