@@ -23,7 +23,15 @@ from typing import Final
 
 from reconciler.errors import UsageError
 
-__all__ = ["ENV_BACKUP_AGE", "BackupIdentity", "ensure", "find", "identity_path", "recipients_from_env"]
+__all__ = [
+    "ENV_BACKUP_AGE",
+    "BackupIdentity",
+    "ensure",
+    "find",
+    "identity_path",
+    "recipients_from_env",
+    "split_recipients",
+]
 
 ENV_BACKUP_AGE: Final = "WIX_SECRETS_BACKUP_AGE"
 _FILE: Final = "backup-key.txt"
@@ -46,9 +54,23 @@ def identity_path(environ: Mapping[str, str], home: Path) -> Path:
 
 
 def recipients_from_env(environ: Mapping[str, str]) -> list[str]:
-    """``WIX_SECRETS_BACKUP_AGE``: comma- or space-separated age recipients, like ``--backup-age``."""
-    text = environ.get(ENV_BACKUP_AGE, "")
-    return list(dict.fromkeys(r for r in text.replace(",", " ").split() if r))
+    """``WIX_SECRETS_BACKUP_AGE``: backup recipients, as :func:`split_recipients` reads them."""
+    return split_recipients(environ.get(ENV_BACKUP_AGE, ""))
+
+
+def split_recipients(text: str) -> list[str]:
+    """Recipients separated by commas or newlines; within a piece, age recipients may also be separated
+    by spaces. A piece that starts with ``ssh-`` is one ssh public key, as a ``.pub`` file holds it
+    (``ssh-ed25519 AAAA… user@host``). Nothing is dropped: a word that is not a recipient is refused
+    later, when the recipients are parsed."""
+    found: list[str] = []
+    for piece in text.replace("\n", ",").split(","):
+        piece = " ".join(piece.split())
+        if piece.startswith("ssh-"):
+            found.append(piece)
+        else:
+            found.extend(piece.split())
+    return list(dict.fromkeys(found))
 
 
 def _read(path: Path) -> BackupIdentity:

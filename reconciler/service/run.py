@@ -82,7 +82,8 @@ def _interrupted(session: SiteSession, stop: Stop | None) -> None:
 
 def check_outputs(options: Options, cwd: Path) -> None:
     """Refuse, before any request, an output path (audit log, saved plan, backup folder) whose folder
-    is missing, and an audit log that is a symbolic link (it is appended to, so it would be followed)."""
+    is missing, an audit log that is a symbolic link (it is appended to, so it would be followed), and
+    a backup recipient the backup could not be encrypted to."""
     from reconciler.errors import OutputError
     from reconciler.fsutil import check_parent
 
@@ -102,6 +103,11 @@ def check_outputs(options: Options, cwd: Path) -> None:
         directory = resolve(options.backup.directory)
         if not directory.is_dir():
             check_parent(directory, "backup folder")
+    if options.backup.enabled and options.backup.recipients:
+        from reconciler.sops.keys import parse_recipient
+
+        for recipient in options.backup.recipients:
+            parse_recipient(recipient)  # a recipient the backup could not be encrypted to: refused now
 
 
 def _session(

@@ -436,6 +436,12 @@ def parse_recipient(text: str) -> Any:
     import pyrage
 
     r = text.strip()
+    if r.upper().startswith("AGE-SECRET-KEY-") or "PRIVATE KEY" in r:
+        # a secret key pasted where a public one belongs: say so without echoing any of it
+        raise SopsEncryptError(
+            "an age identity or private key was given where a recipient (public key) belongs",
+            hint="give its public key (age-keygen -y, or the .pub file) and keep the secret key secret",
+        )
     try:
         if r.startswith("age1"):
             if r.startswith(PQ_RECIPIENT):

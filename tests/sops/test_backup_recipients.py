@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from reconciler.backup import choose_recipients
+from reconciler.backupkey import split_recipients
 from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
 
 from .conftest import new_age_key, new_ssh_key
@@ -120,3 +121,55 @@ def test_no_proven_recipient_refuses_before_any_change(cli, tmp_path: Path) -> N
     assert ok.code == 0, ok.err
     [written] = list((tmp_path / "bk").iterdir())
     assert stanza_recipients(written.read_bytes()) == ["owner"]
+
+
+def test_wix_secrets_backup_age_reads_ssh_public_keys_whole() -> None:
+    ssh = new_ssh_key("ed25519")  # "ssh-ed25519 AAAA… test@example", as a .pub file holds it
+    text = f" {OWNER.recipient} {COLLEAGUE.recipient},\n{ssh.public}\n,{OWNER.recipient}"
+    assert split_recipients(text) == [OWNER.recipient, COLLEAGUE.recipient, ssh.public]
+    # an ssh key in the middle of a space-separated piece is not guessed at: its words are refused later
+    assert "ssh-ed25519" in split_recipients(f"{OWNER.recipient} {ssh.public}")
+
+
+def test_a_backup_for_an_ssh_key_from_wix_secrets_backup_age(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.sops import KeyRing
+
+    ssh = new_ssh_key("ed25519")
+    keyfile = tmp_path / "id_ed25519"
+    keyfile.write_text(ssh.private_pem)
+    keyfile.chmod(0o600)
+    site = str(tmp_path / "site.json")
+    (tmp_path / "a.yaml").write_text(f"version: 1\nsecrets:\n  A:\n    value: {CANARY}\n")
+    assert cli("apply", "--local", site, "--auto-approve", "a.yaml").code == 0
+    (tmp_path / "b.yaml").write_text("version: 1\nsecrets:\n  A:\n    value: two\n")
+    env = {"WIX_SECRETS_BACKUP_AGE": f"{OWNER.recipient},\n{ssh.public}"}
+    applied = cli("apply", "--local", site, "--auto-approve", "--backup-dir", "bk", "b.yaml", env=env)
+    assert applied.code == 0, applied.err
+    [written] = list((tmp_path / "bk").iterdir())
+    ring = KeyRing.discover({"SOPS_AGE_SSH_PRIVATE_KEY_FILE": str(keyfile)}, home=tmp_path / "nohome")
+    assert decrypt(written.read_bytes(), keys=ring).documents[0]["secrets"] == {"A": {"value": CANARY}}
+    assert stanza_recipients(written.read_bytes()) == ["owner"]
+    assert CANARY not in applied.out + applied.err
+    # a word that is not a recipient is refused before anything changes
+    env = {"WIX_SECRETS_BACKUP_AGE": f"{OWNER.recipient} not-a-key"}
+    (tmp_path / "c.yaml").write_text("version: 1\nsecrets:\n  A:\n    value: three\n")
+    before = Path(site).read_bytes()
+    refused = cli("apply", "--local", site, "--auto-approve", "--backup-dir", "bk2", "c.yaml", env=env)
+    assert refused.code == 1 and "not-a-key" in refused.err, refused.err
+    assert not (tmp_path / "bk2").exists() and Path(site).read_bytes() == before
+    assert cli("plan", "--local", site, "--detailed-exitcode", "b.yaml").code == 0
+
+
+def test_an_identity_given_as_backup_recipient_is_refused_without_echoing_it(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site = str(tmp_path / "site.json")
+    (tmp_path / "a.yaml").write_text("version: 1\nsecrets:\n  A:\n    value: one\n")
+    for env, argv in (
+        ({"WIX_SECRETS_BACKUP_AGE": OWNER.identity}, ()),
+        ({}, ("--backup-age", OWNER.identity)),
+        ({}, ("--backup-age", new_ssh_key("ed25519").private_pem)),
+    ):
+        result = cli("apply", "--local", site, "--auto-approve", *argv, "a.yaml", env=env)
+        assert result.code == 1 and "where a recipient (public key) belongs" in result.err, result.err
+        secret_part = OWNER.identity.removeprefix("AGE-SECRET-KEY-1")[:8]
+        assert secret_part not in result.out + result.err and "AGE-SECRET-KEY" not in result.err
+        assert not Path(site).exists()
