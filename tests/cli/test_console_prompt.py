@@ -53,7 +53,8 @@ def test_the_wakeup_fd_is_given_back() -> None:
 
 
 CHILD = """
-import os, sys
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as Python does, unless started with SIGINT ignored
 from reconciler.cli.console import read_line_interruptibly, read_secret_interruptibly
 try:
     sys.stderr.write("ready>")
