@@ -206,6 +206,9 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
         env={"PATH": "/usr/bin:/bin", "HOME": str(job.home)},
     )
     assert str(job.action_path) not in probe.stdout and "site-packages" in probe.stdout
+    # a lean venv: the base Python's pip installed into it, none was seeded (nor setuptools)
+    lean = subprocess.run([str(python), "-c", "import pip"], capture_output=True, check=False, cwd=job.workspace)
+    assert lean.returncode != 0 and b"No module named 'pip'" in lean.stderr
     stamp = (python.parents[1] / "wix-secrets-stamp").read_text(encoding="utf-8").strip()
     assert re.fullmatch(r"[0-9a-f]{64}", stamp)
     assert plan.outputs["has-changes"] == "true"
