@@ -1,4 +1,10 @@
-"""Shared fixtures: an isolated environment for every test, and the CLI run in-process."""
+"""Shared fixtures: an isolated environment for every test, the CLI run in-process, emulated Wix sites
+over loopback HTTP and an age key.
+
+The typed helpers these build on (``Site``, ``AgeKey``, ``wix_env``, ``seed``, manifest writers) are in
+``tests/support.py``, which tests import; fixtures are here only where a teardown or a shared value
+needs one.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import TEST_KEY, AgeKey, EmulatorSites, Site, new_age_key
 
 from reconciler.cli import run
 from reconciler.cli.console import Console
+from reconciler.emulator import Emulator
 from reconciler.redact import Redactor
 
 _STRIP_PREFIXES = ("WIX_", "SOPS_", "GITHUB_", "INPUT_", "RUNNER_")
@@ -70,3 +78,28 @@ def cli(tmp_path: Path) -> object:
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke
+
+
+@pytest.fixture
+def emulator_site() -> Iterator[EmulatorSites]:
+    """A factory serving emulators over loopback HTTP, each stopped at teardown; it returns ``Site(emulator,
+    url)``. ``emulator_site(api_key=..., faults=..., quirks=...)`` builds the :class:`Emulator` with what the
+    test needs; ``emulator_site(RecordingEmulator(...))`` serves one the test built."""
+    sites = EmulatorSites()
+    try:
+        yield sites
+    finally:
+        sites.close()
+
+
+@pytest.fixture
+def wix_site(emulator_site: EmulatorSites) -> Site[Emulator]:
+    """The usual site: an emulator accepting only ``TEST_KEY``, for ``wix_env(url)`` and ``seed(url, ...)``."""
+    return emulator_site(api_key=TEST_KEY)
+
+
+@pytest.fixture(scope="session")
+def age_key() -> AgeKey:
+    """An age key for the session (one per xdist worker): ``age_key.identity`` decrypts, ``.recipient``
+    encrypts, ``.keyring()`` for the library."""
+    return new_age_key()

@@ -8,65 +8,19 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pyrage
-import pytest
+from support import SECRETS_API, AgeKey, Site, encrypted_manifest, seed, wix_env, wix_headers, write_manifest
 
-from reconciler.emulator import Emulator, EmulatorServer
-from reconciler.sops import encrypt
+from reconciler.emulator import Emulator
 
 CANARY = "CANARY-77c1f0e2-value-cache"
-BASE = "/_api/cloud-secrets-vault-server/api/v1/secrets"
-HEADERS = {"Authorization": "test-key", "wix-site-id": "site-1"}
 VALUES = {"API_KEY": f"{CANARY}-api", "DB_URL": f"{CANARY}-db", "TOKEN": f"{CANARY}-token"}
 
 
-def manifest_text(values: dict[str, str]) -> str:
-    lines = ["version: 1", "secrets:"]
-    for name, value in values.items():
-        lines += [f"  {name}:", f"    value: {value}"]
-    return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(api_key="test-key")
-    with EmulatorServer(emulator) as srv:
-        yield emulator, srv.url
-
-
-@pytest.fixture
-def age_key() -> tuple[str, str]:
-    identity = pyrage.x25519.Identity.generate()
-    return str(identity), str(identity.to_public())
-
-
-def encrypted_manifest(path: Path, recipient: str, values: dict[str, str]) -> Path:
-    path.write_bytes(encrypt(manifest_text(values).encode(), recipients=[recipient]))
-    return path
-
-
-def env(url: str, secret_key: str | None) -> dict[str, str]:
-    out = {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1"}
-    if secret_key:
-        out["SOPS_AGE_KEY"] = secret_key
-    return out
-
-
-def seed(url: str, values: dict[str, str]) -> dict[str, str]:
-    ids = {}
-    for name, value in values.items():
-        r = httpx.post(url + BASE, json={"secret": {"name": name, "value": value}}, headers=HEADERS)
-        r.raise_for_status()
-        ids[name] = r.json()["id"]
-    return ids
-
-
 def write_out_of_band(url: str, secret_id: str, value: str) -> None:
-    r = httpx.patch(f"{url}{BASE}/{secret_id}", json={"secret": {"value": value}}, headers=HEADERS)
+    r = httpx.patch(f"{url}{SECRETS_API}/{secret_id}", json={"secret": {"value": value}}, headers=wix_headers())
     r.raise_for_status()
 
 
@@ -78,28 +32,28 @@ def reads(emulator: Emulator) -> tuple[int, int, int]:
 
 
 def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # type: ignore[no-untyped-def]
-    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+    cli, tmp_path: Path, wix_site: Site[Emulator], age_key: AgeKey
 ) -> None:
-    emulator, url = server
-    secret_key, recipient = age_key
-    ids = seed(url, VALUES)
+    emulator, url = wix_site
+    secret_key, recipient = age_key.identity, age_key.recipient
+    ids = seed(url, *VALUES.items())
     emulator.reset()
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     cache_dir = tmp_path / "cache"
     plan = ("plan", "--detailed-exitcode", "--value-cache", str(cache_dir), str(manifest))
 
-    cold = cli(*plan, env=env(url, secret_key))
+    cold = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert cold.code == 0, cold.out + cold.err
     assert reads(emulator) == (1, 3, 0)
 
-    warm = cli(*plan, env=env(url, secret_key))
+    warm = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert warm.code == 0, warm.out + warm.err
     assert reads(emulator) == (1, 1, 0)  # one list, only the sampled re-read (executor.CACHE_SAMPLE, min 1)
 
     # someone changes DB_URL behind the tool's back: new updatedDate -> read again -> drift shown
     write_out_of_band(url, ids["DB_URL"], "changed-out-of-band")
     emulator.reset()
-    caught = cli(*plan, env=env(url, secret_key))
+    caught = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert caught.code == 2, caught.out + caught.err
     assert "DB_URL" in caught.out and "update" in caught.out
     assert reads(emulator) == (1, 2, 0)  # the rewritten secret, and one sampled re-read
@@ -111,15 +65,15 @@ def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # typ
         "--value-cache",
         str(cache_dir),
         str(manifest),
-        env=env(url, secret_key),
+        env=wix_env(url, SOPS_AGE_KEY=secret_key),
     )
     assert applied.code == 0, applied.out + applied.err
     assert reads(emulator) == (2, 2, 1)  # plan list + read of DB_URL + 1 sample, one update, one verifying list
 
-    after_apply = cli(*plan, env=env(url, secret_key))
+    after_apply = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert after_apply.code == 0, after_apply.out + after_apply.err
     assert reads(emulator) == (1, 2, 0)  # the applied secret has a new updatedDate: read once more (+1 sample)
-    settled = cli(*plan, env=env(url, secret_key))
+    settled = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert settled.code == 0
     assert reads(emulator) == (1, 1, 0)
 
@@ -134,35 +88,35 @@ def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # typ
 
 
 def test_an_out_of_band_write_of_the_same_value_is_read_and_shows_no_change(  # type: ignore[no-untyped-def]
-    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+    cli, tmp_path: Path, wix_site: Site[Emulator], age_key: AgeKey
 ) -> None:
-    emulator, url = server
-    secret_key, recipient = age_key
-    ids = seed(url, VALUES)
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    emulator, url = wix_site
+    secret_key, recipient = age_key.identity, age_key.recipient
+    ids = seed(url, *VALUES.items())
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     plan = ("plan", "--detailed-exitcode", "--value-cache", str(tmp_path / "cache"), str(manifest))
-    assert cli(*plan, env=env(url, secret_key)).code == 0
+    assert cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key)).code == 0
     write_out_of_band(url, ids["TOKEN"], VALUES["TOKEN"])
     emulator.reset()
-    again = cli(*plan, env=env(url, secret_key))
+    again = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert again.code == 0, again.out + again.err
     assert reads(emulator) == (1, 2, 0)  # the rewritten one, and one sampled re-read
 
 
 def test_a_value_changed_without_a_new_updated_date_is_caught_by_the_sample(  # type: ignore[no-untyped-def]
-    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+    cli, tmp_path: Path, wix_site: Site[Emulator], age_key: AgeKey
 ) -> None:
-    emulator, url = server
-    secret_key, recipient = age_key
-    seed(url, VALUES)
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    emulator, url = wix_site
+    secret_key, recipient = age_key.identity, age_key.recipient
+    seed(url, *VALUES.items())
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     plan = ("plan", "--detailed-exitcode", "--value-cache", str(tmp_path / "cache"), str(manifest))
-    assert cli(*plan, env=env(url, secret_key)).code == 0
+    assert cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key)).code == 0
     with emulator.store.transaction(write=True) as store:  # a Wix that changes values, not updatedDate
         for record in store.all():
             record.value = "silently-changed-" + record.name
     emulator.reset()
-    caught = cli(*plan, env=env(url, secret_key))
+    caught = cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key))
     assert caught.code == 2, caught.out + caught.err  # the drift is shown, not hidden by the cache
     assert "value cache" in caught.err and "not trusted" in caught.err
     assert reads(emulator) == (1, 3, 0)  # one sample, then every other value
@@ -170,17 +124,17 @@ def test_a_value_changed_without_a_new_updated_date_is_caught_by_the_sample(  # 
 
 
 def test_the_distrusted_cache_warning_reaches_the_python_api_outcome(
-    tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+    tmp_path: Path, wix_site: Site[Emulator], age_key: AgeKey
 ) -> None:
     import reconciler
 
-    emulator, url = server
-    secret_key, recipient = age_key
-    seed(url, VALUES)
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", recipient, VALUES)
+    emulator, url = wix_site
+    secret_key, recipient = age_key.identity, age_key.recipient
+    seed(url, *VALUES.items())
+    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     site = reconciler.remote_site(url, site_id="site-1")
     options = reconciler.Options(value_cache=tmp_path / "cache")
-    environ = {**env(url, secret_key), "HOME": str(tmp_path)}
+    environ = {**wix_env(url, SOPS_AGE_KEY=secret_key), "HOME": str(tmp_path)}
     first = reconciler.plan_site([manifest], site, environ=environ, options=options)
     assert first.plan is not None and not first.plan.has_changes and first.warnings == []
     with emulator.store.transaction(write=True) as store:  # a Wix that changes values, not updatedDate
@@ -193,34 +147,35 @@ def test_the_distrusted_cache_warning_reaches_the_python_api_outcome(
 
 
 def test_a_re_encrypted_manifest_with_a_new_value_trusts_nothing(  # type: ignore[no-untyped-def]
-    cli, tmp_path: Path, server: tuple[Emulator, str], age_key: tuple[str, str]
+    cli, tmp_path: Path, wix_site: Site[Emulator], age_key: AgeKey
 ) -> None:
-    emulator, url = server
-    secret_key, recipient = age_key
-    seed(url, VALUES)
+    emulator, url = wix_site
+    secret_key, recipient = age_key.identity, age_key.recipient
+    seed(url, *VALUES.items())
     cache = str(tmp_path / "cache")
-    first = encrypted_manifest(tmp_path / "a.sops.yaml", recipient, VALUES)
-    assert cli("plan", "--value-cache", cache, str(first), env=env(url, secret_key)).code == 0
+    first = encrypted_manifest(tmp_path / "a.sops.yaml", VALUES, recipient)
+    assert cli("plan", "--value-cache", cache, str(first), env=wix_env(url, SOPS_AGE_KEY=secret_key)).code == 0
     emulator.reset()
     # encrypting again makes a new data key, hence a new cache key: every entry is void
     wanted = dict(VALUES, API_KEY="new-wanted-value")
-    second = encrypted_manifest(tmp_path / "a.sops.yaml", recipient, wanted)
-    result = cli("plan", "--detailed-exitcode", "--value-cache", cache, str(second), env=env(url, secret_key))
+    second = encrypted_manifest(tmp_path / "a.sops.yaml", wanted, recipient)
+    result = cli(
+        "plan", "--detailed-exitcode", "--value-cache", cache, str(second), env=wix_env(url, SOPS_AGE_KEY=secret_key)
+    )
     assert result.code == 2, result.out + result.err
     assert reads(emulator) == (1, 3, 0)  # a new data key: nothing is trusted
 
 
 def test_plaintext_manifest_warns_and_reads_everything(  # type: ignore[no-untyped-def]
-    cli, tmp_path: Path, server: tuple[Emulator, str]
+    cli, tmp_path: Path, wix_site: Site[Emulator]
 ) -> None:
-    emulator, url = server
-    seed(url, VALUES)
+    emulator, url = wix_site
+    seed(url, *VALUES.items())
     emulator.reset()
-    manifest = tmp_path / "plain.yaml"
-    manifest.write_text(manifest_text(VALUES))
+    manifest = write_manifest(tmp_path / "plain.yaml", VALUES)
     cache_dir = tmp_path / "cache"
     for _ in range(2):
-        result = cli("plan", "--value-cache", str(cache_dir), str(manifest), env=env(url, None))
+        result = cli("plan", "--value-cache", str(cache_dir), str(manifest), env=wix_env(url))
         assert result.code == 0, result.out + result.err
         assert "--value-cache is unavailable for a plaintext manifest" in result.err
         assert reads(emulator) == (1, 3, 0)
