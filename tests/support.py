@@ -11,6 +11,7 @@ encryption rules) is a parameter here, never a second copy.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +133,14 @@ def new_age_key() -> AgeKey:
 # -- manifests --------------------------------------------------------------------------------------
 
 
+def write_dedented(path: Path, text: str) -> Path:
+    """Write ``textwrap.dedent(text)`` at ``path`` (its folder made if missing): a manifest or project file
+    written inline in a test."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
 def manifest_yaml(values: Mapping[str, str], extra: str = "") -> str:
     """A version-1 manifest declaring ``values`` (each a JSON, so YAML, double-quoted string), then ``extra``."""
     body = "".join(f"  {name}:\n    value: {json.dumps(value)}\n" for name, value in values.items())
@@ -144,7 +153,7 @@ def write_manifest(path: Path, values: Mapping[str, str], extra: str = "") -> Pa
     return path
 
 
-def encrypted_manifest(
+def write_sops_manifest(
     path: Path, values: Mapping[str, str], recipient: str, extra: str = "", *, rules: EncryptionRules | None = None
 ) -> Path:
     """:func:`manifest_yaml` SOPS-encrypted to ``recipient`` at ``path`` (``rules=None``: every value, as

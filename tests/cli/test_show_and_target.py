@@ -12,28 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pyrage
 import pytest
+from support import VALUES_ONLY, new_age_key, write_sops_manifest
 
 from reconciler.plan import Action, Change, Plan
 from reconciler.schema import load_schema
-from reconciler.sops import EncryptionRules, encrypt
 from reconciler.target import target_plan
 
 CANARY = "CANARY-5b0f-show-target-never-print"
-IDENTITY = pyrage.x25519.Identity.generate()
-KEY_ENV = {"SOPS_AGE_KEY": str(IDENTITY)}
+KEY = new_age_key()
+KEY_ENV = {"SOPS_AGE_KEY": KEY.identity}
 
 
 def encrypted_manifest(path: Path, secrets: dict[str, str], extra: str = "") -> Path:
-    body = (
-        "version: 1\nsecrets:\n"
-        + "".join(f"  {name}:\n    value: {json.dumps(value)}\n" for name, value in secrets.items())
-        + extra
-    )
-    rules = EncryptionRules(encrypted_regex="^value$")
-    path.write_bytes(encrypt(body.encode(), recipients=[str(IDENTITY.to_public())], rules=rules))
-    return path
+    """``secrets`` (then ``extra``) SOPS-encrypted to ``KEY``, the values only."""
+    return write_sops_manifest(path, secrets, KEY.recipient, extra, rules=VALUES_ONLY)
 
 
 def site_names(site: Path) -> dict[str, Any]:

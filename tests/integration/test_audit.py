@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pyrage
 import pytest
+from support import EmulatorSites, new_age_key, wix_env
 
 from reconciler import __version__
 from reconciler.audit import append_records, ci_context
@@ -52,15 +52,15 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def encrypted(cli: Any, tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    identity = pyrage.x25519.Identity.generate()
+    key = new_age_key()
     plain = tmp_path / "m.yaml"
     plain.write_text(
         f"version: 1\nsecrets:\n  A:\n    value: {CANARY_A}\n    description: first\n  OLD:\n    value: old-value-1\n"
     )
-    recipient = str(identity.to_public())
+    recipient = key.recipient
     result = cli("encrypt", "--age", recipient, "--encrypted-regex", "^value$", "--in-place", str(plain))
     assert result.code == 0, result.err
-    return plain, {"SOPS_AGE_KEY": str(identity)}
+    return plain, {"SOPS_AGE_KEY": key.identity}
 
 
 def test_apply_writes_one_valid_line_per_change_with_fingerprints_and_ci(
@@ -121,8 +121,8 @@ def test_plaintext_manifests_have_null_fingerprints_and_no_changes_write_nothing
     assert len(read_log(tmp_path / "a.jsonl")) == 1  # nothing to do, nothing logged
 
 
-def test_failed_operations_are_logged_as_failed(cli: Any, tmp_path: Path) -> None:
-    from reconciler.emulator import Emulator, EmulatorServer
+def test_failed_operations_are_logged_as_failed(cli: Any, tmp_path: Path, emulator_site: EmulatorSites) -> None:
+    from reconciler.emulator import Emulator
     from reconciler.emulator.core import Reply
 
     class FailingCreates(Emulator):
@@ -131,11 +131,10 @@ def test_failed_operations_are_logged_as_failed(cli: Any, tmp_path: Path) -> Non
                 return Reply(503, (("content-type", "application/json"),), b'{"message": "unavailable"}')
             return super().handle(method, target, headers, body)
 
-    emulator = FailingCreates(api_key="k")
+    _, url = emulator_site(FailingCreates(api_key="k"))
     (tmp_path / "m.yaml").write_text(f"version: 1\nsecrets:\n  A:\n    value: {CANARY_A}\n")
-    with EmulatorServer(emulator) as srv:
-        env = {"WIX_API_URL": srv.url, "WIX_API_KEY": "k", "WIX_SITE_ID": "s"}
-        result = cli("apply", "--auto-approve", "--retries", "0", "--audit-log", "a.jsonl", "m.yaml", env=env)
+    env = wix_env(url, api_key="k", site_id="s")
+    result = cli("apply", "--auto-approve", "--retries", "0", "--audit-log", "a.jsonl", "m.yaml", env=env)
     assert result.code != 0, result.out
     records = read_log(tmp_path / "a.jsonl")
     assert len(records) == 1

@@ -17,22 +17,18 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyrage
-import pytest
+from support import SECRETS_API, VALUES_ONLY, Site, listing, new_age_key, seed, wix_env, wix_headers
 
-from reconciler.emulator import Emulator, EmulatorServer
-from reconciler.sops import EncryptionRules, encrypt
+from reconciler.emulator import Emulator
+from reconciler.sops import encrypt
 
 CANARY = "CANARY-3f9a0c21-sweep-never-print"
-IDENTITY = pyrage.x25519.Identity.generate()
-RECIPIENT = str(IDENTITY.to_public())
-API = "/_api/cloud-secrets-vault-server/api/v1/secrets"
-HEADERS = {"Authorization": "test-key", "wix-site-id": "site-1"}
+KEY = new_age_key()
+RECIPIENT = KEY.recipient
 
 
 def forms(value: str) -> set[str]:
@@ -46,35 +42,21 @@ def forms(value: str) -> set[str]:
     }
 
 
-@pytest.fixture
-def site() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(api_key="test-key")
-    with EmulatorServer(emulator) as server:
-        yield emulator, server.url
-
-
-def seed(url: str, name: str, value: str) -> None:
-    httpx.post(url + API, json={"secret": {"name": name, "value": value}}, headers=HEADERS).raise_for_status()
-
-
 def overwrite(url: str, name: str, value: str) -> None:
-    secrets = httpx.get(url + API, headers=HEADERS).json()["secrets"]
-    sid = next(s["id"] for s in secrets if s["name"] == name)
-    r = httpx.patch(f"{url}{API}/{sid}", json={"secret": {"id": sid, "value": value}}, headers=HEADERS)
+    sid = listing(url)[name]["id"]
+    r = httpx.patch(f"{url}{SECRETS_API}/{sid}", json={"secret": {"id": sid, "value": value}}, headers=wix_headers())
     r.raise_for_status()
 
 
 def test_no_canary_reaches_any_output_of_this_round_s_commands(
-    cli: Any, tmp_path: Path, site: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, wix_site: Site[Emulator]
 ) -> None:
-    _, url = site
-    seed(url, "A_KEY", "site-old-" + CANARY)  # read during plan: a site value
-    seed(url, "UNMANAGED_ONE", "site-only-" + CANARY)
+    _, url = wix_site
+    seed(url, ("A_KEY", "site-old-" + CANARY))  # read during plan: a site value
+    seed(url, ("UNMANAGED_ONE", "site-only-" + CANARY))
     body = f"version: 1\nsecrets:\n  A_KEY:\n    value: {CANARY}\n  B_KEY:\n    value: b-{CANARY}\n"
     sops_manifest = tmp_path / "m.sops.yaml"
-    sops_manifest.write_bytes(
-        encrypt(body.encode(), recipients=[RECIPIENT], rules=EncryptionRules(encrypted_regex="^value$"))
-    )
+    sops_manifest.write_bytes(encrypt(body.encode(), recipients=[RECIPIENT], rules=VALUES_ONLY))
     plain_second = tmp_path / "extra.yaml"  # a second manifest of the same site (merged)
     plain_second.write_text(f"version: 1\nsecrets:\n  C_KEY:\n    value: c-{CANARY}\n", encoding="utf-8")
     bad = tmp_path / "bad.yaml"
@@ -108,11 +90,11 @@ def test_no_canary_reaches_any_output_of_this_round_s_commands(
         encrypt(
             json_body.encode(),
             recipients=[RECIPIENT],
-            rules=EncryptionRules(encrypted_regex="^value$"),
+            rules=VALUES_ONLY,
             fmt="json",
         )
     )
-    env = {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1", "SOPS_AGE_KEY": str(IDENTITY)}
+    env = wix_env(url, SOPS_AGE_KEY=KEY.identity)
     ms = (str(sops_manifest), str(plain_second), str(json_manifest))
 
     runs: list[tuple[tuple[str, ...], int, bool]] = [  # argv, exit code, on a terminal

@@ -7,29 +7,22 @@ an apply adds one write per change and one verifying list.
 from __future__ import annotations
 
 import json
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
+from support import Site, listing, seed, wix_env, write_dedented
 
-from reconciler.emulator import Emulator, EmulatorServer
+from reconciler.emulator import Emulator
 from reconciler.schema import load_schema
 
 CANARY = "CANARY-d41d8cd9-8f00-b204-e980-0998ecf8427e"
 
 
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def manifest(tmp_path: Path) -> Path:
-    return write(
+    return write_dedented(
         tmp_path / "m.yaml",
         f"""\
         version: 1
@@ -45,39 +38,6 @@ def manifest(tmp_path: Path) -> Path:
           ignore: ["ignored_*"]
         """,
     )
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(api_key="test-key")
-    with EmulatorServer(emulator) as srv:
-        yield emulator, srv.url
-
-
-def http_env(url: str) -> dict[str, str]:
-    return {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1"}
-
-
-def seed(url: str, *secrets: tuple[str, str]) -> dict[str, str]:
-    ids = {}
-    base = f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets"
-    for name, value in secrets:
-        r = httpx.post(
-            base,
-            json={"secret": {"name": name, "value": value}},
-            headers={"Authorization": "test-key", "wix-site-id": "site-1"},
-        )
-        r.raise_for_status()
-        ids[name] = r.json()["id"]
-    return ids
-
-
-def listing(url: str) -> dict[str, dict[str, str]]:
-    r = httpx.get(
-        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets",
-        headers={"Authorization": "test-key", "wix-site-id": "site-1"},
-    )
-    return {s["name"]: s for s in r.json()["secrets"]}
 
 
 def test_local_plan_apply_then_no_changes(cli: Any, manifest: Path, tmp_path: Path) -> None:
@@ -96,11 +56,11 @@ def test_local_plan_apply_then_no_changes(cli: Any, manifest: Path, tmp_path: Pa
         assert CANARY not in result.out + result.err
 
 
-def test_http_plan_request_counts_are_exact(cli: Any, manifest: Path, server: tuple[Emulator, str]) -> None:
-    emulator, url = server
+def test_http_plan_request_counts_are_exact(cli: Any, manifest: Path, wix_site: Site[Emulator]) -> None:
+    emulator, url = wix_site
     seed(url, ("API_KEY", "old"), ("DB_URL", "postgres://x"), ("ignored_a", "i"), ("other", "o"))
     emulator.reset()
-    result = cli("plan", "--detailed-exitcode", str(manifest), env=http_env(url))
+    result = cli("plan", "--detailed-exitcode", str(manifest), env=wix_env(url))
     assert result.code == 2, result.err
     counts = emulator.counts()
     assert counts["list"] == 1
@@ -112,12 +72,12 @@ def test_http_plan_request_counts_are_exact(cli: Any, manifest: Path, server: tu
 def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
     cli: Any,
     manifest: Path,
-    server: tuple[Emulator, str],
+    wix_site: Site[Emulator],
 ) -> None:
-    emulator, url = server
+    emulator, url = wix_site
     ids = seed(url, ("API_KEY", "old"), ("legacy_thing", "x"), ("unrelated", "u"))
     emulator.reset()
-    result = cli("apply", "--auto-approve", "--no-backup", str(manifest), env=http_env(url))
+    result = cli("apply", "--auto-approve", "--no-backup", str(manifest), env=wix_env(url))
     assert result.code == 0, result.out + result.err
     counts = emulator.counts()
     # plan: 1 list + 1 read (API_KEY; DB_URL does not exist yet); apply: update, create, delete + 1 list
@@ -127,14 +87,14 @@ def test_http_apply_sends_one_write_per_change_and_one_verifying_list(
     assert site["API_KEY"]["id"] == ids["API_KEY"]
     assert site["API_KEY"]["description"] == "main key"
     emulator.reset()
-    again = cli("plan", "--detailed-exitcode", str(manifest), env=http_env(url))
+    again = cli("plan", "--detailed-exitcode", str(manifest), env=wix_env(url))
     assert again.code == 0, again.out
 
 
-def test_rename_keeps_the_id(cli: Any, tmp_path: Path, server: tuple[Emulator, str]) -> None:
-    _emulator, url = server
+def test_rename_keeps_the_id(cli: Any, tmp_path: Path, wix_site: Site[Emulator]) -> None:
+    _emulator, url = wix_site
     ids = seed(url, ("db_url", "postgres://x"))
-    m = write(
+    m = write_dedented(
         tmp_path / "r.yaml",
         """\
         version: 1
@@ -144,9 +104,9 @@ def test_rename_keeps_the_id(cli: Any, tmp_path: Path, server: tuple[Emulator, s
             renamed_from: [db_url]
         """,
     )
-    plan = cli("plan", str(m), env=http_env(url))
+    plan = cli("plan", str(m), env=wix_env(url))
     assert "→ DATABASE_URL" in plan.out and "rename from db_url" in plan.out and "will break" in plan.out
-    result = cli("apply", "--auto-approve", "--no-backup", str(m), env=http_env(url))
+    result = cli("apply", "--auto-approve", "--no-backup", str(m), env=wix_env(url))
     assert result.code == 0, result.err
     assert listing(url)["DATABASE_URL"]["id"] == ids["db_url"]
     assert "db_url" not in listing(url)
@@ -155,17 +115,17 @@ def test_rename_keeps_the_id(cli: Any, tmp_path: Path, server: tuple[Emulator, s
 def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
     cli: Any,
     tmp_path: Path,
-    server: tuple[Emulator, str],
+    wix_site: Site[Emulator],
 ) -> None:
-    emulator, url = server
+    emulator, url = wix_site
     seed(url, *[(f"s{i}", "v") for i in range(8)])
-    m = write(tmp_path / "p.yaml", "version: 1\nsecrets:\n  s0:\n    value: v\n  s1:\n    value: v\n")
+    m = write_dedented(tmp_path / "p.yaml", "version: 1\nsecrets:\n  s0:\n    value: v\n  s1:\n    value: v\n")
     emulator.reset()
-    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", str(m), env=http_env(url))
+    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", str(m), env=wix_env(url))
     assert refused.code == 5, refused.err
     assert "more than --max-deletes 5" in refused.err
     assert emulator.counts()["delete"] == 0
-    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", "--max-deletes", "6", str(m), env=http_env(url))
+    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", "--max-deletes", "6", str(m), env=wix_env(url))
     assert refused.code == 5 and "more than half" in refused.err
     done = cli(
         "apply",
@@ -176,7 +136,7 @@ def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
         "6",
         "--allow-mass-delete",
         str(m),
-        env=http_env(url),
+        env=wix_env(url),
     )
     assert done.code == 0, done.err
     assert set(listing(url)) == {"s0", "s1"}
@@ -185,21 +145,21 @@ def test_prune_guard_refuses_with_exit_5_and_max_deletes_raises_it(
 def test_apply_without_a_terminal_refuses_and_changes_nothing(
     cli: Any,
     manifest: Path,
-    server: tuple[Emulator, str],
+    wix_site: Site[Emulator],
 ) -> None:
-    emulator, url = server
-    result = cli("apply", str(manifest), env=http_env(url))
+    emulator, url = wix_site
+    result = cli("apply", str(manifest), env=wix_env(url))
     assert result.code == 1
     assert "no terminal to ask on" in result.err and "--auto-approve" in result.err
     assert emulator.counts()["create"] == 0
 
 
-def test_apply_asks_and_only_yes_proceeds(cli: Any, manifest: Path, server: tuple[Emulator, str]) -> None:
-    emulator, url = server
-    declined = cli("apply", str(manifest), env=http_env(url), stdin="y\n", tty=True)
+def test_apply_asks_and_only_yes_proceeds(cli: Any, manifest: Path, wix_site: Site[Emulator]) -> None:
+    emulator, url = wix_site
+    declined = cli("apply", str(manifest), env=wix_env(url), stdin="y\n", tty=True)
     assert declined.code == 1 and "cancelled" in declined.err
     assert emulator.counts()["create"] == 0
-    accepted = cli("apply", str(manifest), env=http_env(url), stdin="yes\n", tty=True)
+    accepted = cli("apply", str(manifest), env=wix_env(url), stdin="yes\n", tty=True)
     assert accepted.code == 0, accepted.err
     assert "Only 'yes' will be accepted" in accepted.err
 
@@ -215,12 +175,12 @@ def test_json_output_is_valid_against_the_published_schema(
     cli: Any,
     manifest: Path,
     tmp_path: Path,
-    server: tuple[Emulator, str],
+    wix_site: Site[Emulator],
 ) -> None:
-    _emulator, url = server
+    _emulator, url = wix_site
     seed(url, ("API_KEY", "old"))
     schema = load_schema("plan")
-    plan = cli("plan", "--json", str(manifest), env=http_env(url))
+    plan = cli("plan", "--json", str(manifest), env=wix_env(url))
     doc = json.loads(plan.out)
     jsonschema.validate(doc, schema)
     assert doc["format_version"] == "1" and doc["summary"]["create"] == 1 and doc["summary"]["update"] == 1
@@ -235,7 +195,7 @@ def test_json_output_is_valid_against_the_published_schema(
         "--markdown-file",
         str(md_file),
         str(manifest),
-        env=http_env(url),
+        env=wix_env(url),
     )
     doc = json.loads(out_file.read_text())
     jsonschema.validate(doc, schema)
@@ -249,10 +209,10 @@ def test_json_output_is_valid_against_the_published_schema(
 def test_manifest_errors_send_no_request_and_report_every_problem(
     cli: Any,
     tmp_path: Path,
-    server: tuple[Emulator, str],
+    wix_site: Site[Emulator],
 ) -> None:
-    emulator, url = server
-    bad = write(
+    emulator, url = wix_site
+    bad = write_dedented(
         tmp_path / "bad.yaml",
         f"""\
         version: 1
@@ -263,7 +223,7 @@ def test_manifest_errors_send_no_request_and_report_every_problem(
             value: 12
         """,
     )
-    result = cli("plan", "--json", str(bad), env=http_env(url))
+    result = cli("plan", "--json", str(bad), env=wix_env(url))
     assert result.code == 1
     doc = json.loads(result.out)
     jsonschema.validate(doc, load_schema("plan"))
@@ -277,22 +237,22 @@ def test_manifest_errors_send_no_request_and_report_every_problem(
 def test_drift_is_read_only_and_reports_added_and_changed(
     cli: Any,
     manifest: Path,
-    server: tuple[Emulator, str],
+    wix_site: Site[Emulator],
 ) -> None:
-    emulator, url = server
+    emulator, url = wix_site
     seed(url, ("API_KEY", CANARY), ("DB_URL", "changed"), ("added_by_hand", "x"))
     emulator.reset()
-    result = cli("drift", "--detailed-exitcode", str(manifest), env=http_env(url))
+    result = cli("drift", "--detailed-exitcode", str(manifest), env=wix_env(url))
     assert result.code == 2, result.err
     assert "~ DB_URL" in result.out and "added_by_hand" in result.out
     counts = emulator.counts()
     assert counts["create"] == counts["update"] == counts["delete"] == 0
 
 
-def test_verbose_and_debug_never_show_values(cli: Any, manifest: Path, server: tuple[Emulator, str]) -> None:
-    _emulator, url = server
+def test_verbose_and_debug_never_show_values(cli: Any, manifest: Path, wix_site: Site[Emulator]) -> None:
+    _emulator, url = wix_site
     seed(url, ("API_KEY", "old-" + CANARY))
-    result = cli("--debug", "apply", "-v", "--auto-approve", "--no-backup", str(manifest), env=http_env(url))
+    result = cli("--debug", "apply", "-v", "--auto-approve", "--no-backup", str(manifest), env=wix_env(url))
     assert result.code == 0, result.err
     assert "HTTP" in result.err or "request" in result.err.lower()
     assert CANARY not in result.out + result.err

@@ -10,8 +10,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from support import EmulatorSites, wix_env
 
-from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.schema import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -216,7 +216,9 @@ def test_drift_lists_unreferenced_and_overdue_secrets(cli, site: str, tmp_path: 
     assert "STRIPE_API_KEY: value" not in cli("plan", "--local", site, relaxed, cwd=REPO).out
 
 
-def test_policy_code_is_relative_to_the_manifest_and_stays_in_the_repository(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_policy_code_is_relative_to_the_manifest_and_stays_in_the_repository(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, emulator_site: EmulatorSites
+) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(REPO / SITE_CODE / "src", repo / "src")
     (repo / ".git").mkdir()
@@ -230,13 +232,11 @@ def test_policy_code_is_relative_to_the_manifest_and_stays_in_the_repository(cli
     assert "repo/src/backend/payments.web.js:10:31" in result.err
 
     outside = manifest(repo / "secrets", full(policy='  code: ["../../"]\n'), "outside.yaml")
-    server_emulator = Emulator(api_key="k")
-    with EmulatorServer(server_emulator) as srv:
-        env = {"WIX_API_URL": srv.url, "WIX_API_KEY": "k", "WIX_SITE_ID": "s"}
-        refused = cli("plan", outside, env=env, cwd=tmp_path)
-        assert refused.code == 1
-        assert "policy.code of" in refused.err and "is outside" in refused.err
-        assert not any(server_emulator.counts().values())  # refused before any request
+    server_emulator, url = emulator_site(api_key="k")
+    refused = cli("plan", outside, env=wix_env(url, api_key="k", site_id="s"), cwd=tmp_path)
+    assert refused.code == 1
+    assert "policy.code of" in refused.err and "is outside" in refused.err
+    assert not any(server_emulator.counts().values())  # refused before any request
 
 
 def test_project_site_code(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -257,19 +257,18 @@ def test_project_site_code(cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert "#### Site code" in cli("plan", "--site", "shop", "--markdown", cwd=tmp_path).out
 
 
-def test_over_http_the_scan_adds_no_request(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    emulator = Emulator(api_key="k")
-    with EmulatorServer(emulator) as srv:
-        env = {"WIX_API_URL": srv.url, "WIX_API_KEY": "k", "WIX_SITE_ID": "s"}
-        seed = manifest(tmp_path, full(), "seed.yaml")
-        assert cli("apply", "--auto-approve", seed, env=env).code == 0
-        emulator.requests.clear()
-        m = manifest(tmp_path, full("  STRIPE_API_KEY:\n    state: absent\n"))
-        result = cli("plan", "--code", str(REPO / SITE_CODE), m, env=env, cwd=REPO)
-        assert result.code == 5 and STRIPE_LINE in result.err
-        # one list, one value read per declared present secret: the code guard reads files only
-        counts = {route: n for route, n in emulator.counts().items() if n}
-        assert counts == {"list": 1, "get_value": len(SECRETS) - 1}
+def test_over_http_the_scan_adds_no_request(cli, tmp_path: Path, emulator_site: EmulatorSites) -> None:  # type: ignore[no-untyped-def]
+    emulator, url = emulator_site(api_key="k")
+    env = wix_env(url, api_key="k", site_id="s")
+    seed = manifest(tmp_path, full(), "seed.yaml")
+    assert cli("apply", "--auto-approve", seed, env=env).code == 0
+    emulator.requests.clear()
+    m = manifest(tmp_path, full("  STRIPE_API_KEY:\n    state: absent\n"))
+    result = cli("plan", "--code", str(REPO / SITE_CODE), m, env=env, cwd=REPO)
+    assert result.code == 5 and STRIPE_LINE in result.err
+    # one list, one value read per declared present secret: the code guard reads files only
+    counts = {route: n for route, n in emulator.counts().items() if n}
+    assert counts == {"list": 1, "get_value": len(SECRETS) - 1}
 
 
 def test_code_guard_is_reported_with_the_other_guards(cli, site: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -5,51 +5,17 @@ from a site value is shown. Request counts are exact."""
 from __future__ import annotations
 
 import json
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+from support import SECRETS_API, Site, listing, seed, wix_env, wix_headers, write_dedented
 
-from reconciler.emulator import Emulator, EmulatorServer
-
-API = "/_api/cloud-secrets-vault-server/api/v1/secrets"
-HEADERS = {"Authorization": "test-key", "wix-site-id": "site-1"}
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(api_key="test-key")
-    with EmulatorServer(emulator) as srv:
-        yield emulator, srv.url
-
-
-def env(url: str, **extra: str) -> dict[str, str]:
-    return {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1", **extra}
-
-
-def seed(url: str, *secrets: tuple[str, str]) -> dict[str, str]:
-    ids = {}
-    for name, value in secrets:
-        r = httpx.post(url + API, json={"secret": {"name": name, "value": value}}, headers=HEADERS)
-        r.raise_for_status()
-        ids[name] = r.json()["id"]
-    return ids
-
-
-def listing(url: str) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in httpx.get(url + API, headers=HEADERS).json()["secrets"]}
+from reconciler.emulator import Emulator
 
 
 def value_of(url: str, name: str) -> str:
-    value: str = httpx.get(f"{url}{API}/name/{name}", headers=HEADERS).json()["value"]
+    value: str = httpx.get(f"{url}{SECRETS_API}/name/{name}", headers=wix_headers()).json()["value"]
     return value
 
 
@@ -57,11 +23,11 @@ def writes(emulator: Emulator) -> int:
     return sum(1 for r in emulator.requests if r.method in ("POST", "PATCH", "DELETE"))
 
 
-def test_protect_cannot_be_bypassed_by_renaming(cli: Any, tmp_path: Path, server: tuple[Emulator, str]) -> None:
+def test_protect_cannot_be_bypassed_by_renaming(cli: Any, tmp_path: Path, wix_site: Site[Emulator]) -> None:
     # issue 10.5: `renamed_from` a protected name renamed it away and overwrote its value, exit 0
-    emulator, url = server
+    emulator, url = wix_site
     ids = seed(url, ("prod_stripe", "sk_live_original"), ("OTHER", "v"))
-    m = write(
+    m = write_dedented(
         tmp_path / "m.yaml",
         """\
         version: 1
@@ -77,7 +43,7 @@ def test_protect_cannot_be_bypassed_by_renaming(cli: Any, tmp_path: Path, server
     )
     emulator.reset()
     result = cli(
-        "apply", "--auto-approve", "--no-backup", "--max-deletes", "9", "--allow-mass-delete", str(m), env=env(url)
+        "apply", "--auto-approve", "--no-backup", "--max-deletes", "9", "--allow-mass-delete", str(m), env=wix_env(url)
     )
     assert result.code == 1, result.err
     assert "prod_stripe is protected by 'prod_*'" in result.out + result.err
@@ -87,7 +53,7 @@ def test_protect_cannot_be_bypassed_by_renaming(cli: Any, tmp_path: Path, server
 
 
 def test_no_fingerprint_of_a_site_value_under_a_key_the_manifest_author_chose(
-    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, wix_site: Site[Emulator]
 ) -> None:
     # issue 10.4: a PR author encrypts a new manifest (to the public recipient: they then know its data
     # key) that names any site secret, directly or via renamed_from, and reads the keyed fingerprint of
@@ -98,7 +64,7 @@ def test_no_fingerprint_of_a_site_value_under_a_key_the_manifest_author_chose(
     from reconciler.model import Sensitive
     from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
 
-    _emulator, url = server
+    _emulator, url = wix_site
     seed(url, ("stripe_key", "hunter2"), ("db_password", "letmein"))
     owner = pyrage.x25519.Identity.generate()
     body = (
@@ -119,24 +85,24 @@ def test_no_fingerprint_of_a_site_value_under_a_key_the_manifest_author_chose(
 
     outputs = []
     for flags in ((), ("--json",), ("--markdown",), ("-v",)):
-        result = cli("plan", *flags, "--out", str(tmp_path / "p.json"), str(m), env=env(url, **keys))
+        result = cli("plan", *flags, "--out", str(tmp_path / "p.json"), str(m), env=wix_env(url, **keys))
         assert result.code == 0, result.err
         outputs.append(result.out + result.err + (tmp_path / "p.json").read_text())
     text = "\n".join(outputs)
     assert not any(fp in text for fp in leaked)
     assert all(fp in text for fp in shown)  # the declared values' fingerprints are still there
-    doc = json.loads(cli("plan", "--json", str(m), env=env(url, **keys)).out)
+    doc = json.loads(cli("plan", "--json", str(m), env=wix_env(url, **keys)).out)
     changed = {c["name"]: c for c in doc["changes"] if c["action"] != "unmanaged"}
     assert changed["stripe_key"]["changed"] == ["value"] and changed["stripe_key"]["fingerprint"]["before"] is None
     assert changed["innocent"]["changed"] == ["name", "value"] and changed["innocent"]["fingerprint"]["before"] is None
 
 
 def test_validate_refuses_renamed_from_a_declared_name_and_apply_sends_nothing(
-    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, wix_site: Site[Emulator]
 ) -> None:
-    emulator, url = server
+    emulator, url = wix_site
     seed(url, ("good_one", "a"))
-    m = write(
+    m = write_dedented(
         tmp_path / "m.yaml",
         """\
         version: 1
@@ -152,17 +118,15 @@ def test_validate_refuses_renamed_from_a_declared_name_and_apply_sends_nothing(
     assert checked.code == 1
     assert f"{m}:7:" in checked.err and "good_one is renamed to new_one but is also declared (line 3)" in checked.err
     emulator.reset()
-    applied = cli("apply", "--auto-approve", "--no-backup", str(m), env=env(url))
+    applied = cli("apply", "--auto-approve", "--no-backup", str(m), env=wix_env(url))
     assert applied.code == 1 and emulator.requests == []
     assert set(listing(url)) == {"good_one"}
 
 
-def test_a_case_only_rename_is_one_patch_of_the_name_by_id(
-    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
-) -> None:
-    emulator, url = server
+def test_a_case_only_rename_is_one_patch_of_the_name_by_id(cli: Any, tmp_path: Path, wix_site: Site[Emulator]) -> None:
+    emulator, url = wix_site
     ids = seed(url, ("webhook_signing_secret", "whsec_1"))
-    m = write(
+    m = write_dedented(
         tmp_path / "m.yaml",
         """\
         version: 1
@@ -173,23 +137,23 @@ def test_a_case_only_rename_is_one_patch_of_the_name_by_id(
         """,
     )
     emulator.reset()
-    applied = cli("apply", "--auto-approve", str(m), env=env(url))
+    applied = cli("apply", "--auto-approve", str(m), env=wix_env(url))
     assert applied.code == 0, applied.out + applied.err
     patches = [r for r in emulator.requests if r.method == "PATCH"]
     assert len(patches) == 1 and writes(emulator) == 1
     assert {n: s["id"] for n, s in listing(url).items()} == {"WEBHOOK_SIGNING_SECRET": ids["webhook_signing_secret"]}
     assert value_of(url, "WEBHOOK_SIGNING_SECRET") == "whsec_1"
-    again = cli("plan", "--detailed-exitcode", str(m), env=env(url))
+    again = cli("plan", "--detailed-exitcode", str(m), env=wix_env(url))
     assert again.code == 0, again.out + again.err
 
 
 def test_several_manifests_of_one_site_are_checked_together_like_one_file(
-    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, wix_site: Site[Emulator]
 ) -> None:
     # issue 10.13: each file was valid alone, and the merge skipped the checks one file has
-    emulator, url = server
+    emulator, url = wix_site
     seed(url, ("OLD", "v"), ("legacy_x", "keep"))
-    base = write(
+    base = write_dedented(
         tmp_path / "base.yaml",
         """\
         version: 1
@@ -203,7 +167,7 @@ def test_several_manifests_of_one_site_are_checked_together_like_one_file(
             value: overwrite-me
         """,
     )
-    site = write(
+    site = write_dedented(
         tmp_path / "site.yaml",
         """\
         version: 1
@@ -219,7 +183,7 @@ def test_several_manifests_of_one_site_are_checked_together_like_one_file(
     )
     emulator.reset()
     for command in (("plan",), ("apply", "--auto-approve", "--no-backup")):
-        result = cli(*command, str(base), str(site), env=env(url))
+        result = cli(*command, str(base), str(site), env=wix_env(url))
         assert result.code == 1, result.out + result.err
         text = result.err
         assert f"{site}:6: error: API_KEY and Api_Key ({base}:6) differ only by case" in text
@@ -229,7 +193,7 @@ def test_several_manifests_of_one_site_are_checked_together_like_one_file(
     checked = cli("validate", str(base), str(site))
     assert checked.code == 1 and "differ only by case" in checked.err and "renamed_from of both" in checked.err
     assert cli("validate", "--each", str(base), str(site)).code == 0
-    declared = write(tmp_path / "more.yaml", "version: 1\nsecrets:\n  OLD:\n    value: again\n")
+    declared = write_dedented(tmp_path / "more.yaml", "version: 1\nsecrets:\n  OLD:\n    value: again\n")
     refused = cli("validate", str(base), str(declared))
     assert f"{base}:3: error: OLD is renamed to NEW_A but is also declared ({declared}:3)" in refused.err
 
@@ -237,7 +201,7 @@ def test_several_manifests_of_one_site_are_checked_together_like_one_file(
 def test_a_saved_plan_where_a_manifest_is_expected_says_so(cli: Any, tmp_path: Path) -> None:
     # issue 13.6: `plan plan.json`, `validate plan.json`, `apply plan.json other.yaml` gave 13 schema errors
     site = str(tmp_path / "site.json")
-    m = write(tmp_path / "m.yaml", "version: 1\nsecrets:\n  A:\n    value: a\n")
+    m = write_dedented(tmp_path / "m.yaml", "version: 1\nsecrets:\n  A:\n    value: a\n")
     saved = cli("plan", "--local", site, "--out", "plan.json", str(m), env={"WIX_API_KEY": "k"})
     assert saved.code == 0, saved.err
     for argv in (
@@ -283,11 +247,11 @@ def test_a_backup_restores_values_with_nel_del_and_c1_controls_byte_for_byte(cli
     owner = pyrage.x25519.Identity.generate()
     site = str(tmp_path / "site.json")
     tricky = "a\\u0085b\\u007fc\\u0080\\u009f\\u2028d"  # YAML escapes, in the plaintext manifest
-    first = write(
+    first = write_dedented(
         tmp_path / "a.yaml", f'version: 1\nsecrets:\n  K:\n    value: "{tricky}"\n    description: "\\u0085"\n'
     )
     assert cli("apply", "--local", site, "--auto-approve", str(first)).code == 0
-    second = write(tmp_path / "b.yaml", "version: 1\nsecrets:\n  K:\n    value: overwritten\n")
+    second = write_dedented(tmp_path / "b.yaml", "version: 1\nsecrets:\n  K:\n    value: overwritten\n")
     applied = cli(
         "apply",
         "--local",
@@ -310,14 +274,14 @@ def test_a_backup_restores_values_with_nel_del_and_c1_controls_byte_for_byte(cli
 
 
 def test_every_refusing_guard_in_one_run_with_the_flags_that_pass_them_all(
-    cli: Any, tmp_path: Path, server: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, wix_site: Site[Emulator]
 ) -> None:
     # issue 13.7: one refusal per run; following its hint met the next refusal
-    emulator, url = server
+    emulator, url = wix_site
     seed(url, *[(f"s{i}", "v") for i in range(10)])
-    m = write(tmp_path / "m.yaml", "version: 1\nsecrets:\n  s0:\n    value: v\n  s1:\n    value: v\n")
+    m = write_dedented(tmp_path / "m.yaml", "version: 1\nsecrets:\n  s0:\n    value: v\n  s1:\n    value: v\n")
     emulator.reset()
-    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", str(m), env=env(url))
+    refused = cli("apply", "--auto-approve", "--no-backup", "--prune", str(m), env=wix_env(url))
     assert refused.code == 5, refused.err
     assert "2 safety guards refused the plan" in refused.err
     assert "max-deletes: the plan deletes 8 secrets, more than --max-deletes 5" in refused.err
@@ -333,7 +297,7 @@ def test_every_refusing_guard_in_one_run_with_the_flags_that_pass_them_all(
         "8",
         "--allow-mass-delete",
         str(m),
-        env=env(url),
+        env=wix_env(url),
     )
     assert done.code == 0, done.err
     assert set(listing(url)) == {"s0", "s1"}

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
+from support import SECRETS_API, EmulatorSites, wix_headers, write_dedented
 
 from reconciler.cli.multisite import most_severe
-from reconciler.emulator import Emulator, EmulatorServer
+from reconciler.emulator import Emulator
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.inflight import InFlight
 from reconciler.schema import load_schema
@@ -35,28 +35,14 @@ def in_flight() -> InFlight:
 
 
 @pytest.fixture
-def servers(in_flight: InFlight) -> Iterator[dict[str, tuple[Emulator, str]]]:
-    started: dict[str, tuple[Emulator, str]] = {}
-    stack = []
-    for name in SITES:
-        emulator = Emulator(api_key=f"key-{name}", faults=Faults(latency_ms=150), in_flight=in_flight)
-        srv = EmulatorServer(emulator)
-        srv.__enter__()
-        stack.append(srv)
-        started[name] = (emulator, srv.url)
-    yield started
-    for srv in stack:
-        srv.__exit__(None, None, None)
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+def servers(in_flight: InFlight, emulator_site: EmulatorSites) -> dict[str, tuple[Emulator, str]]:
+    return {
+        name: emulator_site(api_key=f"key-{name}", faults=Faults(latency_ms=150), in_flight=in_flight) for name in SITES
+    }
 
 
 def project(tmp_path: Path, servers: dict[str, tuple[Emulator, str]]) -> Path:
-    write(
+    write_dedented(
         tmp_path / "secrets" / "common.yaml",
         f"""\
         version: 1
@@ -69,7 +55,7 @@ def project(tmp_path: Path, servers: dict[str, tuple[Emulator, str]]) -> Path:
         """,
     )
     for name in SITES:
-        write(
+        write_dedented(
             tmp_path / "secrets" / f"{name}.yaml",
             f"""\
             version: 1
@@ -91,7 +77,7 @@ def project(tmp_path: Path, servers: dict[str, tuple[Emulator, str]]) -> Path:
               api_key_env: {name.upper()}_WIX_API_KEY"""
         for name in SITES
     )
-    return write(
+    return write_dedented(
         tmp_path / "wix-secrets.yaml",
         "version: 1\ndefaults:\n  manifests: [secrets/common.yaml]\nsites:\n" + textwrap.indent(entries, ""),
     )
@@ -102,18 +88,14 @@ def creds() -> dict[str, str]:
 
 
 def listing(url: str, name: str) -> dict[str, Any]:
-    r = httpx.get(
-        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets",
-        headers={"Authorization": f"key-{name}", "wix-site-id": f"site-{name}"},
-    )
+    r = httpx.get(url + SECRETS_API, headers=wix_headers(api_key=f"key-{name}", site_id=f"site-{name}"))
     r.raise_for_status()
     return {s["name"]: s for s in r.json()["secrets"]}
 
 
 def value(url: str, site: str, secret: str) -> str:
     r = httpx.get(
-        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets/name/{secret}",
-        headers={"Authorization": f"key-{site}", "wix-site-id": f"site-{site}"},
+        f"{url}{SECRETS_API}/name/{secret}", headers=wix_headers(api_key=f"key-{site}", site_id=f"site-{site}")
     )
     r.raise_for_status()
     return str(r.json()["value"])
@@ -178,7 +160,7 @@ def test_apply_asks_once_for_all_sites(cli: Any, tmp_path: Path, servers: Any) -
 
 def test_a_broken_site_fails_alone_and_blocks_apply(cli: Any, tmp_path: Path, servers: Any) -> None:
     project(tmp_path, servers)
-    write(tmp_path / "secrets" / "blog.yaml", "version: 1\nsecrets:\n  wixBad:\n    value: x\n")
+    write_dedented(tmp_path / "secrets" / "blog.yaml", "version: 1\nsecrets:\n  wixBad:\n    value: x\n")
     env = creds()
     del env["STAGING_WIX_API_KEY"]
     plan = cli("plan", "--all", "--detailed-exitcode", env=env)
@@ -218,8 +200,8 @@ def test_guard_and_changes_give_the_most_severe_code(cli: Any, tmp_path: Path, s
     project(tmp_path, servers)
     assert cli("apply", "--all", "--auto-approve", env=creds()).code == 0
     shop = "version: 1\nsecrets:\n  SITE_NAME:\n    value: changed\npolicy:\n  prune: true\n"
-    write(tmp_path / "secrets" / "shop.yaml", shop)
-    write(tmp_path / "secrets" / "common.yaml", "version: 1\nsecrets: {}\n")
+    write_dedented(tmp_path / "secrets" / "shop.yaml", shop)
+    write_dedented(tmp_path / "secrets" / "common.yaml", "version: 1\nsecrets: {}\n")
     result = cli("plan", "--all", "--detailed-exitcode", "--max-deletes", "0", env=creds())
     assert result.code == 5, result.out  # shop would delete 2 (guard, 5) > changes elsewhere (2)
     assert "  shop: refused by a safety guard (exit 5)" in result.out

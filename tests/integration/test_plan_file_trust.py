@@ -12,24 +12,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyrage
+from support import VALUES_ONLY, new_age_key, write_manifest, write_sops_manifest
 
 from reconciler.emulator import Emulator, EmulatorServer
-from reconciler.sops import EncryptionRules, encrypt
 
-IDENTITY = pyrage.x25519.Identity.generate()
-KEY_ENV = {"SOPS_AGE_KEY": str(IDENTITY)}
+KEY = new_age_key()
+KEY_ENV = {"SOPS_AGE_KEY": KEY.identity}
 CANARY = "CANARY-plan-file-7d1f0c"
 
 
 def manifest(path: Path, secrets: dict[str, str], *, encrypted: bool = True) -> Path:
-    body = "version: 1\nsecrets:\n" + "".join(f"  {n}:\n    value: {json.dumps(v)}\n" for n, v in secrets.items())
+    """``secrets`` in a manifest: SOPS-encrypted to ``KEY`` (the values only), or in plain text."""
     if encrypted:
-        rules = EncryptionRules(encrypted_regex="^value$")
-        path.write_bytes(encrypt(body.encode(), recipients=[str(IDENTITY.to_public())], rules=rules))
-    else:
-        path.write_text(body)
-    return path
+        return write_sops_manifest(path, secrets, KEY.recipient, rules=VALUES_ONLY)
+    return write_manifest(path, secrets)
 
 
 def edit(path: Path, change: Any) -> None:

@@ -11,13 +11,13 @@ import re
 import select
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import TEST_KEY, EmulatorSites, wix_env
 
-from reconciler.emulator import Emulator, EmulatorServer, Faults
+from reconciler.emulator import Faults
 
 NAMES = [f"PROGRESS_SECRET_{i:02d}" for i in range(12)]
 VALUES = [f"progress-canary-value-{i:02d}-x9" for i in range(12)]
@@ -26,13 +26,12 @@ LINE = re.compile(r"(reading values|applying) [█░]{20} (\d+)/12( · \d+\.\d/
 
 
 @pytest.fixture
-def slow_site() -> Iterator[str]:
-    with EmulatorServer(Emulator(api_key="test-key", faults=Faults(latency_ms=300))) as server:
-        yield server.url
+def slow_site(emulator_site: EmulatorSites) -> str:
+    return emulator_site(api_key=TEST_KEY, faults=Faults(latency_ms=300)).url
 
 
 def env(url: str) -> dict[str, str]:
-    return {"WIX_API_URL": url, "WIX_API_KEY": "test-key", "WIX_SITE_ID": "site-1", "WIX_RATE_LIMIT": "0"}
+    return wix_env(url, WIX_RATE_LIMIT="0")
 
 
 def manifest(path: Path, suffix: str = "") -> Path:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pyrage
 import pytest
+from support import SECRETS_API, VALUES_ONLY, new_age_key, write_sops_manifest
 
 from reconciler.emulator import Emulator, EmulatorServer, EmulatorTransport, Faults
 from reconciler.errors import ServerError
@@ -26,28 +26,23 @@ from reconciler.executor import apply_plan, read_remote
 from reconciler.manifest import load_manifest
 from reconciler.model import Sensitive
 from reconciler.plan import make_plan
-from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
+from reconciler.sops import decrypt
 from reconciler.wix import WixSecretsClient
 from reconciler.wix.auth import ApiKeyAuth
 
 CANARY = "CANARY-7c1e4a55-please-never-print"
-IDENTITY = pyrage.x25519.Identity.generate()
-RECIPIENT = str(IDENTITY.to_public())
-KEY_ENV = {"SOPS_AGE_KEY": str(IDENTITY)}
+KEY = new_age_key()
+RECIPIENT = KEY.recipient
+KEY_ENV = {"SOPS_AGE_KEY": KEY.identity}
 
 
 def encrypted_manifest(path: Path, secrets: dict[str, str], extra: str = "") -> Path:
-    body = (
-        "version: 1\nsecrets:\n"
-        + "".join(f"  {name}:\n    value: {json.dumps(value)}\n" for name, value in secrets.items())
-        + extra
-    )
-    path.write_bytes(encrypt(body.encode(), recipients=[RECIPIENT], rules=EncryptionRules(encrypted_regex="^value$")))
-    return path
+    """``secrets`` (then ``extra``) SOPS-encrypted to ``KEY``, the values only."""
+    return write_sops_manifest(path, secrets, RECIPIENT, extra, rules=VALUES_ONLY)
 
 
 def base(url: str) -> str:
-    return f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets"
+    return url + SECRETS_API
 
 
 H = {"Authorization": "k", "wix-site-id": "s"}
@@ -143,7 +138,7 @@ def test_backup_before_delete_and_overwrite_restores_with_a_plain_apply(cli, tmp
     assert CANARY not in files[0].name and oct(files[0].stat().st_mode & 0o777) == "0o600"
     raw = files[0].read_bytes()
     assert CANARY.encode() not in raw
-    restored = decrypt(raw, keys=KeyRing.from_identities([str(IDENTITY)])).documents[0]["secrets"]
+    restored = decrypt(raw, keys=KEY.keyring()).documents[0]["secrets"]
     assert restored == {"CHANGE": {"value": CANARY}, "DROP": {"value": "d" + CANARY}}
     back = cli("apply", "--local", site, "--auto-approve", "--no-backup", str(files[0]), env=KEY_ENV)
     assert back.code == 0, back.err

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import httpx
-from support import SECRETS_API, AgeKey, Site, encrypted_manifest, seed, wix_env, wix_headers, write_manifest
+from support import SECRETS_API, AgeKey, Site, seed, wix_env, wix_headers, write_manifest, write_sops_manifest
 
 from reconciler.emulator import Emulator
 
@@ -38,7 +38,7 @@ def test_second_plan_skips_every_read_and_an_out_of_band_write_is_caught(  # typ
     secret_key, recipient = age_key.identity, age_key.recipient
     ids = seed(url, *VALUES.items())
     emulator.reset()
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
+    manifest = write_sops_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     cache_dir = tmp_path / "cache"
     plan = ("plan", "--detailed-exitcode", "--value-cache", str(cache_dir), str(manifest))
 
@@ -93,7 +93,7 @@ def test_an_out_of_band_write_of_the_same_value_is_read_and_shows_no_change(  # 
     emulator, url = wix_site
     secret_key, recipient = age_key.identity, age_key.recipient
     ids = seed(url, *VALUES.items())
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
+    manifest = write_sops_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     plan = ("plan", "--detailed-exitcode", "--value-cache", str(tmp_path / "cache"), str(manifest))
     assert cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key)).code == 0
     write_out_of_band(url, ids["TOKEN"], VALUES["TOKEN"])
@@ -109,7 +109,7 @@ def test_a_value_changed_without_a_new_updated_date_is_caught_by_the_sample(  # 
     emulator, url = wix_site
     secret_key, recipient = age_key.identity, age_key.recipient
     seed(url, *VALUES.items())
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
+    manifest = write_sops_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     plan = ("plan", "--detailed-exitcode", "--value-cache", str(tmp_path / "cache"), str(manifest))
     assert cli(*plan, env=wix_env(url, SOPS_AGE_KEY=secret_key)).code == 0
     with emulator.store.transaction(write=True) as store:  # a Wix that changes values, not updatedDate
@@ -131,7 +131,7 @@ def test_the_distrusted_cache_warning_reaches_the_python_api_outcome(
     emulator, url = wix_site
     secret_key, recipient = age_key.identity, age_key.recipient
     seed(url, *VALUES.items())
-    manifest = encrypted_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
+    manifest = write_sops_manifest(tmp_path / "m.sops.yaml", VALUES, recipient)
     site = reconciler.remote_site(url, site_id="site-1")
     options = reconciler.Options(value_cache=tmp_path / "cache")
     environ = {**wix_env(url, SOPS_AGE_KEY=secret_key), "HOME": str(tmp_path)}
@@ -153,12 +153,12 @@ def test_a_re_encrypted_manifest_with_a_new_value_trusts_nothing(  # type: ignor
     secret_key, recipient = age_key.identity, age_key.recipient
     seed(url, *VALUES.items())
     cache = str(tmp_path / "cache")
-    first = encrypted_manifest(tmp_path / "a.sops.yaml", VALUES, recipient)
+    first = write_sops_manifest(tmp_path / "a.sops.yaml", VALUES, recipient)
     assert cli("plan", "--value-cache", cache, str(first), env=wix_env(url, SOPS_AGE_KEY=secret_key)).code == 0
     emulator.reset()
     # encrypting again makes a new data key, hence a new cache key: every entry is void
     wanted = dict(VALUES, API_KEY="new-wanted-value")
-    second = encrypted_manifest(tmp_path / "a.sops.yaml", wanted, recipient)
+    second = write_sops_manifest(tmp_path / "a.sops.yaml", wanted, recipient)
     result = cli(
         "plan", "--detailed-exitcode", "--value-cache", cache, str(second), env=wix_env(url, SOPS_AGE_KEY=secret_key)
     )
