@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-
-from reconciler.emulator import Emulator, EmulatorServer
+from support import EmulatorSites, listing
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "project"
@@ -28,13 +25,6 @@ def project(tmp_path: Path) -> Path:
     target = tmp_path / "project"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("demo-*"))
     return target
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator()
-    with EmulatorServer(emulator) as srv:
-        yield emulator, srv.url
 
 
 def test_the_example_plans_and_applies_without_an_account(cli: Any, project: Path) -> None:
@@ -91,10 +81,10 @@ def test_local_with_one_site_uses_that_file(cli: Any, project: Path, tmp_path: P
     assert other.is_file() and not (project / "demo-blog.json").exists()
 
 
-def test_api_url_and_wix_api_url_apply_to_every_site(cli: Any, tmp_path: Path, server: tuple[Emulator, str]) -> None:
+def test_api_url_and_wix_api_url_apply_to_every_site(cli: Any, tmp_path: Path, emulator_site: EmulatorSites) -> None:
     """Both sites are `local:` in the project file; --api-url sends both to the server instead. (One
     emulator holds one site, so the two sites' manifests declare different names.)"""
-    _, url = server
+    _, url = emulator_site()  # any API key is accepted
     (tmp_path / "a.yaml").write_text("version: 1\nsecrets:\n  A_KEY:\n    value: one\n")
     (tmp_path / "b.yaml").write_text("version: 1\nsecrets:\n  B_KEY:\n    value: two\n")
     (tmp_path / "wix-secrets.yaml").write_text(
@@ -106,10 +96,7 @@ def test_api_url_and_wix_api_url_apply_to_every_site(cli: Any, tmp_path: Path, s
     applied = cli("apply", "--all", "--auto-approve", "--api-url", url, env=env, cwd=tmp_path)
     assert applied.code == 0, applied.out + applied.err
     assert not (tmp_path / "a.json").exists() and not (tmp_path / "b.json").exists()  # not the local: files
-    listed = httpx.get(
-        f"{url}/_api/cloud-secrets-vault-server/api/v1/secrets", headers={"Authorization": "k1", "wix-site-id": "s"}
-    ).json()
-    assert sorted(s["name"] for s in listed["secrets"]) == ["A_KEY", "B_KEY"]
+    assert sorted(listing(url, api_key="k1", site_id="s")) == ["A_KEY", "B_KEY"]
     again = cli("plan", "--all", "--detailed-exitcode", "--json", env={**env, "WIX_API_URL": url}, cwd=tmp_path)
     assert again.code == 0, again.out + again.err
     doc = json.loads(again.out)
