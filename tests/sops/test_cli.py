@@ -5,7 +5,6 @@ Files written by the commands are checked with the real ``sops -d``.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
@@ -13,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import AgeKey, new_age_key
 
 from reconciler.cli import run
-from reconciler.cli.console import Console
 from reconciler.sops import decrypt, open_file
 from reconciler.sops.config import rule_for_file
 
-from .conftest import AgeKey, SopsRun, new_age_key
+from .conftest import SopsRun, console
 
 MANIFEST = """\
 # wix-secrets manifest
@@ -31,16 +30,6 @@ secrets:
   DB_URL:
     value: postgres://u:p@h/db
 """
-
-
-def console(
-    tmp_path: Path, key: AgeKey | None, *, stdin: str = "", **env: str
-) -> tuple[Console, io.StringIO, io.StringIO]:
-    out, err = io.StringIO(), io.StringIO()
-    environ = {"HOME": str(tmp_path / "home"), **env}
-    if key is not None:
-        environ["SOPS_AGE_KEY"] = key.identity
-    return Console(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=environ, cwd=tmp_path), out, err
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import AgeKey, new_age_key
 
 from reconciler.cli import run
 from reconciler.cli.console import Console
@@ -22,7 +23,7 @@ from reconciler.errors import (
 )
 from reconciler.sops import KeyRing, decrypt, is_encrypted
 
-from .conftest import AgeKey, SopsRun, new_age_key
+from .conftest import SopsRun, sops_encrypt
 
 PLAIN = """\
 db:
@@ -36,9 +37,7 @@ other: value
 
 @pytest.fixture
 def encrypted(sops: SopsRun, tmp_path: Path, age_key: AgeKey) -> bytes:
-    src = tmp_path / "plain.yaml"
-    src.write_text(PLAIN)
-    return sops(["--encrypt", "--age", age_key.recipient, str(src)]).stdout
+    return sops_encrypt(sops, tmp_path, PLAIN, [age_key.recipient], name="plain.yaml")
 
 
 def _flip_data(text: str, key: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import AgeKey
 
 from reconciler.sops import EncryptionRules, encrypt
 from reconciler.sops.emit import dump
@@ -13,8 +14,8 @@ from reconciler.sops.fastyaml import parse
 from reconciler.sops.store import load
 
 from .cases import RULES, RULES_INPUT, SHAPES
-from .conftest import AgeKey, SopsRun
-from .test_interop import norm, rule_flags
+from .conftest import SopsRun, sops_encrypt
+from .test_interop import norm
 
 INPUTS: list[tuple[str, str, dict[str, Any]]] = [(n, t, {}) for n, t in SHAPES.items()] + [
     (f"rule_{n}", RULES_INPUT, r) for n, r in RULES.items()
@@ -25,9 +26,7 @@ INPUTS: list[tuple[str, str, dict[str, Any]]] = [(n, t, {}) for n, t in SHAPES.i
 def test_same_tree_as_pyyaml(
     name: str, text: str, rules: dict[str, object], sops: SopsRun, tmp_path: Path, age_key: AgeKey
 ) -> None:
-    src = tmp_path / "in.yaml"
-    src.write_text(text)
-    theirs = sops(["--encrypt", "--age", age_key.recipient, *rule_flags(rules), str(src)]).stdout.decode()
+    theirs = sops_encrypt(sops, tmp_path, text, [age_key.recipient], rules).decode()
     ours = encrypt(text.encode(), recipients=[age_key.recipient], rules=EncryptionRules(**rules)).decode()  # type: ignore[arg-type]
     for doc in (theirs, ours, dump(load(text)).decode(), dump(load(text), go_floats=True).decode()):
         fast = parse(doc)

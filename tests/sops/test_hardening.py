@@ -11,7 +11,6 @@ traceback, unbounded work or plaintext where it should not be.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import subprocess
@@ -19,31 +18,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import AgeKey
 
 from reconciler.cli import run
-from reconciler.cli.console import Console
 from reconciler.errors import SopsFormatError
 from reconciler.sops import decrypt, encrypt, open_file
 
-from .conftest import AgeKey, SopsRun
+from .conftest import SopsRun, console
 
 SECRET = "CANARY-hardening-51b7"
-
-
-def console(tmp_path: Path, key: AgeKey, *, tty: bool = False, **env: str) -> tuple[Console, io.StringIO, io.StringIO]:
-    out, err = io.StringIO(), io.StringIO()
-    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "SOPS_AGE_KEY": key.identity, **env}
-    c = Console(
-        stdout=out,
-        stderr=err,
-        stdin=io.StringIO(""),
-        environ=environ,
-        cwd=tmp_path,
-        stdout_tty=tty,
-        stderr_tty=tty,
-        stdin_tty=tty,
-    )
-    return c, out, err
 
 
 @pytest.fixture

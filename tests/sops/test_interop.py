@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import AgeKey
 
 from reconciler.sops import EncryptionRules, decrypt, decrypt_text, encrypt
 from reconciler.sops.store import Branch, Comment, load, to_plain
 
 from .cases import RULES, RULES_INPUT, SHAPES
-from .conftest import AgeKey, SopsRun
+from .conftest import SopsRun, sops_encrypt
 
 
 def norm(value: Any) -> Any:
@@ -35,28 +36,6 @@ def norm(value: Any) -> Any:
     if isinstance(value, float):
         return ("float", value, math.copysign(1, value))
     return (type(value).__name__ if not isinstance(value, str) else "str", value)
-
-
-def rule_flags(rules: dict[str, object]) -> list[str]:
-    flags: list[str] = []
-    for name, val in rules.items():
-        flags.append("--" + name.replace("_", "-"))
-        if val is not True:
-            flags.append(str(val))
-    return flags
-
-
-def sops_encrypt(
-    sops: SopsRun,
-    tmp_path: Path,
-    text: str,
-    recipients: list[str],
-    rules: dict[str, object] | None = None,
-    name: str = "in.yaml",
-) -> bytes:
-    src = tmp_path / name
-    src.write_text(text, encoding="utf-8")
-    return sops(["--encrypt", "--age", ",".join(recipients), *rule_flags(rules or {}), str(src)]).stdout
 
 
 def sops_decrypt(sops: SopsRun, tmp_path: Path, data: bytes, name: str = "enc.yaml") -> bytes:

@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from .conftest import AgeKey, SopsRun
+from support import AgeKey
+
+from .conftest import SopsRun
 
 CANARY = "CANARY-json-manifest-4d2a"
 

@@ -6,7 +6,6 @@ and refused clearly without one (CI); rotate/updatekeys never drop pgp/kms/vault
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -15,35 +14,17 @@ import pyrage
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from support import AgeKey, new_age_key
 
 from reconciler.cli import run
-from reconciler.cli.console import Console
 from reconciler.errors import SopsIntegrityError, SopsKeyNotFound
 from reconciler.sops import KeyRing, decrypt, encrypt, open_file
 from reconciler.sops.agepq import PQIdentity, bech32_encode, public_from_seed
 from reconciler.sops.store import Branch
 
-from .conftest import AgeKey, SopsRun, new_age_key
+from .conftest import SopsRun, console
 
 PLAIN = b"version: 1\nsecrets:\n  A:\n    value: CANARY-keytypes-77\n"
-
-
-def console(
-    tmp_path: Path, *, tty: bool = False, stdin: str = "", **env: str
-) -> tuple[Console, io.StringIO, io.StringIO]:
-    out, err = io.StringIO(), io.StringIO()
-    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), **env}
-    c = Console(
-        stdout=out,
-        stderr=err,
-        stdin=io.StringIO(stdin),
-        environ=environ,
-        cwd=tmp_path,
-        stdout_tty=tty,
-        stderr_tty=tty,
-        stdin_tty=tty,
-    )
-    return c, out, err
 
 
 # ------------------------------------------------------------------ post-quantum age

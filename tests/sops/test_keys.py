@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from support import AgeKey, new_age_key
+
 from reconciler.sops import KeyRing, decrypt, encrypt
 from reconciler.sops.keys import default_keys_file
 
-from .conftest import AgeKey, SshKey, new_age_key
+from .conftest import SshKey
 
 TEXT = b"a: 1\nb: two\n"
 

@@ -6,22 +6,21 @@ import re
 from pathlib import Path
 
 import pytest
+from support import AgeKey
 
 from reconciler.errors import SopsIntegrityError
 from reconciler.sops import decrypt
 from reconciler.sops.emit import dump
 from reconciler.sops.store import Branch, load
 
-from .conftest import AgeKey, SopsRun
+from .conftest import SopsRun, sops_encrypt
 
 PLAIN = "db:\n  user: admin\n  port: 5432\nlist: [a, b]\n"
 
 
 @pytest.fixture
 def encrypted(sops: SopsRun, tmp_path: Path, age_key: AgeKey) -> bytes:
-    src = tmp_path / "p.yaml"
-    src.write_text(PLAIN)
-    return sops(["--encrypt", "--age", age_key.recipient, str(src)]).stdout
+    return sops_encrypt(sops, tmp_path, PLAIN, [age_key.recipient], name="p.yaml")
 
 
 def _rewrite_block(data: bytes, change: object) -> bytes:

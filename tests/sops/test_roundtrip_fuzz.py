@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from support import AgeKey
+
 from reconciler.sops import decrypt_text, encrypt
 from reconciler.sops.emit import dump
 from reconciler.sops.fastyaml import parse
 from reconciler.sops.goyaml import GoTime
 from reconciler.sops.store import Branch, Comment, load, to_plain
 
-from .conftest import AgeKey, SopsRun
+from .conftest import SopsRun
 from .test_interop import norm
 
 ALPHABET = [*"abcXYZ019 _-:#'\"\\/.,[]{}&*!|>%@`?~=+\n", "é", "✓", "🙂", "\xa0", "\x00", "\x1b"]

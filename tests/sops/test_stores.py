@@ -12,19 +12,18 @@ E. every store's file fed to every other store's reader: either exactly sops' ou
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import sys
 from pathlib import Path
 
 import pytest
+from support import AgeKey, new_age_key
 
 from reconciler.cli import run
-from reconciler.cli.console import Console
 from reconciler.sops import decrypt_text, encrypt
 
-from .conftest import AgeKey, SopsRun, new_age_key
+from .conftest import SopsRun, console
 
 EXT = {"yaml": "yaml", "json": "json", "dotenv": "env", "ini": "ini", "binary": "bin"}
 
@@ -63,12 +62,6 @@ SAMPLES: dict[str, dict[str, bytes]] = {
     },
 }
 CASES = [(fmt, name) for fmt, samples in SAMPLES.items() for name in samples]
-
-
-def console(tmp_path: Path, key: AgeKey, *, stdin: str = "", **env: str) -> tuple[Console, io.StringIO, io.StringIO]:
-    out, err = io.StringIO(), io.StringIO()
-    environ = {"HOME": str(tmp_path / "home"), "PATH": os.environ.get("PATH", ""), "SOPS_AGE_KEY": key.identity, **env}
-    return Console(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=environ, cwd=tmp_path), out, err
 
 
 def write_plain(tmp_path: Path, fmt: str, name: str) -> Path:
