@@ -1,40 +1,22 @@
-"""Fixtures for the action tests: an age identity, an encrypted manifest, a live emulator, a runner."""
+"""Fixtures for the action tests: a live emulator accepting the action's API key and a runner whose workspace
+holds the canaries encrypted to ``age_key`` (that fixture, like ``emulator_site``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import AgeKey, EmulatorSites, Site
 
-from reconciler.emulator import Emulator, EmulatorServer
+from reconciler.emulator import Emulator
 
 from .gha import API_KEY, CANARIES, Runner, encrypt_manifest, manifest_yaml
 
 
-@dataclass(frozen=True)
-class AgeKey:
-    identity: str
-    recipient: str
-
-
-@pytest.fixture(scope="session")
-def age_key() -> AgeKey:
-    import pyrage
-
-    identity = pyrage.x25519.Identity.generate()
-    return AgeKey(identity=str(identity), recipient=str(identity.to_public()))
-
-
 @pytest.fixture
-def site() -> Iterator[EmulatorServer]:
+def site(emulator_site: EmulatorSites) -> Site[Emulator]:
     """A Wix site on loopback that accepts only the test API key."""
-    server = EmulatorServer(Emulator(api_key=API_KEY)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return emulator_site(api_key=API_KEY)
 
 
 @pytest.fixture

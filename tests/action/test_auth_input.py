@@ -7,25 +7,23 @@ keys and accepts a Wix user token, like a site whose Secrets API does not take A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from support import AgeKey, EmulatorSites, Site
 
-from reconciler.emulator import Emulator, EmulatorServer, Quirks
+from reconciler.emulator import Emulator, Quirks
 
-from .conftest import AgeKey
 from .gha import API_KEY, CANARIES, SITE_ID, Runner, encrypt_manifest, manifest_yaml
 
 TOKEN = "action-user-token-1a2b3c4d5e6f"
 
 
 @pytest.fixture
-def token_site() -> Iterator[EmulatorServer]:
-    with EmulatorServer(Emulator(api_key=API_KEY, user_tokens=[TOKEN], quirks=Quirks(refuse_api_keys=True))) as server:
-        yield server
+def token_site(emulator_site: EmulatorSites) -> Site[Emulator]:
+    """A site that refuses API keys and accepts the Wix user token ``TOKEN``."""
+    return emulator_site(api_key=API_KEY, user_tokens=[TOKEN], quirks=Quirks(refuse_api_keys=True))
 
 
-def inputs(site: EmulatorServer, age_key: AgeKey, **more: str) -> dict[str, str]:
+def inputs(site: Site[Emulator], age_key: AgeKey, **more: str) -> dict[str, str]:
     return {
         "command": "plan",
         "manifest": "secrets/shop.sops.yaml",
@@ -37,7 +35,7 @@ def inputs(site: EmulatorServer, age_key: AgeKey, **more: str) -> dict[str, str]
     }
 
 
-def test_the_auth_input_chooses_the_identity(runner: Runner, token_site: EmulatorServer, age_key: AgeKey) -> None:
+def test_the_auth_input_chooses_the_identity(runner: Runner, token_site: Site[Emulator], age_key: AgeKey) -> None:
     env = {"WIX_ACCESS_TOKEN": TOKEN}
     # an API key and an access token: without a choice the run is refused, naming both, before any request
     refused = runner.run_entry_point(inputs(token_site, age_key), env=env)
@@ -54,19 +52,20 @@ def test_the_auth_input_chooses_the_identity(runner: Runner, token_site: Emulato
         assert TOKEN not in run.log and TOKEN not in run.summary
 
 
-def test_an_unknown_auth_input_is_a_clear_error(runner: Runner, token_site: EmulatorServer, age_key: AgeKey) -> None:
+def test_an_unknown_auth_input_is_a_clear_error(runner: Runner, token_site: Site[Emulator], age_key: AgeKey) -> None:
     run = runner.run_entry_point(inputs(token_site, age_key, auth="password"))
     assert run.code == 1
     assert any("unknown identity 'password'" in a for a in run.annotations("error")), run.log
     assert token_site.emulator.requests == []
 
 
-def test_a_name_the_dashboard_refuses_is_a_warning_annotation(runner: Runner, age_key: AgeKey) -> None:
-    with EmulatorServer(Emulator(api_key=API_KEY)) as site:
-        values = {**CANARIES, "odd@name": "odd-value-8642"}
-        manifest = runner.workspace / "secrets" / "shop.sops.yaml"
-        manifest.write_bytes(encrypt_manifest(manifest_yaml(values), age_key.recipient))
-        run = runner.run_entry_point(inputs(site, age_key))
+def test_a_name_the_dashboard_refuses_is_a_warning_annotation(
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
+) -> None:
+    values = {**CANARIES, "odd@name": "odd-value-8642"}
+    manifest = runner.workspace / "secrets" / "shop.sops.yaml"
+    manifest.write_bytes(encrypt_manifest(manifest_yaml(values), age_key.recipient))
+    run = runner.run_entry_point(inputs(site, age_key))
     assert run.code == 0, run.log
     assert any("odd@name" in w and "dashboard" in w for w in run.annotations("warning")), run.log
     run.assert_no_leak(values)

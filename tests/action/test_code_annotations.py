@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from reconciler.emulator import EmulatorServer
+from support import AgeKey, Site
+
+from reconciler.emulator import Emulator
 from reconciler.sops import encrypt
 
-from .conftest import AgeKey
 from .gha import API_KEY, CANARIES, Runner, manifest_yaml
 
 SITE_ID = "code-aware-site"
 
 
-def inputs(site: EmulatorServer, age_key: AgeKey, manifest: str, **more: str) -> dict[str, str]:
+def inputs(site: Site[Emulator], age_key: AgeKey, manifest: str, **more: str) -> dict[str, str]:
     return {
         "manifest": manifest,
         "api-url": site.url,
@@ -23,7 +24,7 @@ def inputs(site: EmulatorServer, age_key: AgeKey, manifest: str, **more: str) ->
     }
 
 
-def test_breaking_change_is_annotated_on_the_code_line(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_breaking_change_is_annotated_on_the_code_line(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     applied = runner.run_entry_point(inputs(site, age_key, "secrets/shop.sops.yaml", command="apply"))
     assert applied.code == 0, applied.log
     (runner.workspace / ".git").mkdir()  # a checkout: policy.code may reach outside the manifest's folder

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from support import AgeKey, Site
 
-from reconciler.emulator import EmulatorServer
+from reconciler.emulator import Emulator
 
-from .conftest import AgeKey
 from .gha import API_KEY, CANARIES, SITE_ID, ActionRun, collect, encrypt_manifest, manifest_yaml, parse_github_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -183,7 +183,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, action_checkout: Path, age_key
     return job
 
 
-def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_composite_steps_plan_apply_drift(job: Job, site: Site[Emulator], age_key: AgeKey) -> None:
     common = {
         "manifest": "secrets/*.sops.yaml",
         "site-id": SITE_ID,
@@ -243,7 +243,7 @@ def test_composite_steps_plan_apply_drift(job: Job, site: EmulatorServer, age_ke
     drift.run.assert_no_leak()
 
 
-def test_composite_fails_the_step_on_a_broken_manifest(job: Job, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_composite_fails_the_step_on_a_broken_manifest(job: Job, site: Site[Emulator], age_key: AgeKey) -> None:
     broken = job.workspace / "broken" / "shop.sops.yaml"  # not under secrets/: the other test globs that
     broken.parent.mkdir(exist_ok=True)
     broken.write_text("version: 2\nsecrets: {}\n", encoding="utf-8")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import AgeKey, Site
 
-from reconciler.emulator import EmulatorServer
+from reconciler.emulator import Emulator
 
-from .conftest import AgeKey
 from .gha import (
     API_KEY,
     CANARIES,
@@ -32,7 +32,7 @@ from .gha import (
 SECRETS_PREFIX = "/_api/cloud-secrets-vault-server/api/v1/secrets"
 
 
-def site_inputs(site: EmulatorServer, age_key: AgeKey, **more: str) -> dict[str, str]:
+def site_inputs(site: Site[Emulator], age_key: AgeKey, **more: str) -> dict[str, str]:
     return {
         "manifest": "secrets/shop.sops.yaml",
         "api-url": site.url,
@@ -43,11 +43,11 @@ def site_inputs(site: EmulatorServer, age_key: AgeKey, **more: str) -> dict[str,
     }
 
 
-def writes(site: EmulatorServer) -> list[str]:
+def writes(site: Site[Emulator]) -> list[str]:
     return [r.route for r in site.emulator.requests if r.route in ("create", "update", "delete")]
 
 
-def site_values(site: EmulatorServer) -> dict[str, str]:
+def site_values(site: Site[Emulator]) -> dict[str, str]:
     with site.emulator.store.transaction(write=False) as store:
         return {s.name: s.value for s in store.all()}
 
@@ -73,7 +73,7 @@ def assert_masks_first(run: ActionRun) -> None:
 
 
 def test_plan_masks_first_then_reports_outputs_and_summary(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="plan"))
 
@@ -105,7 +105,7 @@ def test_plan_masks_first_then_reports_outputs_and_summary(
     assert run.annotations("error") == []
 
 
-def test_plan_output_is_fenced_against_workflow_commands(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_plan_output_is_fenced_against_workflow_commands(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="plan"))
     lines = run.log_lines
     stops = [i for i, line in enumerate(lines) if line.startswith("::stop-commands::")]
@@ -121,7 +121,7 @@ def test_plan_output_is_fenced_against_workflow_commands(runner: Runner, site: E
 
 
 def test_plan_with_detailed_exitcode_fails_the_step_on_changes(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="plan", **{"detailed-exitcode": "true"}))
     assert run.code == 2
@@ -131,7 +131,7 @@ def test_plan_with_detailed_exitcode_fails_the_step_on_changes(
 
 
 def test_apply_then_drift_clean_then_drift_after_an_out_of_band_change(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     applied = runner.run_entry_point(site_inputs(site, age_key, command="apply"))
     assert applied.code == 0, applied.log
@@ -181,7 +181,7 @@ def test_apply_then_drift_clean_then_drift_after_an_out_of_band_change(
     repaired.assert_no_leak(CANARIES | {"oob": "changed-out-of-band-value"})  # backups included
 
 
-def test_broken_manifest_becomes_annotations_on_the_file(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_broken_manifest_becomes_annotations_on_the_file(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     broken = runner.workspace / "secrets" / "broken.yaml"
     broken.write_text(
         "version: 1\n"
@@ -215,7 +215,7 @@ def test_broken_manifest_becomes_annotations_on_the_file(runner: Runner, site: E
 
 
 def test_wrong_age_key_is_an_error_annotation_not_a_crash(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     import pyrage
 
@@ -233,7 +233,7 @@ def test_wrong_age_key_is_an_error_annotation_not_a_crash(
         assert other not in text, where
 
 
-def test_bad_command_input(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_bad_command_input(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="destroy"))
     assert run.code == 1
     assert run.annotations("error") == [
@@ -243,14 +243,14 @@ def test_bad_command_input(runner: Runner, site: EmulatorServer, age_key: AgeKey
     assert "bad input" in run.summary
 
 
-def test_a_glob_that_matches_nothing_is_an_error(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_a_glob_that_matches_nothing_is_an_error(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="plan", manifest="secrets/*.sops.yml"))
     assert run.code == 1
     assert "matched no file" in run.annotations("error")[0]
     assert site.emulator.requests == []
 
 
-def test_globs_and_working_directory(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_globs_and_working_directory(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     # two manifests under infra/secrets, given as a glob relative to working-directory
     base = runner.workspace / "infra"
     (base / "secrets").mkdir(parents=True)
@@ -268,7 +268,7 @@ def test_globs_and_working_directory(runner: Runner, site: EmulatorServer, age_k
     run.assert_no_leak()
 
 
-def test_inputs_with_hyphens_as_the_runner_sets_them(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_inputs_with_hyphens_as_the_runner_sets_them(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     # a JavaScript/Docker runner passes INPUT_SITE-ID; the entry point accepts both spellings
     env = {
         "INPUT_COMMAND": "plan",
@@ -285,7 +285,7 @@ def test_inputs_with_hyphens_as_the_runner_sets_them(runner: Runner, site: Emula
     run.assert_no_leak()
 
 
-def test_max_deletes_guard_refuses_and_says_so(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_max_deletes_guard_refuses_and_says_so(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     applied = runner.run_entry_point(site_inputs(site, age_key, command="apply"))
     assert applied.code == 0, applied.log
     # tombstones for two secrets: deleting them is more than max-deletes allows
@@ -305,7 +305,7 @@ def test_max_deletes_guard_refuses_and_says_so(runner: Runner, site: EmulatorSer
 
 
 def test_saved_plan_is_applied_and_a_stale_one_is_refused(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     planned = runner.run_entry_point(site_inputs(site, age_key, command="plan", **{"plan-file": "shop.plan.json"}))
     assert planned.code == 0, planned.log
@@ -343,7 +343,7 @@ def test_saved_plan_is_applied_and_a_stale_one_is_refused(
 
 
 def test_annotations_point_at_the_file_from_the_workspace_root(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     infra = runner.workspace / "infra" / "secrets"
     infra.mkdir(parents=True)

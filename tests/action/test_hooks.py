@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import AgeKey
 
 from reconciler.action_hooks import DRIFT_LABEL, gitlab_drift_issue, gitlab_mr_note
 
-from .conftest import AgeKey
 from .gha import CANARIES, encrypt_manifest, manifest_yaml
 
 

@@ -10,9 +10,10 @@ import html
 import re
 from pathlib import Path
 
-from reconciler.emulator import EmulatorServer
+from support import AgeKey, Site
 
-from .conftest import AgeKey
+from reconciler.emulator import Emulator
+
 from .gha import API_KEY, SITE_ID, Runner
 
 IMG = "<img src=x onerror=alert(1)>"
@@ -25,7 +26,7 @@ def readable(markdown: str) -> str:
 
 
 def test_hostile_secret_names_do_not_become_html_or_links_in_the_job_summary(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     hostile = runner.workspace / "secrets" / "pr.yaml"
     hostile.write_text(

@@ -19,14 +19,14 @@ from pathlib import Path
 import pyrage
 import pytest
 import yaml
+from support import AgeKey, Site
 
-from reconciler.emulator import EmulatorServer
+from reconciler.emulator import Emulator
 
-from .conftest import AgeKey
 from .gha import API_KEY, CANARIES, SITE_ID, ActionRun, Runner, encrypt_manifest, manifest_yaml
 
 
-def site_inputs(site: EmulatorServer, age_key: AgeKey | None, **more: str) -> dict[str, str]:
+def site_inputs(site: Site[Emulator], age_key: AgeKey | None, **more: str) -> dict[str, str]:
     inputs = {
         "manifest": "secrets/shop.sops.yaml",
         "api-url": site.url,
@@ -39,16 +39,16 @@ def site_inputs(site: EmulatorServer, age_key: AgeKey | None, **more: str) -> di
     return inputs
 
 
-def writes(site: EmulatorServer) -> list[str]:
+def writes(site: Site[Emulator]) -> list[str]:
     return [r.route for r in site.emulator.requests if r.route in ("create", "update", "delete")]
 
 
-def site_values(site: EmulatorServer) -> dict[str, str]:
+def site_values(site: Site[Emulator]) -> dict[str, str]:
     with site.emulator.store.transaction(write=False) as store:
         return {s.name: s.value for s in store.all()}
 
 
-def bad_input(run: ActionRun, site: EmulatorServer, message: str) -> None:
+def bad_input(run: ActionRun, site: Site[Emulator], message: str) -> None:
     """The run was refused as a bad input, naming it, before anything was sent."""
     assert run.code == 1, run.log
     errors = run.annotations("error")
@@ -70,7 +70,7 @@ def tombstones(names: tuple[str, ...]) -> str:
 
 
 def test_the_code_input_points_the_code_guard_at_the_sites_code(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     # the manifest and the site's code live under infra/: both relative to working-directory
     infra = runner.workspace / "infra"
@@ -120,7 +120,7 @@ def test_the_code_input_points_the_code_guard_at_the_sites_code(
         run.assert_no_leak()
 
 
-def test_a_code_path_that_does_not_exist_sends_nothing(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_a_code_path_that_does_not_exist_sends_nothing(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="plan", code="no/such/folder"))
     assert run.code == 1, run.log
     assert any("code path 'no/such/folder' does not exist" in e for e in run.annotations("error")), run.log
@@ -132,7 +132,7 @@ def test_a_code_path_that_does_not_exist_sends_nothing(runner: Runner, site: Emu
 
 
 def test_allow_mass_delete_lets_a_plan_pass_the_mass_delete_guard(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     applied = runner.run_entry_point(site_inputs(site, age_key, command="apply"))
     assert applied.code == 0, applied.log
@@ -161,7 +161,7 @@ def test_allow_mass_delete_lets_a_plan_pass_the_mass_delete_guard(
         run.assert_no_leak()
 
 
-def test_allow_mass_delete_does_not_lift_max_deletes(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_allow_mass_delete_does_not_lift_max_deletes(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     applied = runner.run_entry_point(site_inputs(site, age_key, command="apply"))
     assert applied.code == 0, applied.log
     manifest = runner.workspace / "secrets" / "shop.sops.yaml"
@@ -183,7 +183,7 @@ NEW_TOKEN = "plain_CANARY_second_0c4b"
 ALL_PLAIN = PLAIN | {"new": NEW_TOKEN}
 
 
-def plaintext_site(runner: Runner, site: EmulatorServer) -> None:
+def plaintext_site(runner: Runner, site: Site[Emulator]) -> None:
     """Apply the plaintext manifest, then change it so the next apply overwrites one value and deletes
     the other (both need a backup)."""
     manifest = runner.workspace / "secrets" / "plain.yaml"
@@ -209,7 +209,7 @@ def sops_decrypt(path: Path, identity: str) -> dict[str, object]:
 
 
 def test_a_plaintext_manifest_apply_needs_backup_age_and_the_backup_decrypts_with_its_identity(
-    runner: Runner, site: EmulatorServer
+    runner: Runner, site: Site[Emulator]
 ) -> None:
     plaintext_site(runner, site)
     inputs = site_inputs(site, None, command="apply", manifest="secrets/plain.yaml")
@@ -244,7 +244,7 @@ def test_a_plaintext_manifest_apply_needs_backup_age_and_the_backup_decrypts_wit
         assert str(backup_key) not in run.log
 
 
-def test_wix_secrets_backup_age_is_the_default_of_backup_age(runner: Runner, site: EmulatorServer) -> None:
+def test_wix_secrets_backup_age_is_the_default_of_backup_age(runner: Runner, site: Site[Emulator]) -> None:
     plaintext_site(runner, site)
     first, second = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
     env = {"WIX_SECRETS_BACKUP_AGE": f"{first.to_public()},{second.to_public()}"}
@@ -256,7 +256,7 @@ def test_wix_secrets_backup_age_is_the_default_of_backup_age(runner: Runner, sit
     run.assert_no_leak(ALL_PLAIN)
 
 
-def test_no_backup_is_deliberate_and_visible(runner: Runner, site: EmulatorServer) -> None:
+def test_no_backup_is_deliberate_and_visible(runner: Runner, site: Site[Emulator]) -> None:
     plaintext_site(runner, site)
     run = runner.run_entry_point(
         site_inputs(site, None, command="apply", manifest="secrets/plain.yaml", **{"no-backup": "true"})
@@ -272,7 +272,7 @@ def test_no_backup_is_deliberate_and_visible(runner: Runner, site: EmulatorServe
 
 
 def test_apply_keeps_an_audit_log_in_runner_temp_or_where_the_input_says(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey
+    runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
     # default: a file in RUNNER_TEMP, named by the audit-log output
     applied = runner.run_entry_point(site_inputs(site, age_key, command="apply"))
@@ -306,7 +306,7 @@ def test_apply_keeps_an_audit_log_in_runner_temp_or_where_the_input_says(
     assert not (run.runner_temp / "wix-secrets-audit.jsonl").exists()
 
 
-def test_plan_and_drift_have_no_backup_or_audit_outputs(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_plan_and_drift_have_no_backup_or_audit_outputs(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="plan", **{"audit-log": "no/such/dir/a.jsonl"}))
     assert run.code == 0, run.log
     assert not {"backup-dir", "backup-file", "audit-log"} & set(run.outputs)
@@ -333,7 +333,7 @@ def test_plan_and_drift_have_no_backup_or_audit_outputs(runner: Runner, site: Em
     ids=lambda v: "-".join(v) if isinstance(v, dict) else None,
 )
 def test_a_bad_value_is_a_clear_error_and_sends_nothing(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey, more: dict[str, str], message: str
+    runner: Runner, site: Site[Emulator], age_key: AgeKey, more: dict[str, str], message: str
 ) -> None:
     run = runner.run_entry_point(site_inputs(site, age_key, command="apply", **more))
     bad_input(run, site, message)
@@ -345,7 +345,7 @@ def test_a_bad_value_is_a_clear_error_and_sends_nothing(
     [("no/such/folder/audit.jsonl", "the folder"), ("secrets", "it is a folder"), ("link.jsonl", "symbolic link")],
 )
 def test_an_audit_log_that_cannot_be_written_is_refused_before_any_request(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey, path: str, message: str
+    runner: Runner, site: Site[Emulator], age_key: AgeKey, path: str, message: str
 ) -> None:
     (runner.workspace / "link.jsonl").symlink_to(runner.workspace / "elsewhere.jsonl")
     run = runner.run_entry_point(site_inputs(site, age_key, command="apply", **{"audit-log": path}))
@@ -357,7 +357,7 @@ def test_an_audit_log_that_cannot_be_written_is_refused_before_any_request(
     assert "Traceback" not in run.log
 
 
-def test_a_bad_wix_secrets_backup_age_is_a_clear_error(runner: Runner, site: EmulatorServer, age_key: AgeKey) -> None:
+def test_a_bad_wix_secrets_backup_age_is_a_clear_error(runner: Runner, site: Site[Emulator], age_key: AgeKey) -> None:
     good = str(pyrage.x25519.Identity.generate().to_public())
     run = runner.run_entry_point(
         site_inputs(site, age_key, command="apply"), env={"WIX_SECRETS_BACKUP_AGE": f"{good} not-a-key"}
@@ -367,7 +367,7 @@ def test_a_bad_wix_secrets_backup_age_is_a_clear_error(runner: Runner, site: Emu
 
 @pytest.mark.parametrize("where", ["input", "env"])
 def test_an_age_identity_given_as_backup_recipient_is_masked_and_refused(
-    runner: Runner, site: EmulatorServer, age_key: AgeKey, where: str
+    runner: Runner, site: Site[Emulator], age_key: AgeKey, where: str
 ) -> None:
     secret = str(pyrage.x25519.Identity.generate())
     good = str(pyrage.x25519.Identity.generate().to_public())
