@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import EmulatorSites, Site
 
-from reconciler.emulator import Emulator, EmulatorServer, Quirks
+from reconciler.emulator import Emulator, Quirks
 from reconciler.errors import UsageError
 from reconciler.redact import Redactor
 from reconciler.wix.auth import ApiKeyAuth, CommandTokenAuth, OAuthClientCredentials, StaticTokenAuth
@@ -114,10 +114,9 @@ def fake_program(directory: Path, name: str, tokens: list[str], log: Path) -> Pa
 
 
 @pytest.fixture
-def refusing_site() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(api_key=API_KEY, user_tokens=[TOKEN_B], quirks=Quirks(refuse_api_keys=True))
-    with EmulatorServer(emulator) as server:
-        yield emulator, server.url
+def refusing_site(emulator_site: EmulatorSites) -> Site[Emulator]:
+    """A site that refuses API keys (403) and accepts the Wix user token ``TOKEN_B``."""
+    return emulator_site(api_key=API_KEY, user_tokens=[TOKEN_B], quirks=Quirks(refuse_api_keys=True))
 
 
 def manifest(tmp_path: Path) -> Path:
@@ -135,7 +134,7 @@ def every_file_text(root: Path, skip: Path) -> str:
 
 
 def test_wix_cli_plan_and_apply_end_to_end_with_refetch_after_401(
-    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, refusing_site: Site[Emulator]
 ) -> None:
     emulator, url = refusing_site
     bin_dir, log = tmp_path / "bin", tmp_path / "wix-argv.log"
@@ -157,9 +156,7 @@ def test_wix_cli_plan_and_apply_end_to_end_with_refetch_after_401(
     assert TOKEN_B not in every_file_text(tmp_path, skip=bin_dir)
 
 
-def test_npx_is_the_fallback_when_wix_is_not_on_path(
-    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
-) -> None:
+def test_npx_is_the_fallback_when_wix_is_not_on_path(cli: Any, tmp_path: Path, refusing_site: Site[Emulator]) -> None:
     _, url = refusing_site
     bin_dir, log = tmp_path / "bin", tmp_path / "npx-argv.log"
     fake_program(bin_dir, "npx", [TOKEN_B], log)
@@ -169,9 +166,7 @@ def test_npx_is_the_fallback_when_wix_is_not_on_path(
     assert log.read_text().splitlines() == ["--no-install @wix/cli token --site S"]
 
 
-def test_no_wix_cli_at_all_says_how_to_install_it(
-    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
-) -> None:
+def test_no_wix_cli_at_all_says_how_to_install_it(cli: Any, tmp_path: Path, refusing_site: Site[Emulator]) -> None:
     _, url = refusing_site
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -190,7 +185,7 @@ def test_no_wix_cli_at_all_says_how_to_install_it(
 
 
 def test_a_failing_wix_cli_is_reported_without_its_output(
-    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, refusing_site: Site[Emulator]
 ) -> None:
     _, url = refusing_site
     bin_dir = tmp_path / "bin"
@@ -205,7 +200,7 @@ def test_a_failing_wix_cli_is_reported_without_its_output(
     assert TOKEN_B not in result.err + result.out
 
 
-def test_token_command_and_static_token(cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]) -> None:
+def test_token_command_and_static_token(cli: Any, tmp_path: Path, refusing_site: Site[Emulator]) -> None:
     _, url = refusing_site
     bin_dir = tmp_path / "bin"
     fake_program(bin_dir, "get-token", [TOKEN_B], tmp_path / "argv.log")
@@ -221,7 +216,7 @@ def test_token_command_and_static_token(cli: Any, tmp_path: Path, refusing_site:
 
 
 def test_a_refused_api_key_names_the_identity_the_permission_and_the_alternatives(
-    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str]
+    cli: Any, tmp_path: Path, refusing_site: Site[Emulator]
 ) -> None:
     _, url = refusing_site
     result = cli("plan", str(manifest(tmp_path)), env={"WIX_API_URL": url, "WIX_SITE_ID": "S", "WIX_API_KEY": API_KEY})
@@ -264,7 +259,7 @@ def test_app_access_tokens_and_site_values_are_registered_as_they_are_read() -> 
     ],
 )
 def test_a_token_command_printing_no_usable_token_is_refused(
-    cli: Any, tmp_path: Path, refusing_site: tuple[Emulator, str], script: str, message: str
+    cli: Any, tmp_path: Path, refusing_site: Site[Emulator], script: str, message: str
 ) -> None:
     _, url = refusing_site
     program = tmp_path / "tok"

@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import pyrage
 import pytest
+from support import VALUES_ONLY, EmulatorSites, Site, new_age_key, write_manifest, write_sops_manifest
 
 import reconciler
 from reconciler.emulator import Emulator, EmulatorServer, Quirks
 from reconciler.errors import UsageError
 from reconciler.redact import Redactor
 from reconciler.service import connection_settings, make_auth
-from reconciler.sops import EncryptionRules, encrypt
 from reconciler.wix.auth import ApiKeyAuth, CommandTokenAuth, OAuthClientCredentials, StaticTokenAuth
 
 TOKEN = "user-token-0a1b2c3d4e5f6789"
@@ -31,29 +29,21 @@ API_KEY = "IST.api-key-5e6f7a8b"
 APP_SECRET = "app-secret-9d8c7b6a5f4e"
 APP = {"WIX_CLIENT_ID": "app-1", "WIX_CLIENT_SECRET": APP_SECRET, "WIX_INSTANCE_ID": "inst-1"}
 VALUE = "svc-identity-value-4711"
-AGE = pyrage.x25519.Identity.generate()
+AGE = new_age_key()
 
 
 @pytest.fixture
-def token_site() -> Iterator[tuple[Emulator, str]]:
+def token_site(emulator_site: EmulatorSites) -> Site[Emulator]:
     """A site that refuses API keys (403) and accepts the Wix user token ``TOKEN``."""
-    emulator = Emulator(api_key=API_KEY, user_tokens=[TOKEN], quirks=Quirks(refuse_api_keys=True))
-    with EmulatorServer(emulator) as server:
-        yield emulator, server.url
+    return emulator_site(api_key=API_KEY, user_tokens=[TOKEN], quirks=Quirks(refuse_api_keys=True))
 
 
 def plain(tmp_path: Path, value: str = VALUE) -> Path:
-    path = tmp_path / "m.yaml"
-    path.write_text(f"version: 1\nsecrets:\n  FIRST:\n    value: {value}\n")
-    return path
+    return write_manifest(tmp_path / "m.yaml", {"FIRST": value})
 
 
 def sealed(tmp_path: Path, value: str = VALUE) -> Path:
-    path = tmp_path / "m.sops.yaml"
-    body = f"version: 1\nsecrets:\n  FIRST:\n    value: {value}\n"
-    rules = EncryptionRules(encrypted_regex="^value$")
-    path.write_bytes(encrypt(body.encode(), recipients=[str(AGE.to_public())], rules=rules))
-    return path
+    return write_sops_manifest(tmp_path / "m.sops.yaml", {"FIRST": value}, AGE.recipient, rules=VALUES_ONLY)
 
 
 def fake_wix(tmp_path: Path, token: str = TOKEN) -> str:
@@ -97,7 +87,7 @@ def test_make_auth_resolves_the_chosen_identity_and_registers_its_credentials(tm
 # -- the Python API ----------------------------------------------------------------------------------
 
 
-def test_python_api_chooses_the_identity_with_auth(tmp_path: Path, token_site: tuple[Emulator, str]) -> None:
+def test_python_api_chooses_the_identity_with_auth(tmp_path: Path, token_site: Site[Emulator]) -> None:
     emulator, url = token_site
     environ = {"WIX_API_KEY": API_KEY, "WIX_ACCESS_TOKEN": TOKEN, "HOME": str(tmp_path)}
     with pytest.raises(UsageError, match="2 Wix identities are configured"):
@@ -145,9 +135,9 @@ def test_python_api_sees_the_site_rule_warnings_and_the_uncleared_description(tm
 # -- saved plans and identities ----------------------------------------------------------------------
 
 
-def test_wix_cli_saved_plan_of_a_sops_manifest_applies(cli, tmp_path: Path, token_site: tuple[Emulator, str]) -> None:  # type: ignore[no-untyped-def]
+def test_wix_cli_saved_plan_of_a_sops_manifest_applies(cli, tmp_path: Path, token_site: Site[Emulator]) -> None:  # type: ignore[no-untyped-def]
     emulator, url = token_site
-    env = {"PATH": fake_wix(tmp_path), "WIX_API_URL": url, "SOPS_AGE_KEY": str(AGE)}
+    env = {"PATH": fake_wix(tmp_path), "WIX_API_URL": url, "SOPS_AGE_KEY": AGE.identity}
     m = sealed(tmp_path)
     planned = cli("plan", "--auth", "wix-cli", "--site-id", "S", "--out", "p.json", str(m), env=env)
     assert planned.code == 0, planned.err

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator
 
 import httpx
 import pytest
+from support import EmulatorSites, Site
 
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 from reconciler.errors import NetworkError
@@ -18,10 +18,8 @@ from reconciler.wix.pool import ShardedTransport, SharedTransport
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(api_key="k", faults=Faults(latency_ms=5))
-    with EmulatorServer(emulator) as srv:
-        yield emulator, srv.url
+def server(emulator_site: EmulatorSites) -> Site[Emulator]:
+    return emulator_site(api_key="k", faults=Faults(latency_ms=5))
 
 
 def client(url: str, transport: httpx.AsyncBaseTransport, concurrency: int, retries: int = 5) -> WixSecretsClient:
@@ -37,7 +35,7 @@ def client(url: str, transport: httpx.AsyncBaseTransport, concurrency: int, retr
 
 
 def test_never_more_connections_than_concurrent_requests_and_they_are_reused(
-    server: tuple[Emulator, str],
+    server: Site[Emulator],
 ) -> None:
     emulator, url = server
     transport = ShardedTransport()
@@ -80,7 +78,7 @@ def test_the_default_client_uses_it() -> None:
         asyncio.run(c.aclose())
 
 
-def test_one_tls_context_per_process_shared_by_every_client(server: tuple[Emulator, str]) -> None:
+def test_one_tls_context_per_process_shared_by_every_client(server: Site[Emulator]) -> None:
     """Loading the CA bundle is paid once per process, not once per site of a fleet."""
     _, url = server
     first, second = ShardedTransport(), ShardedTransport()

@@ -10,6 +10,7 @@ import asyncio
 
 import httpx
 import pytest
+from support import wix_env
 
 from reconciler.emulator import Emulator, EmulatorTransport, Quirks
 from reconciler.errors import AuthError, PreconditionError, QuotaExceededError, RemoteError
@@ -171,7 +172,7 @@ def test_a_description_wix_does_not_clear_is_one_warning_not_a_failure(cli, tmp_
 
     emulator = Emulator(quirks=Quirks(keep_description_on_empty=keeps))
     with EmulatorServer(emulator) as server:
-        env = {"WIX_API_URL": server.url, "WIX_API_KEY": "IST.key", "WIX_SITE_ID": "s"}
+        env = wix_env(server.url, api_key="IST.key", site_id="s")
         first = tmp_path / "a.yaml"
         first.write_text("version: 1\nsecrets:\n  D:\n    value: d-value-1\n    description: old text\n")
         assert cli("apply", "--auto-approve", str(first), env=env).code == 0
