@@ -17,10 +17,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import EmulatorSites, Site, wix_env
 
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 
@@ -35,15 +35,13 @@ CODE = (
 
 
 @pytest.fixture
-def slow_site() -> Iterator[tuple[Emulator, str]]:
-    emulator = Emulator(faults=Faults(latency_ms=60))
-    with EmulatorServer(emulator) as server:
-        yield emulator, server.url
+def slow_site(emulator_site: EmulatorSites) -> Site[Emulator]:
+    return emulator_site(faults=Faults(latency_ms=60))
 
 
 def env(url: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("WIX_", "SOPS_", "CI", "GITHUB_"))}
-    return {**base, "WIX_API_KEY": "k", "WIX_SITE_ID": "s", "WIX_API_URL": url, "NO_COLOR": "1"}
+    return {**base, **wix_env(url, api_key="k", site_id="s"), "NO_COLOR": "1"}
 
 
 def manifest(path: Path, count: int = COUNT) -> Path:
@@ -71,7 +69,7 @@ def start_apply(tmp_path: Path, url: str, *extra: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_during_apply_stops_new_writes_audits_the_done_ones_and_a_rerun_converges(
-    tmp_path: Path, slow_site: tuple[Emulator, str], sig: signal.Signals, code: int
+    tmp_path: Path, slow_site: Site[Emulator], sig: signal.Signals, code: int
 ) -> None:
     emulator, url = slow_site
     proc = start_apply(tmp_path, url)
@@ -122,7 +120,7 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
         assert "Traceback" not in err
 
 
-def test_ctrl_c_at_the_prompt_exits_at_the_first_press(tmp_path: Path, slow_site: tuple[Emulator, str]) -> None:
+def test_ctrl_c_at_the_prompt_exits_at_the_first_press(tmp_path: Path, slow_site: Site[Emulator]) -> None:
     emulator, url = slow_site
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import EmulatorSites, wix_env
 
-from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.errors import UsageError
 from reconciler.service import connection_settings
 from reconciler.service.connection import DEFAULT_RATE_LIMIT
@@ -35,15 +35,16 @@ def test_a_bad_wix_rate_limit_is_a_usage_error_naming_the_variable(tmp_path: Pat
         connection_settings({"WIX_RATE_LIMIT": raw}, cwd=tmp_path)
 
 
-def test_the_cli_refuses_a_bad_wix_rate_limit_before_any_request(cli: Any, tmp_path: Path) -> None:
+def test_the_cli_refuses_a_bad_wix_rate_limit_before_any_request(
+    cli: Any, tmp_path: Path, emulator_site: EmulatorSites
+) -> None:
     manifest = tmp_path / "m.yaml"
     manifest.write_text("version: 1\nsecrets:\n  FIRST:\n    value: v\n", encoding="utf-8")
-    emulator = Emulator(api_key="k")
-    with EmulatorServer(emulator) as server:
-        env = {"WIX_API_URL": server.url, "WIX_API_KEY": "k", "WIX_SITE_ID": "s", "WIX_RATE_LIMIT": "lots"}
-        result = cli("plan", str(manifest), env=env)
-        assert result.code == 1 and "WIX_RATE_LIMIT" in result.err and "Traceback" not in result.err
-        assert emulator.requests == []
-        env["WIX_RATE_LIMIT"] = "0"
-        assert cli("plan", str(manifest), env=env).code == 0
-        assert [r.route for r in emulator.requests][:1] == ["list"]
+    emulator, url = emulator_site(api_key="k")
+    env = wix_env(url, api_key="k", site_id="s", WIX_RATE_LIMIT="lots")
+    result = cli("plan", str(manifest), env=env)
+    assert result.code == 1 and "WIX_RATE_LIMIT" in result.err and "Traceback" not in result.err
+    assert emulator.requests == []
+    env["WIX_RATE_LIMIT"] = "0"
+    assert cli("plan", str(manifest), env=env).code == 0
+    assert [r.route for r in emulator.requests][:1] == ["list"]
