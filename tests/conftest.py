@@ -1,5 +1,5 @@
 """Shared fixtures: an isolated environment for every test, the CLI run in-process, emulated Wix sites
-over loopback HTTP and an age key.
+over loopback HTTP, an age key and a fake GitLab API.
 
 The typed helpers these build on (``Site``, ``AgeKey``, ``wix_env``, ``seed``, manifest writers) are in
 ``tests/support.py``, which tests import; fixtures are here only where a teardown or a shared value
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fake_gitlab import FakeGitLab
 from support import TEST_KEY, AgeKey, EmulatorSites, Site, new_age_key
 
 from reconciler.cli import run
@@ -103,3 +104,10 @@ def age_key() -> AgeKey:
     """An age key for the session (one per xdist worker): ``age_key.identity`` decrypts, ``.recipient``
     encrypts, ``.keyring()`` for the library."""
     return new_age_key()
+
+
+@pytest.fixture
+def gitlab() -> Iterator[FakeGitLab]:
+    """A fake GitLab API on loopback (merge request notes, issues, a request log), stopped at teardown."""
+    with FakeGitLab() as fake:
+        yield fake

@@ -22,17 +22,14 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pyrage
 import pytest
 import yaml
+from fake_gitlab import FakeGitLab
 
 from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.sops import EncryptionRules, KeyRing, decrypt_text, encrypt
@@ -229,73 +226,6 @@ def test_every_github_run_step_is_covered() -> None:
 # --- GitLab ------------------------------------------------------------------------------------------
 
 
-class FakeGitLab:
-    """Merge request notes and issues of project 42, as the GitLab helpers use them."""
-
-    def __init__(self, token: str) -> None:
-        self.notes: list[dict[str, Any]] = []
-        self.issues: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return None
-
-            def _reply(self, status: int, body: Any) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _handle(self, method: str) -> None:
-                if self.headers.get("PRIVATE-TOKEN") != token:
-                    return self._reply(401, {"message": "401 Unauthorized"})
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else {}
-                rest = urlsplit(self.path).path.split("/")[5:]  # /api/v4/projects/42/...
-                if rest == ["merge_requests", "7", "notes"]:
-                    if method == "GET":
-                        return self._reply(200, fake.notes)
-                    fake.notes.append({"id": len(fake.notes) + 1, "body": body["body"]})
-                    return self._reply(201, fake.notes[-1])
-                if rest == ["issues"]:
-                    if method == "GET":
-                        return self._reply(200, [i for i in fake.issues if i["state"] == "opened"])
-                    fake.issues.append({"iid": len(fake.issues) + 1, "state": "opened", **body})
-                    return self._reply(201, fake.issues[-1])
-                return self._reply(404, {"message": "404 Not Found"})
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-            def do_PUT(self) -> None:
-                self._handle("PUT")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/api/v4"
-
-
-@pytest.fixture
-def gitlab() -> Iterator[FakeGitLab]:
-    fake = FakeGitLab("glpat-example-test")
-    fake.thread.start()
-    try:
-        yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
-
-
 def gitlab_job_script(config: dict[str, Any], name: str) -> str:
     job = config[name]
     base = config.get(job.get("extends", ""), {})
@@ -329,7 +259,7 @@ def test_gitlab_example_jobs_run_in_pipeline_order(tmp_path: Path, gitlab: FakeG
             "CI_PROJECT_DIR": str(checkout),
             "CI_API_V4_URL": gitlab.url,
             "CI_PROJECT_ID": "42",
-            "WIX_SECRETS_GITLAB_TOKEN": "glpat-example-test",
+            "WIX_SECRETS_GITLAB_TOKEN": gitlab.token,
             "WIX_API_URL": server.url,
             "WIX_API_KEY": "gl-key",
             "WIX_SITE_ID": "site-1",
