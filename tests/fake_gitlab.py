@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from support import send_json
+
 from reconciler.action_hooks import DRIFT_LABEL
 
 
@@ -32,14 +34,7 @@ class FakeGitLab:
                 return None
 
             def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(raw)
+                send_json(self, status, json.dumps(body).encode(), headers)
 
             def _handle(self, method: str) -> None:
                 url = urlsplit(self.path)

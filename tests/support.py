@@ -1,5 +1,5 @@
 """Scaffolding shared by the tests: a Wix site on the emulator, its credentials, seeding it over HTTP,
-age keys, and manifests written plain or SOPS-encrypted.
+a fake server's JSON reply, age keys, and manifests written plain or SOPS-encrypted.
 
 Plain typed functions and values live here (a test module imports them: ``from support import ...``;
 ``tests/`` is on ``sys.path`` because ``tests/conftest.py`` sits there); ``tests/conftest.py`` turns the
@@ -14,6 +14,7 @@ import json
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
@@ -108,6 +109,20 @@ def listing(url: str, *, api_key: str = TEST_KEY, site_id: str = TEST_SITE) -> d
     r = httpx.get(url + SECRETS_API, headers=wix_headers(api_key=api_key, site_id=site_id))
     r.raise_for_status()
     return {s["name"]: s for s in r.json()["secrets"]}
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: Mapping[str, str] | None = None
+) -> None:
+    """Answer the request a fake server's ``handler`` serves: ``status``, a JSON content type, ``body`` as
+    given (bytes, so a hostile fake can send a broken one), then ``headers``."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 # -- age keys --------------------------------------------------------------------------------------

@@ -17,6 +17,17 @@ from reconciler.cli.console import read_line_interruptibly
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def read_until(fd: int, marker: bytes) -> bytes:
+    """What the child wrote on the terminal ``fd`` up to and including ``marker`` (at least: one read may
+    return more); its end before ``marker`` fails the test."""
+    seen = b""
+    while marker not in seen:
+        chunk = os.read(fd, 4096)
+        assert chunk, seen
+        seen += chunk
+    return seen
+
+
 def test_a_line_typed_on_the_terminal_is_read() -> None:
     primary, secondary = pty.openpty()
     try:
@@ -74,11 +85,7 @@ def test_sigint_while_waiting_on_the_terminal_interrupts_the_read() -> None:
         )
         os.close(secondary)
         try:
-            seen = b""
-            while b"ready>" not in seen:
-                chunk = os.read(primary, 4096)
-                assert chunk, seen
-                seen += chunk
+            read_until(primary, b"ready>")
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=60) == 130
         finally:
@@ -103,11 +110,7 @@ def test_a_secret_is_read_without_echo_and_the_terminal_is_restored() -> None:
     )
     os.close(secondary)
     try:
-        seen = b""
-        while b"Passphrase: " not in seen:
-            chunk = os.read(primary, 4096)
-            assert chunk, seen
-            seen += chunk
+        seen = read_until(primary, b"Passphrase: ")
         os.write(primary, b"canary-passphrase-7f3a\n")
         out, _ = proc.communicate(timeout=60)
         assert out == b"'canary-passphrase-7f3a' restored"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 SHAPES: dict[str, str] = {
     "nested_maps": """\
 db:
@@ -230,3 +232,10 @@ RULES: dict[str, dict[str, object]] = {
     "mac_only_encrypted": {"encrypted_regex": "^data$", "mac_only_encrypted": True},
     "mac_only_default_rule": {"mac_only_encrypted": True},
 }
+
+
+#: The interop matrix: every shape as it is, then the rules input under each rule, as
+#: ``(name, text, EncryptionRules keywords)``.
+CASES: list[tuple[str, str, dict[str, Any]]] = [(name, text, {}) for name, text in SHAPES.items()] + [
+    (f"rule_{name}", RULES_INPUT, rules) for name, rules in RULES.items()
+]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support import AgeKey
@@ -13,16 +12,12 @@ from reconciler.sops.emit import dump
 from reconciler.sops.fastyaml import parse
 from reconciler.sops.store import load
 
-from .cases import RULES, RULES_INPUT, SHAPES
+from .cases import CASES
 from .conftest import SopsRun, sops_encrypt
 from .test_interop import norm
 
-INPUTS: list[tuple[str, str, dict[str, Any]]] = [(n, t, {}) for n, t in SHAPES.items()] + [
-    (f"rule_{n}", RULES_INPUT, r) for n, r in RULES.items()
-]
 
-
-@pytest.mark.parametrize(("name", "text", "rules"), INPUTS, ids=[i[0] for i in INPUTS])
+@pytest.mark.parametrize(("name", "text", "rules"), CASES, ids=[c[0] for c in CASES])
 def test_same_tree_as_pyyaml(
     name: str, text: str, rules: dict[str, object], sops: SopsRun, tmp_path: Path, age_key: AgeKey
 ) -> None:

@@ -17,7 +17,7 @@ from support import AgeKey
 from reconciler.sops import EncryptionRules, decrypt, decrypt_text, encrypt
 from reconciler.sops.store import Branch, Comment, load, to_plain
 
-from .cases import RULES, RULES_INPUT, SHAPES
+from .cases import CASES, RULES, RULES_INPUT, SHAPES
 from .conftest import SopsRun, sops_encrypt
 
 
@@ -42,11 +42,6 @@ def sops_decrypt(sops: SopsRun, tmp_path: Path, data: bytes, name: str = "enc.ya
     path = tmp_path / name
     path.write_bytes(data)
     return sops(["-d", str(path)]).stdout
-
-
-CASES: list[tuple[str, str, dict[str, Any]]] = [(name, text, {}) for name, text in SHAPES.items()] + [
-    (f"rule_{name}", RULES_INPUT, rules) for name, rules in RULES.items()
-]
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), CASES, ids=[c[0] for c in CASES])

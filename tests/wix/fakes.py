@@ -12,7 +12,7 @@ import itertools
 import json
 import time
 import urllib.parse
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -232,6 +232,16 @@ def make_client(
         sleep=clock.sleep,
         **kwargs,
     )
+
+
+def run(fake: FakeWix, clock: FakeClock, body: Callable[[WixSecretsClient], Any], **kwargs: Any) -> Any:
+    """``body(client)`` with a client of ``fake`` (``make_client``'s ``kwargs``), driven by ``clock``; its result."""
+
+    async def main() -> Any:
+        async with make_client(fake, clock, **kwargs) as client:
+            return await body(client)
+
+    return clock.run(main())
 
 
 class ScaledClock:

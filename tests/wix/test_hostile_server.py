@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import send_json
 
 LIST = "/_api/cloud-secrets-vault-server/api/v1/secrets"
 SITE_VALUE = "SITE-VALUE-3b9f2c71-never-print"
@@ -60,16 +61,6 @@ def hostile() -> Iterator[Callable[[Handler], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-def reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    for k, v in (extra or {}).items():
-        handler.send_header(k, v)
-    handler.end_headers()
-    handler.wfile.write(body)
 
 
 def manifest(tmp_path: Path, names: tuple[str, ...] = ("A",)) -> str:
@@ -128,11 +119,11 @@ def test_a_trickling_body_hits_the_timeout_as_a_deadline(cli, tmp_path: Path, ho
 
 def test_a_lone_surrogate_is_an_error_not_a_traceback(cli, tmp_path: Path, hostile) -> None:  # type: ignore[no-untyped-def]
     body = b'{"secrets":[{"id":"0b9e1a4e-0000-4000-8000-000000000001","name":"A\\ud800"}]}'
-    url = hostile(lambda h: reply(h, 200, body))
+    url = hostile(lambda h: send_json(h, 200, body))
     result = cli("plan", str(manifest(tmp_path)), env={**ENV, "WIX_API_URL": url})
     assert result.code == 1
     assert "lone UTF-16 surrogate" in result.err and "Traceback" not in result.err
-    error_url = hostile(lambda h: reply(h, 400, b'{"message":"bad \\udc80 thing","details":{}}'))
+    error_url = hostile(lambda h: send_json(h, 400, b'{"message":"bad \\udc80 thing","details":{}}'))
     result = cli("plan", "--json", str(manifest(tmp_path)), env={**ENV, "WIX_API_URL": error_url})
     assert result.code == 1 and "Traceback" not in result.err + result.out
 
@@ -143,14 +134,16 @@ def test_an_error_body_echoing_a_site_value_is_scrubbed(cli, tmp_path: Path, hos
 
     def echoing(handler: BaseHTTPRequestHandler) -> None:
         if handler.path == LIST:
-            reply(handler, 200, json.dumps({"secrets": [{"id": i, "name": n} for n, i in ids.items()]}).encode())
+            send_json(handler, 200, json.dumps({"secrets": [{"id": i, "name": n} for n, i in ids.items()]}).encode())
         elif handler.path.endswith("/name/A"):
-            reply(handler, 200, json.dumps({"value": SITE_VALUE}).encode())
+            send_json(handler, 200, json.dumps({"value": SITE_VALUE}).encode())
             first_read.set()
         else:
             first_read.wait(5)
             message = f"failed to serialise value '{SITE_VALUE}'"
-            reply(handler, 400, json.dumps({"message": message, "details": {}}).encode(), {"x-wix-request-id": "r-1"})
+            send_json(
+                handler, 400, json.dumps({"message": message, "details": {}}).encode(), {"x-wix-request-id": "r-1"}
+            )
 
     url = hostile(echoing)
     for fmt in ((), ("--json",), ("-v",), ("--debug",)):
@@ -168,7 +161,7 @@ def test_an_unusable_api_key_is_refused_by_name_never_echoed(cli, tmp_path: Path
 
     def answer(h: Any) -> None:
         hits.append(h.path)
-        reply(h, 200, b'{"secrets":[]}')
+        send_json(h, 200, b'{"secrets":[]}')
 
     url = hostile(answer)
     for fmt in ((), ("--json",)):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,18 +22,10 @@ from reconciler.errors import (
 from reconciler.model import Sensitive
 from reconciler.wix import DEFAULT_USER_AGENT, OAuthClientCredentials, ReadOnlyClient, WixSecretsClient
 
-from .fakes import API_KEY, PREFIX, SITE_ID, FakeClock, FakeWix, envelope, make_client
+from .fakes import API_KEY, PREFIX, SITE_ID, FakeClock, FakeWix, envelope, run
 
 VALUE = "s3cr3t-value-that-must-not-leak"
 CLIENT_SECRET = "app-secret-that-must-not-leak"
-
-
-def run(fake: FakeWix, clock: FakeClock, body: Callable[[WixSecretsClient], Any], **kwargs: Any) -> Any:
-    async def main() -> Any:
-        async with make_client(fake, clock, **kwargs) as client:
-            return await body(client)
-
-    return clock.run(main())
 
 
 def oauth() -> OAuthClientCredentials:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,17 +14,9 @@ from reconciler.errors import AlreadyExistsError, NotFoundError, RateLimitedErro
 from reconciler.model import Sensitive
 from reconciler.wix import WixSecretsClient
 
-from .fakes import FakeClock, FakeWix, make_client
+from .fakes import FakeClock, FakeWix, run
 
 VALUE = "value-of-the-secret"
-
-
-def run(fake: FakeWix, clock: FakeClock, body: Callable[[WixSecretsClient], Any], **kwargs: Any) -> Any:
-    async def main() -> Any:
-        async with make_client(fake, clock, **kwargs) as client:
-            return await body(client)
-
-    return clock.run(main())
 
 
 def too_many(headers: dict[str, str] | None = None) -> httpx.Response:
