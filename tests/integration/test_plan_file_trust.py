@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support import VALUES_ONLY, new_age_key, write_manifest, write_sops_manifest
+from support import VALUES_ONLY, new_age_key, wix_env, write_manifest, write_sops_manifest
 
 from reconciler.emulator import Emulator, EmulatorServer
 
@@ -35,7 +35,7 @@ def edit(path: Path, change: Any) -> None:
 
 
 def http_env(url: str, key: str = "key-1") -> dict[str, str]:
-    return {**KEY_ENV, "WIX_API_KEY": key, "WIX_SITE_ID": "site-1", "WIX_API_URL": url}
+    return wix_env(url, api_key=key, **KEY_ENV)
 
 
 def test_a_plan_file_edited_to_aim_at_another_server_sends_it_nothing(cli: Any, tmp_path: Path) -> None:
