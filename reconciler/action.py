@@ -64,6 +64,7 @@ __all__ = [
     "escape_data",
     "escape_property",
     "get_input",
+    "in_action_terms",
     "main",
     "mask_commands",
     "options_for",
@@ -515,6 +516,48 @@ def _destroyed_without_backup(inputs: ActionInputs, outcome: SiteOutcome) -> str
     )
 
 
+#: CLI flags the service's messages name, and the action input that does the same (booleans: "name: true").
+_FLAG_IN_MESSAGE: Final = re.compile(r"(?<![\w-])--([a-z][a-z-]*)(?: (\d+|[A-Z][A-Z_]*))?")
+_BOOLEAN_INPUTS: Final = frozenset({"prune", "allow-mass-delete", "allow-breaking-code", "no-backup"})
+_VALUE_INPUTS: Final = {
+    "max-deletes": "max-deletes",
+    "backup-age": "backup-age",
+    "code": "code",
+    "auth": "auth",
+    "api-url": "api-url",
+    "site-id": "site-id",
+    "audit-log": "audit-log",
+    "out": "plan-file",
+}
+
+
+def in_action_terms(text: str) -> str:
+    """A service message as an action user reads it: ``--allow-mass-delete`` becomes
+    ``allow-mass-delete: true``, ``--max-deletes 7`` becomes ``max-deletes: 7``, ``--code`` the ``code``
+    input; flags the action has no input for are left as they are."""
+
+    def swap(match: re.Match[str]) -> str:
+        flag, argument = match.group(1), match.group(2)
+        if flag in _BOOLEAN_INPUTS:
+            return f"{flag}: true" + (f" {argument}" if argument else "")
+        if flag in _VALUE_INPUTS:
+            name = _VALUE_INPUTS[flag]
+            return f"{name}: {argument}" if argument else f"the {name} input"
+        return match.group(0)
+
+    return _FLAG_IN_MESSAGE.sub(swap, text)
+
+
+def _speak_inputs(outcome: SiteOutcome) -> None:
+    """The outcome's error and guard refusal reworded in input terms (:func:`in_action_terms`), in
+    place: the errors belong to this run's outcome."""
+    for exc in {id(e): e for e in (outcome.error, outcome.guard_error) if e is not None}.values():
+        exc.summary = in_action_terms(exc.summary)
+        exc.detail = in_action_terms(exc.detail) if exc.detail else exc.detail
+        exc.hint = in_action_terms(exc.hint) if exc.hint else exc.hint
+        exc.args = (exc.summary,)
+
+
 def _run_service(
     inputs: ActionInputs,
     options: Options,
@@ -553,6 +596,7 @@ def _run_service(
         )
     else:
         outcome = run_site(manifests, options, connection, preloaded=desired, **common)  # type: ignore[arg-type]
+    _speak_inputs(outcome)
     if outcome.result is not None:
         streams.log(render_apply(outcome.result))
     elif outcome.plan is not None and not (inputs.command == "apply" and outcome.has_changes):
@@ -664,6 +708,7 @@ def run_action(
     try:
         if stopped is not None or desired is None:
             outcome = stopped or SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)))
+            _speak_inputs(outcome)
             if outcome.refusal is not None:
                 streams.log(f"Error: {outcome.refusal.user_message()}")
         else:

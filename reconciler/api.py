@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +119,12 @@ def load_manifests(
     *sources: str | os.PathLike[str] | bytes,
     environ: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    passphrase: Callable[[str], str | None] | None = None,
 ) -> DesiredState:
     """Read, decrypt (SOPS/age, keys found in ``environ`` like sops finds them) and validate manifests
-    given as paths or bytes; later ones override earlier ones. Raises ManifestError with every problem."""
+    given as paths or bytes; later ones override earlier ones. Raises ManifestError with every problem.
+    ``passphrase(label)`` opens a passphrase-protected identity file or ssh key (None: they are skipped);
+    pass the result to :func:`plan_site` / :func:`apply_site`."""
     from reconciler.errors import Diagnostic, ManifestError
     from reconciler.manifest import load_manifest, merge_states
     from reconciler.operations import home_of, load_desired
@@ -137,7 +140,7 @@ def load_manifests(
         if not keyring:
             from reconciler.sops import KeyRing
 
-            keyring.append(KeyRing.discover(env, home=home_of(env)))
+            keyring.append(KeyRing.discover(env, home=home_of(env), passphrase=passphrase))
         return keyring[0]
 
     def read_file(rel: str) -> bytes:
@@ -150,7 +153,7 @@ def load_manifests(
                 name = f"<manifest {index + 1}>"
                 states.append(load_manifest(source, file=name, keys=keys, environ=env, read_file=read_file))
             else:
-                states.append(load_desired([Path(source)], environ=env, cwd=base))
+                states.append(load_desired([Path(source)], environ=env, cwd=base, passphrase=passphrase))
         except ManifestError as exc:
             diagnostics.extend(exc.diagnostics)
     if diagnostics:

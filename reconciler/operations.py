@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import Diagnostic, ManifestError, UsageError
 from reconciler.executor import (
@@ -27,6 +27,9 @@ from reconciler.model import DesiredState, RemoteState
 from reconciler.plan import Plan, make_plan
 from reconciler.valuefile import read_value_file
 
+if TYPE_CHECKING:
+    from reconciler.sops.keys import Passphrase
+
 __all__ = ["PlannedSite", "apply_site", "home_of", "load_desired", "plan_site"]
 
 
@@ -35,10 +38,13 @@ def home_of(environ: Mapping[str, str]) -> Path:
     return Path(home) if home else Path.home()
 
 
-def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd: Path) -> DesiredState:
+def load_desired(
+    paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd: Path, passphrase: Passphrase | None = None
+) -> DesiredState:
     """Read, decrypt and validate every manifest in ``paths`` (later ones override earlier ones).
 
-    Every problem of every file is collected before :class:`ManifestError` is raised.
+    Every problem of every file is collected before :class:`ManifestError` is raised. ``passphrase``
+    opens passphrase-protected identities (a front end with a terminal asks); None: they are skipped.
     """
     if not paths:
         raise UsageError("no manifest given", hint="pass the path of a manifest, e.g. examples/quickstart.yaml")
@@ -48,7 +54,7 @@ def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd
         if not keyring:
             from reconciler.sops import KeyRing
 
-            keyring.append(KeyRing.discover(environ, home=home_of(environ)))
+            keyring.append(KeyRing.discover(environ, home=home_of(environ), passphrase=passphrase))
         return keyring[0]
 
     states: list[DesiredState] = []

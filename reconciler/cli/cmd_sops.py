@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from reconciler.sops.keys import KeyRing
     from reconciler.sops.tree import EncryptionRules
 
-__all__ = ["passphrase_prompt", "register"]
+__all__ = ["register"]
 
 _RULE_FLAGS = (
     ("--encrypted-regex", "encrypted_regex", "encrypt only values whose key path matches this regex"),
@@ -198,19 +197,7 @@ def _keyring(console: Console) -> KeyRing:
     from reconciler.sops.keys import KeyRing
 
     home = Path(console.environ.get("HOME") or Path.home())
-    return KeyRing.discover(console.environ, home=home, passphrase=passphrase_prompt(console))
-
-
-def passphrase_prompt(console: Console) -> Callable[[str], str | None] | None:
-    """The passphrase callback for encrypted identities: a hidden prompt when a person is at a
-    terminal (not in CI), else None (the keys are skipped and the error says why)."""
-    if not console.interactive:
-        return None
-
-    def ask(label: str) -> str | None:
-        return console.ask_secret(f"Passphrase for {label}: ") or None
-
-    return ask
+    return KeyRing.discover(console.environ, home=home, passphrase=console.passphrase_prompt())
 
 
 def _cli_rules(args: argparse.Namespace) -> EncryptionRules:

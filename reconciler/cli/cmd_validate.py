@@ -51,9 +51,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     results: list[dict[str, object]] = []
     diagnostics: list[Diagnostic] = []
     states: list[DesiredState] = []
+    passphrase = console.passphrase_prompt()  # one prompt per protected identity, for every manifest
     for path in args.manifests:
         try:
-            state = load_desired([path], environ=console.environ, cwd=console.cwd)
+            state = load_desired([path], environ=console.environ, cwd=console.cwd, passphrase=passphrase)
         except ManifestError as exc:
             diagnostics.extend(exc.diagnostics)
             results.append({"path": path, "valid": False, "secrets": None})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -175,10 +175,28 @@ class Console:
             line = self.stdin.readline()
         return line.strip()
 
+    def passphrase_prompt(self) -> Callable[[str], str | None] | None:
+        """The passphrase callback for passphrase-protected identities: a hidden prompt when a person is
+        at a terminal (not in CI), else None (such keys are skipped and the error says why). Each
+        identity is asked for once per run, however many manifests or sites need it."""
+        if not self.interactive:
+            return None
+        answers: dict[str, str | None] = {}
+
+        def ask(label: str) -> str | None:
+            if label not in answers:
+                answers[label] = self.ask_secret(f"Passphrase for {label}: ") or None
+            return answers[label]
+
+        return ask
+
     def ask_secret(self, question: str) -> str:
         """Read a value without echo. Only from a TTY; the value never reaches argv or history."""
         if self.stdin_tty and self.stdin is sys.stdin:
             return read_secret_interruptibly(sys.stdin, sys.stderr, question)
+        if self.stdin_tty:  # a terminal that is not the process's own (tests)
+            self.stderr.write(question)
+            self.stderr.flush()
         return self.stdin.read().removesuffix("\n")
 
     def resolve(self, path: str | os.PathLike[str]) -> Path:

@@ -82,6 +82,7 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,
+            passphrase=console.passphrase_prompt(),
         )
     return _emit(outcome, args, console, environments, shown=shown)
 

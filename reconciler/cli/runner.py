@@ -188,5 +188,6 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
             redactor=console.redactor,
             before_apply=before_apply,
             stop=stop,
+            passphrase=console.passphrase_prompt(),
         )
     return finish_site(outcome, args, console, plan_shown=shown)

@@ -59,5 +59,6 @@ def apply_saved_command(
             before_apply=before_apply,
             stop=stop,
             saved=saved,
+            passphrase=console.passphrase_prompt(),
         )
     return finish_site(outcome, args, console, plan_shown=shown)

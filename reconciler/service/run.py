@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from reconciler.model import DesiredState
     from reconciler.planfile import SavedPlan
     from reconciler.project import ProjectSite
+    from reconciler.sops.keys import Passphrase
 
 __all__ = [
     "Stop",
@@ -119,6 +120,7 @@ def _session(
     redactor: Redactor | None,
     transport: httpx.AsyncBaseTransport | None,
     name: str | None = None,
+    passphrase: Passphrase | None = None,
 ) -> SiteSession:
     return SiteSession(
         options.check(),
@@ -129,6 +131,7 @@ def _session(
         redactor=redactor,
         name=name,
         transport=transport,
+        passphrase=passphrase,
     )
 
 
@@ -144,11 +147,12 @@ def run_site(
     before_apply: Callable[[SiteOutcome], None] | None = None,
     stop: Stop | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    passphrase: Passphrase | None = None,
     preloaded: DesiredState | None = None,
 ) -> SiteOutcome:
     """Load, plan (and with ``options.command == "apply"``: back up, apply, verify, audit) one site.
     ``preloaded`` is the manifests' desired state when the caller has loaded them already (one decrypt)."""
-    session = _session(options, connection, environ, cwd, events, redactor, transport)
+    session = _session(options, connection, environ, cwd, events, redactor, transport, passphrase=passphrase)
     with asyncio.Runner() as runner:
         try:
             if not manifests:
@@ -184,9 +188,10 @@ async def run_site_async(
     before_apply: Callable[[SiteOutcome], None] | None = None,
     stop: Stop | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    passphrase: Passphrase | None = None,
 ) -> SiteOutcome:
     """:func:`run_site` for callers that have an event loop."""
-    session = _session(options, connection, environ, cwd, events, redactor, transport)
+    session = _session(options, connection, environ, cwd, events, redactor, transport, passphrase=passphrase)
     async with session:
         try:
             if not manifests:
@@ -226,11 +231,12 @@ def apply_plan_file(
     before_apply: Callable[[SiteOutcome], None] | None = None,
     stop: Stop | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    passphrase: Passphrase | None = None,
     saved: SavedPlan | None = None,
     preloaded: tuple[Sequence[str], DesiredState] | None = None,
 ) -> SiteOutcome:
     """Apply a saved plan exactly, or refuse (modified file, other target, stale: exit 4)."""
-    session = _session(options, connection, environ, cwd, events, redactor, transport)
+    session = _session(options, connection, environ, cwd, events, redactor, transport, passphrase=passphrase)
     with asyncio.Runner() as runner:
         try:
             check_outputs(options, cwd)
@@ -259,9 +265,10 @@ async def apply_plan_file_async(
     redactor: Redactor | None = None,
     stop: Stop | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    passphrase: Passphrase | None = None,
 ) -> SiteOutcome:
     """:func:`apply_plan_file` for callers that have an event loop."""
-    session = _session(options, connection, environ, cwd, events, redactor, transport)
+    session = _session(options, connection, environ, cwd, events, redactor, transport, passphrase=passphrase)
     async with session:
         try:
             check_outputs(options, cwd)
@@ -286,6 +293,7 @@ def run_project(
     redactor: Redactor | None = None,
     before_apply: Callable[[ProjectOutcome], None] | None = None,
     stop: Stop | None = None,
+    passphrase: Passphrase | None = None,
 ) -> ProjectOutcome:
     """Plan (and apply) many sites of a project concurrently, each with its own environment (the
     credentials its entry names), client and rate budget. ``connect`` builds a site's connection from
@@ -308,12 +316,12 @@ def run_project(
             connection = connect(env)
         except WixSecretsError as exc:
             connection = Connection(local=site.local, api_url=site.api_url or "", site_id=site.site_id)
-            session = _session(options, connection, env, cwd, events, shared, None, site.name)
+            session = _session(options, connection, env, cwd, events, shared, None, site.name, passphrase)
             session.outcome.info = _info(session, manifests)
             _record(session.outcome, exc)
             sessions.append(session)
             continue
-        session = _session(options, connection, env, cwd, events, shared, None, site.name)
+        session = _session(options, connection, env, cwd, events, shared, None, site.name, passphrase)
         session.project_code = (site.code, site.code_base)  # reconciler.codescan.roots
         session.outcome.info = _info(session, manifests)
         sessions.append(session)

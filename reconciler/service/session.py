@@ -35,17 +35,20 @@ if TYPE_CHECKING:
     from reconciler.model import DesiredState, RemoteState
     from reconciler.operations import PlannedSite
     from reconciler.plan import Change
+    from reconciler.sops.keys import Passphrase
 
 __all__ = ["SiteSession", "load_desired", "run_info"]
 
 log = logging.getLogger("reconciler.service")
 
 
-def load_desired(paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd: Path) -> DesiredState:
+def load_desired(
+    paths: Sequence[str | Path], *, environ: Mapping[str, str], cwd: Path, passphrase: Passphrase | None = None
+) -> DesiredState:
     """Read, decrypt and validate manifests (see :func:`reconciler.operations.load_desired`)."""
     from reconciler.operations import load_desired as load
 
-    return load(paths, environ=environ, cwd=cwd)
+    return load(paths, environ=environ, cwd=cwd, passphrase=passphrase)
 
 
 def run_info(
@@ -81,8 +84,10 @@ class SiteSession:
         redactor: Redactor | None = None,
         name: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        passphrase: Passphrase | None = None,
     ) -> None:
         self.options = options
+        self.passphrase = passphrase  # asks for the passphrase of a protected identity (front ends with a terminal)
         self.connection = connection
         self.environ = dict(environ)
         self.cwd = cwd
@@ -130,7 +135,7 @@ class SiteSession:
         self.events.phase_started(self.name, "load")
         shown = [os.fspath(m) for m in manifests]
         self.outcome.info = run_info(self.options.command, shown, None, self.connection, self.name)
-        desired = load_desired(manifests, environ=self.environ, cwd=self.cwd)
+        desired = load_desired(manifests, environ=self.environ, cwd=self.cwd, passphrase=self.passphrase)
         self.use(desired, shown)
         return desired
 

@@ -300,7 +300,7 @@ def test_max_deletes_guard_refuses_and_says_so(runner: Runner, site: Site[Emulat
     assert writes(site) == []
     assert len(site_values(site)) == 4
     assert any("title=wix-secrets apply failed" in e for e in run.annotations("error")), run.log
-    assert "more than --max-deletes 1" in run.summary
+    assert "more than max-deletes: 1" in run.summary  # the input, not the CLI flag
     run.assert_no_leak()
 
 

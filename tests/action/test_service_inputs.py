@@ -103,7 +103,7 @@ def test_the_code_input_points_the_code_guard_at_the_sites_code(
         "wix-secrets: the plan would delete STRIPE_API_KEY; this code reads it"
     ) in refused.annotations("error"), refused.log
     assert writes(site) == []
-    assert "--allow-breaking-code" in refused.log  # the hint: the input of the same name
+    assert "allow-breaking-code: true" in refused.log and "--allow-breaking-code" not in refused.log  # the input
 
     # allow-breaking-code lets it pass, deliberately; the annotation still points at the line
     site.emulator.reset()
@@ -144,7 +144,7 @@ def test_allow_mass_delete_lets_a_plan_pass_the_mass_delete_guard(
     refused = runner.run_entry_point(site_inputs(site, age_key, command="apply", **{"max-deletes": "10"}))
     assert refused.code == 5, refused.log
     assert writes(site) == [] and len(site_values(site)) == 4
-    assert "more than half" in refused.summary and "--allow-mass-delete" in refused.log
+    assert "more than half" in refused.summary and "pass allow-mass-delete: true" in refused.log
     assert any("title=wix-secrets apply failed" in e for e in refused.annotations("error")), refused.log
 
     site.emulator.reset()
@@ -172,7 +172,7 @@ def test_allow_mass_delete_does_not_lift_max_deletes(runner: Runner, site: Site[
     )
     assert run.code == 5, run.log
     assert writes(site) == []
-    assert "more than --max-deletes 2" in run.summary
+    assert "more than max-deletes: 2" in run.summary
 
 
 # --- backup-age, no-backup, audit-log --------------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_a_plaintext_manifest_apply_needs_backup_age_and_the_backup_decrypts_wit
     refused = runner.run_entry_point(inputs)
     assert refused.code == 1, refused.log
     assert any("no age recipient is proven" in e for e in refused.annotations("error")), refused.log
-    assert "--backup-age" in refused.log and "--no-backup" in refused.log
+    assert "backup-age: RECIPIENT" in refused.log and "no-backup: true" in refused.log
     assert writes(site) == []
     assert site_values(site) == PLAIN
 
