@@ -10,26 +10,23 @@ from typing import Any
 
 import pyrage
 import pytest
+from support import VALUES_ONLY, new_age_key, write_sops_manifest
 
 import reconciler
-from reconciler.sops import EncryptionRules, encrypt
 
 PASSPHRASE = "correct-horse-battery-4471"
 VALUE = "passphrase-canary-value-9c1e"
-AGE = pyrage.x25519.Identity.generate()
+AGE = new_age_key()
 
 
 def sealed(path: Path, name: str, value: str = VALUE) -> Path:
-    body = f"version: 1\nsecrets:\n  {name}:\n    value: {value}\n"
-    rules = EncryptionRules(encrypted_regex="^value$")
-    path.write_bytes(encrypt(body.encode(), recipients=[str(AGE.to_public())], rules=rules))
-    return path
+    return write_sops_manifest(path, {name: value}, AGE.recipient, rules=VALUES_ONLY)
 
 
 @pytest.fixture
 def keyfile(tmp_path: Path) -> Path:
     path = tmp_path / "keys.age"
-    path.write_bytes(pyrage.passphrase.encrypt(str(AGE).encode() + b"\n", PASSPHRASE, True))
+    path.write_bytes(pyrage.passphrase.encrypt(AGE.identity.encode() + b"\n", PASSPHRASE, True))
     return path
 
 
