@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_gitlab import FakeGitLab
-from support import TEST_KEY, AgeKey, EmulatorSites, Site, new_age_key
 
 from reconciler.cli import run
 from reconciler.cli.console import Console
 from reconciler.emulator import Emulator
 from reconciler.redact import Redactor
+
+from fake_gitlab import FakeGitLab
+from support import TEST_KEY, AgeKey, EmulatorSites, Site, new_age_key
 
 _STRIP_PREFIXES = ("WIX_", "SOPS_", "GITHUB_", "INPUT_", "RUNNER_")
 

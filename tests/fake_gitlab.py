@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from support import send_json
-
 from reconciler.action_hooks import DRIFT_LABEL
+
+from support import send_json
 
 
 class FakeGitLab:

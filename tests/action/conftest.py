@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import AgeKey, EmulatorSites, Site
 
 from reconciler.emulator import Emulator
 
 from .gha import API_KEY, CANARIES, Runner, encrypt_manifest, manifest_yaml
+from support import AgeKey, EmulatorSites, Site
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ keys and accepts a Wix user token, like a site whose Secrets API does not take A
 from __future__ import annotations
 
 import pytest
-from support import AgeKey, EmulatorSites, Site
 
 from reconciler.emulator import Emulator, Quirks
 
 from .gha import API_KEY, CANARIES, SITE_ID, Runner, encrypt_manifest, manifest_yaml
+from support import AgeKey, EmulatorSites, Site
 
 TOKEN = "action-user-token-1a2b3c4d5e6f"
 

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from support import AgeKey, Site
-
 from reconciler.emulator import Emulator
 from reconciler.sops import encrypt
 
 from .gha import API_KEY, CANARIES, Runner, manifest_yaml
+from support import AgeKey, Site
 
 SITE_ID = "code-aware-site"
 

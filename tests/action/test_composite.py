@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from support import AgeKey, Site
 
 from reconciler.emulator import Emulator
 
 from .gha import API_KEY, CANARIES, SITE_ID, ActionRun, collect, encrypt_manifest, manifest_yaml, parse_github_output
+from support import AgeKey, Site
 
 REPO = Path(__file__).resolve().parents[2]
 ACTION: dict[str, Any] = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))

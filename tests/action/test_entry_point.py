@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import AgeKey, Site
 
 from reconciler.emulator import Emulator
 
@@ -28,6 +27,7 @@ from .gha import (
     manifest_yaml,
     parse_github_output,
 )
+from support import AgeKey, Site
 
 SECRETS_PREFIX = "/_api/cloud-secrets-vault-server/api/v1/secrets"
 

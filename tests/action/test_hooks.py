@@ -12,12 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fake_gitlab import FakeGitLab
-from support import AgeKey
-
 from reconciler.action_hooks import DRIFT_LABEL, gitlab_drift_issue, gitlab_mr_note
 
 from .gha import CANARIES, encrypt_manifest, manifest_yaml
+from fake_gitlab import FakeGitLab
+from support import AgeKey
 
 
 def hook(*argv: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,10 @@ import html
 import re
 from pathlib import Path
 
-from support import AgeKey, Site
-
 from reconciler.emulator import Emulator
 
 from .gha import API_KEY, SITE_ID, Runner
+from support import AgeKey, Site
 
 IMG = "<img src=x onerror=alert(1)>"
 LINK = "[approve](https://evil.example/x)"

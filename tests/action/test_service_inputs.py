@@ -19,11 +19,11 @@ from pathlib import Path
 import pyrage
 import pytest
 import yaml
-from support import AgeKey, Site
 
 from reconciler.emulator import Emulator
 
 from .gha import API_KEY, CANARIES, SITE_ID, ActionRun, Runner, encrypt_manifest, manifest_yaml
+from support import AgeKey, Site
 
 
 def site_inputs(site: Site[Emulator], age_key: AgeKey | None, **more: str) -> dict[str, str]:

@@ -13,11 +13,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support import VALUES_ONLY, new_age_key, write_sops_manifest
 
 from reconciler.plan import Action, Change, Plan
 from reconciler.schema import load_schema
 from reconciler.target import target_plan
+
+from support import VALUES_ONLY, new_age_key, write_sops_manifest
 
 CANARY = "CANARY-5b0f-show-target-never-print"
 KEY = new_age_key()

@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support import EmulatorSites, Site, wix_env
 
 from reconciler.emulator import Emulator, EmulatorServer, Faults
+
+from support import EmulatorSites, Site, wix_env
 
 COUNT = 60
 # Python leaves Ctrl-C ignored in a child started with SIGINT ignored (a background job of a

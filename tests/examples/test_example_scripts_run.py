@@ -29,10 +29,11 @@ import httpx
 import pyrage
 import pytest
 import yaml
-from fake_gitlab import FakeGitLab
 
 from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.sops import EncryptionRules, KeyRing, decrypt_text, encrypt
+
+from fake_gitlab import FakeGitLab
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

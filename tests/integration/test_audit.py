@@ -12,12 +12,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support import EmulatorSites, new_age_key, wix_env
 
 from reconciler import __version__
 from reconciler.audit import append_records, ci_context
 from reconciler.schema import load_schema
 from reconciler.sops import KeyRing, decrypt_text, edit
+
+from support import EmulatorSites, new_age_key, wix_env
 
 CANARY_A = "CANARY-audit-a-71d3c0e2-5b4f-4a89-9c1d-2e3f4a5b6c7d"
 CANARY_B = "CANARY-audit-b-0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support import SECRETS_API, VALUES_ONLY, Site, listing, new_age_key, seed, wix_env, wix_headers
 
 from reconciler.emulator import Emulator
 from reconciler.sops import encrypt
+
+from support import SECRETS_API, VALUES_ONLY, Site, listing, new_age_key, seed, wix_env, wix_headers
 
 CANARY = "CANARY-3f9a0c21-sweep-never-print"
 KEY = new_age_key()

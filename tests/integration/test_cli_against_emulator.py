@@ -12,10 +12,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support import Site, listing, seed, wix_env, write_dedented
 
 from reconciler.emulator import Emulator
 from reconciler.schema import load_schema
+
+from support import Site, listing, seed, wix_env, write_dedented
 
 CANARY = "CANARY-d41d8cd9-8f00-b204-e980-0998ecf8427e"
 

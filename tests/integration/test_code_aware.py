@@ -10,9 +10,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support import EmulatorSites, wix_env
 
 from reconciler.schema import load_schema
+
+from support import EmulatorSites, wix_env
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_CODE = "examples/site-code"

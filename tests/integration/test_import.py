@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEST_KEY, AgeKey, EmulatorSites, Site, new_age_key, seed, wix_env
 
 from reconciler import __version__
 from reconciler.emulator import Emulator
 from reconciler.sops import KeyRing, decrypt, is_encrypted
+
+from support import TEST_KEY, AgeKey, EmulatorSites, Site, new_age_key, seed, wix_env
 
 CANARY = "CANARY-import-5f1c9a7e-0b2d-4c61-9e3a-7d8f6a5b4c3d"
 TRICKY = ["0123", "yes", "null", "2024-01-01", 'multi\nline "quoted" \\ é', "  padded  ", "#hash: colon"]

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support import SECRETS_API, Site, listing, seed, wix_env, wix_headers, write_dedented
 
 from reconciler.emulator import Emulator
+
+from support import SECRETS_API, Site, listing, seed, wix_env, wix_headers, write_dedented
 
 
 def value_of(url: str, name: str) -> str:

@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from support import SECRETS_API, EmulatorSites, wix_headers, write_dedented
 
 from reconciler.cli.multisite import most_severe
 from reconciler.emulator import Emulator
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.inflight import InFlight
 from reconciler.schema import load_schema
+
+from support import SECRETS_API, EmulatorSites, wix_headers, write_dedented
 
 CANARY = "CANARY-multi-3c2b1a09-8f7e-4d6c-b5a4-938271605f4e"
 SITES = ("shop", "blog", "staging")

@@ -10,9 +10,10 @@ from typing import Any
 
 import pyrage
 import pytest
-from support import VALUES_ONLY, new_age_key, write_sops_manifest
 
 import reconciler
+
+from support import VALUES_ONLY, new_age_key, write_sops_manifest
 
 PASSPHRASE = "correct-horse-battery-4471"
 VALUE = "passphrase-canary-value-9c1e"

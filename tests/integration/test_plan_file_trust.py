@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support import VALUES_ONLY, new_age_key, wix_env, write_manifest, write_sops_manifest
-
 from reconciler.emulator import Emulator, EmulatorServer
+
+from support import VALUES_ONLY, new_age_key, wix_env, write_manifest, write_sops_manifest
 
 KEY = new_age_key()
 KEY_ENV = {"SOPS_AGE_KEY": KEY.identity}

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import TEST_KEY, EmulatorSites, wix_env
 
 from reconciler.emulator import Faults
+
+from support import TEST_KEY, EmulatorSites, wix_env
 
 NAMES = [f"PROGRESS_SECRET_{i:02d}" for i in range(12)]
 VALUES = [f"progress-canary-value-{i:02d}-x9" for i in range(12)]

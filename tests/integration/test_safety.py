@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import SECRETS_API, VALUES_ONLY, new_age_key, write_sops_manifest
 
 from reconciler.emulator import Emulator, EmulatorServer, EmulatorTransport, Faults
 from reconciler.errors import ServerError
@@ -29,6 +28,8 @@ from reconciler.plan import make_plan
 from reconciler.sops import decrypt
 from reconciler.wix import WixSecretsClient
 from reconciler.wix.auth import ApiKeyAuth
+
+from support import SECRETS_API, VALUES_ONLY, new_age_key, write_sops_manifest
 
 CANARY = "CANARY-7c1e4a55-please-never-print"
 KEY = new_age_key()

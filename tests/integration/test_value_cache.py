@@ -11,9 +11,10 @@ import stat
 from pathlib import Path
 
 import httpx
-from support import SECRETS_API, AgeKey, Site, seed, wix_env, wix_headers, write_manifest, write_sops_manifest
 
 from reconciler.emulator import Emulator
+
+from support import SECRETS_API, AgeKey, Site, seed, wix_env, wix_headers, write_manifest, write_sops_manifest
 
 CANARY = "CANARY-77c1f0e2-value-cache"
 VALUES = {"API_KEY": f"{CANARY}-api", "DB_URL": f"{CANARY}-db", "TOKEN": f"{CANARY}-token"}

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from support import AgeKey, new_age_key
 
 from reconciler.cli.console import Console
+
+from support import AgeKey, new_age_key
 
 
 def find_sops() -> str:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import new_age_key
-
 from reconciler.backup import choose_recipients
 from reconciler.backupkey import split_recipients
 from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
 
 from .conftest import new_ssh_key
+from support import new_age_key
 
 CANARY = "CANARY-backup-3f1d-never-print"
 OWNER = new_age_key()

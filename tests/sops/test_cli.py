@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import AgeKey, new_age_key
 
 from reconciler.cli import run
 from reconciler.sops import decrypt, open_file
 from reconciler.sops.config import rule_for_file
 
 from .conftest import SopsRun, console
+from support import AgeKey, new_age_key
 
 MANIFEST = """\
 # wix-secrets manifest

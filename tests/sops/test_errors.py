@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import AgeKey, new_age_key
 
 from reconciler.cli import run
 from reconciler.cli.console import Console
@@ -24,6 +23,7 @@ from reconciler.errors import (
 from reconciler.sops import KeyRing, decrypt, is_encrypted
 
 from .conftest import SopsRun, sops_encrypt
+from support import AgeKey, new_age_key
 
 PLAIN = """\
 db:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import AgeKey
 
 from reconciler.sops import EncryptionRules, encrypt
 from reconciler.sops.emit import dump
@@ -15,6 +14,7 @@ from reconciler.sops.store import load
 from .cases import CASES
 from .conftest import SopsRun, sops_encrypt
 from .test_interop import norm
+from support import AgeKey
 
 
 @pytest.mark.parametrize(("name", "text", "rules"), CASES, ids=[c[0] for c in CASES])

@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import AgeKey
 
 from reconciler.cli import run
 from reconciler.errors import SopsFormatError
 from reconciler.sops import decrypt, encrypt, open_file
 
 from .conftest import SopsRun, console
+from support import AgeKey
 
 SECRET = "CANARY-hardening-51b7"
 

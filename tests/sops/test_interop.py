@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import AgeKey
 
 from reconciler.sops import EncryptionRules, decrypt, decrypt_text, encrypt
 from reconciler.sops.store import Branch, Comment, load, to_plain
 
 from .cases import CASES, RULES, RULES_INPUT, SHAPES
 from .conftest import SopsRun, sops_encrypt
+from support import AgeKey
 
 
 def norm(value: Any) -> Any:

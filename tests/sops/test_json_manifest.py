@@ -7,9 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from support import AgeKey
-
 from .conftest import SopsRun
+from support import AgeKey
 
 CANARY = "CANARY-json-manifest-4d2a"
 

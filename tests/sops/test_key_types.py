@@ -14,7 +14,6 @@ import pyrage
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from support import AgeKey, new_age_key
 
 from reconciler.cli import run
 from reconciler.errors import SopsIntegrityError, SopsKeyNotFound
@@ -23,6 +22,7 @@ from reconciler.sops.agepq import PQIdentity, bech32_encode, public_from_seed
 from reconciler.sops.store import Branch
 
 from .conftest import SopsRun, console
+from support import AgeKey, new_age_key
 
 PLAIN = b"version: 1\nsecrets:\n  A:\n    value: CANARY-keytypes-77\n"
 

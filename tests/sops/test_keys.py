@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from support import AgeKey, new_age_key
-
 from reconciler.sops import KeyRing, decrypt, encrypt
 from reconciler.sops.keys import default_keys_file
 
 from .conftest import SshKey
+from support import AgeKey, new_age_key
 
 TEXT = b"a: 1\nb: two\n"
 

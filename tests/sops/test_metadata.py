@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from support import AgeKey
 
 from reconciler.errors import SopsIntegrityError
 from reconciler.sops import decrypt
@@ -14,6 +13,7 @@ from reconciler.sops.emit import dump
 from reconciler.sops.store import Branch, load
 
 from .conftest import SopsRun, sops_encrypt
+from support import AgeKey
 
 PLAIN = "db:\n  user: admin\n  port: 5432\nlist: [a, b]\n"
 

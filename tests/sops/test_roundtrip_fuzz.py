@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from support import AgeKey
-
 from reconciler.sops import decrypt_text, encrypt
 from reconciler.sops.emit import dump
 from reconciler.sops.fastyaml import parse
@@ -18,6 +16,7 @@ from reconciler.sops.store import Branch, Comment, load, to_plain
 
 from .conftest import SopsRun
 from .test_interop import norm
+from support import AgeKey
 
 ALPHABET = [*"abcXYZ019 _-:#'\"\\/.,[]{}&*!|>%@`?~=+\n", "é", "✓", "🙂", "\xa0", "\x00", "\x1b"]
 WORDS = [

@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
-from support import AgeKey
 
 from reconciler.errors import SopsError
 from reconciler.sops import decrypt_text, encrypt
 from reconciler.sops.formats import FORMATS, load_plain
 
 from .conftest import SopsRun
+from support import AgeKey
 
 SEEDS = {
     "yaml": b"a: 1\nb: [x, y]\n# c\nd: {e: f}\n",

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import AgeKey, new_age_key
 
 from reconciler.cli import run
 from reconciler.sops import decrypt_text, encrypt
 
 from .conftest import SopsRun, console
+from support import AgeKey, new_age_key
 
 EXT = {"yaml": "yaml", "json": "json", "dotenv": "env", "ini": "ini", "binary": "bin"}
 

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import EmulatorSites, wix_env
 
 from reconciler.errors import UsageError
 from reconciler.service import connection_settings
 from reconciler.service.connection import DEFAULT_RATE_LIMIT
+
+from support import EmulatorSites, wix_env
 
 
 def test_the_rate_limit_comes_from_the_flag_then_wix_rate_limit_then_the_default(tmp_path: Path) -> None:

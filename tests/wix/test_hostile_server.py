@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support import send_json
 
 LIST = "/_api/cloud-secrets-vault-server/api/v1/secrets"

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import EmulatorSites, Site
 
 from reconciler.emulator import Emulator, Quirks
 from reconciler.errors import UsageError
 from reconciler.redact import Redactor
 from reconciler.wix.auth import ApiKeyAuth, CommandTokenAuth, OAuthClientCredentials, StaticTokenAuth
 from reconciler.wix.identity import configured_kinds, resolve_identity
+
+from support import EmulatorSites, Site
 
 TOKEN_A = "wixcli-token-A-7f3e9c1d2b4a"
 TOKEN_B = "wixcli-token-B-0a1b2c3d4e5f"

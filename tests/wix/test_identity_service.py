@@ -15,7 +15,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from support import VALUES_ONLY, EmulatorSites, Site, new_age_key, write_manifest, write_sops_manifest
 
 import reconciler
 from reconciler.emulator import Emulator, EmulatorServer, Quirks
@@ -23,6 +22,8 @@ from reconciler.errors import UsageError
 from reconciler.redact import Redactor
 from reconciler.service import connection_settings, make_auth
 from reconciler.wix.auth import ApiKeyAuth, CommandTokenAuth, OAuthClientCredentials, StaticTokenAuth
+
+from support import VALUES_ONLY, EmulatorSites, Site, new_age_key, write_manifest, write_sops_manifest
 
 TOKEN = "user-token-0a1b2c3d4e5f6789"
 API_KEY = "IST.api-key-5e6f7a8b"

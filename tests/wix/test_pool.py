@@ -7,7 +7,6 @@ import ssl
 
 import httpx
 import pytest
-from support import EmulatorSites, Site
 
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 from reconciler.errors import NetworkError
@@ -15,6 +14,8 @@ from reconciler.model import Sensitive
 from reconciler.wix import WixSecretsClient, pool
 from reconciler.wix.auth import ApiKeyAuth
 from reconciler.wix.pool import ShardedTransport, SharedTransport
+
+from support import EmulatorSites, Site
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import asyncio
 
 import httpx
 import pytest
-from support import wix_env
 
 from reconciler.emulator import Emulator, EmulatorTransport, Quirks
 from reconciler.errors import AuthError, PreconditionError, QuotaExceededError, RemoteError
@@ -20,6 +19,8 @@ from reconciler.model import Sensitive
 from reconciler.plan import make_plan
 from reconciler.wix import WixSecretsClient
 from reconciler.wix.auth import ApiKeyAuth
+
+from support import wix_env
 
 MANIFEST = b"version: 1\nsecrets:\n  A:\n    value: alpha-1\n  B:\n    value: beta-22\n    description: bee\n"
 
