@@ -552,10 +552,17 @@ def _speak_inputs(outcome: SiteOutcome) -> None:
     """The outcome's error and guard refusal reworded in input terms (:func:`in_action_terms`), in
     place: the errors belong to this run's outcome."""
     for exc in {id(e): e for e in (outcome.error, outcome.guard_error) if e is not None}.values():
-        exc.summary = in_action_terms(exc.summary)
-        exc.detail = in_action_terms(exc.detail) if exc.detail else exc.detail
+        exc.summary = _outside_parentheses(exc.summary)
+        exc.detail = _outside_parentheses(exc.detail) if exc.detail else exc.detail
         exc.hint = in_action_terms(exc.hint) if exc.hint else exc.hint
         exc.args = (exc.summary,)
+
+
+def _outside_parentheses(text: str) -> str:
+    """:func:`in_action_terms` outside ``(...)``: that is where a message lists secret names, and a
+    manifest may name a secret ``--no-backup``; a name is never reworded."""
+    parts = re.split(r"(\([^()]*\))", text)
+    return "".join(part if index % 2 else in_action_terms(part) for index, part in enumerate(parts))
 
 
 def _run_service(
