@@ -231,6 +231,7 @@ class ActionInputs:
     backup_age: tuple[str, ...] = ()  # --backup-age (else WIX_SECRETS_BACKUP_AGE); checked recipients
     no_backup: bool = False  # --no-backup: deliberate, and reported as a warning when values are destroyed
     audit_log: str = ""  # --audit-log, relative to working_directory; "": a file in RUNNER_TEMP
+    backup_dir: str = ""  # --backup-dir, relative to working_directory; "": a folder in RUNNER_TEMP
 
     def __repr__(self) -> str:  # the dataclass repr would show the key and the identity
         return f"ActionInputs(command={self.command!r}, manifests={self.manifests!r})"
@@ -248,6 +249,8 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
     no_backup = parse_bool(get_input(environ, "no-backup", "false"), name="no-backup")
     if backup_text and no_backup:
         raise ActionInputError("inputs 'backup-age' and 'no-backup' both given; choose one")
+    if get_input(environ, "backup-dir") and no_backup:
+        raise ActionInputError("inputs 'backup-dir' and 'no-backup' both given; choose one")
     if backup_text:
         backup_age = parse_recipients(split_list(backup_text, name="backup-age"), source="input 'backup-age'")
     elif no_backup:
@@ -281,6 +284,7 @@ def read_inputs(environ: Mapping[str, str]) -> ActionInputs:
         backup_age=backup_age,
         no_backup=no_backup,
         audit_log=get_input(environ, "audit-log"),
+        backup_dir=get_input(environ, "backup-dir"),
     )
 
 
@@ -527,6 +531,7 @@ _VALUE_INPUTS: Final = {
     "api-url": "api-url",
     "site-id": "site-id",
     "audit-log": "audit-log",
+    "backup-dir": "backup-dir",
     "out": "plan-file",
 }
 
@@ -707,6 +712,9 @@ def run_action(
     # apply keeps an encrypted backup of every value it overwrites or deletes, and an audit log; in a
     # job, somewhere a later step can upload them from (docs/ci.md), not in the runner's ephemeral home
     backup_dir = runner_temp / BACKUP_DIR_NAME
+    if inputs.backup_dir:  # relative to working-directory; the service refuses a folder whose parent is missing
+        chosen = Path(inputs.backup_dir).expanduser()
+        backup_dir = chosen if chosen.is_absolute() else workdir / chosen
     options = options_for(inputs, plan_file=plan_file, backup_dir=backup_dir, audit_log=audit_log)
     token = secrets.token_hex(16)
     streams.command(f"::stop-commands::{token}")

@@ -271,6 +271,29 @@ def test_no_backup_is_deliberate_and_visible(runner: Runner, site: Site[Emulator
     run.assert_no_leak(ALL_PLAIN)
 
 
+def test_the_backup_dir_input_puts_the_backup_where_it_says(runner: Runner, site: Site[Emulator]) -> None:
+    plaintext_site(runner, site)
+    backup_key = pyrage.x25519.Identity.generate()
+    inputs = site_inputs(site, None, command="apply", manifest="secrets/plain.yaml")
+    inputs |= {"backup-age": str(backup_key.to_public())}
+    # a folder whose parent is missing: refused before any request
+    refused = runner.run_entry_point(inputs | {"backup-dir": "no/such/backups"})
+    assert refused.code == 1 and "no/such" in refused.log, refused.log
+    assert site.emulator.requests == [] and site_values(site) == PLAIN
+    # relative to working-directory, created when its parent exists, named by the backup-dir output
+    applied = runner.run_entry_point(inputs | {"backup-dir": "backups"})
+    assert applied.code == 0, applied.log
+    assert Path(applied.outputs["backup-dir"]) == runner.workspace / "backups"
+    backup = Path(applied.outputs["backup-file"])
+    assert backup.parent == runner.workspace / "backups" and backup.is_file()
+    assert not (applied.runner_temp / "wix-secrets-backups").exists()
+    assert sops_decrypt(backup, str(backup_key))["secrets"] == {
+        "PLAIN_TOKEN": {"value": PLAIN["PLAIN_TOKEN"], "description": "plain_token (test)"},
+        "PLAIN_GONE": {"value": PLAIN["PLAIN_GONE"], "description": "plain_gone (test)"},
+    }
+    applied.assert_no_leak(ALL_PLAIN)
+
+
 def test_apply_keeps_an_audit_log_in_runner_temp_or_where_the_input_says(
     runner: Runner, site: Site[Emulator], age_key: AgeKey
 ) -> None:
@@ -329,6 +352,7 @@ def test_plan_and_drift_have_no_backup_or_audit_outputs(runner: Runner, site: Si
             "item 1 is not an age",
         ),  # checksum
         ({"backup-age": "x", "no-backup": "true"}, "inputs 'backup-age' and 'no-backup' both given"),
+        ({"backup-dir": "bk", "no-backup": "true"}, "inputs 'backup-dir' and 'no-backup' both given"),
     ],
     ids=lambda v: "-".join(v) if isinstance(v, dict) else None,
 )

@@ -117,6 +117,7 @@ def test_action_inputs_and_outputs_are_the_documented_ones() -> None:
         "allow-breaking-code",
         "backup-age",
         "no-backup",
+        "backup-dir",
         "audit-log",
         "plan-file",
         "detailed-exitcode",
