@@ -67,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for flag, dest, text in _RULE_FLAGS:
         p.add_argument(flag, dest=dest, metavar="VALUE", help=text)
     p.add_argument("--mac-only-encrypted", action="store_true", help="the MAC covers only encrypted values")
+    _config_flag(p)
     p.set_defaults(handler=_encrypt)
 
     p = add_subcommand(
@@ -127,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("file", metavar="FILE")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask")
     _types(p, output=False)
+    _config_flag(p)
     p.set_defaults(handler=_updatekeys)
 
     p = add_subcommand(
@@ -207,11 +209,27 @@ def _cli_rules(args: argparse.Namespace) -> EncryptionRules:
     return EncryptionRules(**kw, mac_only_encrypted=bool(getattr(args, "mac_only_encrypted", False)))
 
 
-def _creation_rule(console: Console, path: Path) -> Any:
+def _config_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the .sops.yaml to use, as sops --config (default: SOPS_CONFIG, else the nearest .sops.yaml "
+        "from the current folder upward)",
+    )
+
+
+def _creation_rule(console: Console, path: Path, config: str | None = None) -> Any:
+    """The creation rule for ``path``: from ``--config FILE`` when given (it must exist), else from
+    ``SOPS_CONFIG`` or the nearest ``.sops.yaml``."""
     from reconciler.sops.config import find_config, rule_for_file
 
-    config = find_config(console.cwd, console.environ)
-    return rule_for_file(config, path) if config is not None else None
+    if config:
+        chosen = console.resolve(config)
+        if not chosen.is_file():
+            raise UsageError(f"--config {config}: no such file", hint="point --config at a .sops.yaml")
+        return rule_for_file(chosen, path)
+    found = find_config(console.cwd, console.environ)
+    return rule_for_file(found, path) if found is not None else None
 
 
 def _emit(console: Console, data: bytes, output: str | None, *, private: bool) -> None:
@@ -257,7 +275,7 @@ def _encrypt(args: argparse.Namespace, console: Console) -> int:
     groups: tuple[tuple[str, ...], ...] = ()
     threshold = None
     if not recipients:
-        rule = _creation_rule(console, path)
+        rule = _creation_rule(console, path, args.config)
         if rule is None:
             raise UsageError("no recipients: pass --age RECIPIENT, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml")
         recipients, groups, threshold = list(rule.age), rule.key_groups, rule.shamir_threshold
@@ -268,7 +286,7 @@ def _encrypt(args: argparse.Namespace, console: Console) -> int:
                 "encrypts to the age recipients only (use sops for the others)"
             )
     else:
-        rule = _creation_rule_quiet(console, path)
+        rule = _creation_rule_quiet(console, path, args.config)
         if rule is not None:
             rules = rule.rules.merged(rules)
     data = encrypt(
@@ -288,11 +306,11 @@ def _encrypt(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _creation_rule_quiet(console: Console, path: Path) -> Any:
+def _creation_rule_quiet(console: Console, path: Path, config: str | None = None) -> Any:
     from reconciler.errors import SopsEncryptError
 
     try:
-        return _creation_rule(console, path)
+        return _creation_rule(console, path, config)
     except SopsEncryptError:
         return None
 
@@ -498,9 +516,9 @@ def _updatekeys(args: argparse.Namespace, console: Console) -> int:
     from reconciler.sops.api import open_file, updatekeys
 
     path, data = _read(console, args.file)
-    rule = _creation_rule(console, path)
+    rule = _creation_rule(console, path, args.config)
     if rule is None:
-        raise UsageError("no .sops.yaml found from the current directory upward")
+        raise UsageError("no .sops.yaml found from the current directory upward (or pass --config FILE)")
     keys = _keyring(console)
     fmt = _fmt(args)
     if rule.other_keys:
