@@ -68,6 +68,7 @@ __all__ = [
     "SopsIntegrityError",
     "SopsKeyNotFound",
     "StalePlanError",
+    "Terminated",
     "UsageError",
     "WixSecretsError",
     "exit_code_for",
@@ -117,6 +118,12 @@ class Diagnostic:
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+class Terminated(BaseException):
+    """SIGTERM before any write started (reading, planning, at the prompt): the run unwinds at once, as
+    on Ctrl-C, so temporary files are removed; the CLI exits 143. Not a WixSecretsError: no front end
+    may report it as an ordinary failure."""
 
 
 class WixSecretsError(Exception):

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from reconciler.cli.console import Console
-from reconciler.errors import ExitCode, WixSecretsError, exit_code_for
+from reconciler.errors import ExitCode, Terminated, WixSecretsError, exit_code_for
 
 __all__ = ["main", "run"]
 
@@ -54,15 +54,26 @@ def run(argv: list[str], console: Console) -> int:
         return exit_code_for(exc)
     except KeyboardInterrupt:
         console.err("Interrupted.")
+        _interrupted_document(argv, console, "SIGINT")
         return 130
+    except Terminated:
+        console.err("SIGTERM: stopped before any write; nothing was changed.")
+        _interrupted_document(argv, console, "SIGTERM")
+        return 143
     except BrokenPipeError:
         return ExitCode.ERROR
 
 
+def _json_command(argv: list[str]) -> str | None:
+    """The command when ``plan``/``apply``/``drift`` was asked for with ``--json``, else None."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return command if "--json" in argv and command in ("plan", "apply", "drift") else None
+
+
 def _usage_error_document(argv: list[str], console: Console) -> None:
     """``plan``/``apply``/``drift --json`` print one JSON document in every case, a bad command line too."""
-    command = next((a for a in argv if not a.startswith("-")), None)
-    if "--json" not in argv or command not in ("plan", "apply", "drift"):
+    command = _json_command(argv)
+    if command is None:
         return
     from reconciler.errors import UsageError
     from reconciler.render import RunInfo
@@ -71,4 +82,21 @@ def _usage_error_document(argv: list[str], console: Console) -> None:
     error = UsageError(f"invalid command line for `wix-secrets {command}` (see the usage message)")
     doc = error_document(RunInfo(command), error)
     doc["exit_code"] = int(ExitCode.ERROR)
+    console.out(dumps(doc))
+
+
+def _interrupted_document(argv: list[str], console: Console, signal_name: str) -> None:
+    """The one JSON document of a run a signal ended before any write (Ctrl-C, or SIGTERM, while
+    reading, planning or at the prompt); an apply interrupted later reports through its outcome."""
+    command = _json_command(argv)
+    if command is None:
+        return
+    from reconciler.render import RunInfo
+    from reconciler.render.json import dumps, error_document
+
+    code = 130 if signal_name == "SIGINT" else 143
+    doc = error_document(RunInfo(command), WixSecretsError(f"{signal_name}: stopped before any write"))
+    doc["error"].update(type="Interrupted", exit_code=code)
+    doc["exit_code"] = code
+    doc["interrupted"] = signal_name
     console.out(dumps(doc))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.cli.console import Console
 from reconciler.cli.progress import ProgressReporter
-from reconciler.errors import ApprovalError, OutputError, UsageError
+from reconciler.errors import ApprovalError, OutputError, Terminated, UsageError
 from reconciler.render.outcome import site_json, site_markdown
 
 if TYPE_CHECKING:
@@ -173,12 +173,17 @@ def confirm(
 def signals_stop(stop: Stop, console: Console) -> Iterator[Callable[[], None]]:
     """Yields ``arm()``: from then on (call it once the prompt is answered, just before the writes)
     the first SIGINT/SIGTERM asks the service to stop starting writes (the ones in flight finish and
-    are audited) and a second one exits at once. Before ``arm()``, Ctrl-C interrupts at once. The
-    previous handlers are restored on exit. Only in the main thread."""
+    are audited) and a second one exits at once. Before ``arm()``, Ctrl-C interrupts at once and
+    SIGTERM raises :class:`Terminated` (nothing was written yet). The previous handlers are restored
+    on exit. Only in the main thread."""
     import threading
 
     names = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
     previous: dict[signal.Signals, Any] = {}
+    early: dict[signal.Signals, Any] = {}
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         name = names.get(signal.Signals(signum), "SIGTERM")
@@ -197,11 +202,14 @@ def signals_stop(stop: Stop, console: Console) -> Iterator[Callable[[], None]]:
             for sig in names:
                 previous[sig] = signal.signal(sig, handler)
 
+    if threading.current_thread() is threading.main_thread():
+        early[signal.SIGTERM] = signal.signal(signal.SIGTERM, terminate)
     try:
         yield arm
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for saved in (previous, early):  # arm's, then what was there before the run
+            for sig, old in saved.items():
+                signal.signal(sig, old)
 
 
 def write_file(console: Console, path: str | None, text: str, what: str) -> None:

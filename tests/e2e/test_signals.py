@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reconciler.emulator import Emulator, EmulatorServer, Faults
@@ -26,6 +27,7 @@ from reconciler.emulator import Emulator, EmulatorServer, Faults
 from support import EmulatorSites, Site, wix_env
 
 COUNT = 60
+ROOT = Path(__file__).resolve().parents[2]
 # Python leaves Ctrl-C ignored in a child started with SIGINT ignored (a background job of a
 # non-interactive shell, as some CI runners start the suite); the child gets Python's usual handler
 # back first, so these tests do not depend on how the suite was started.
@@ -154,3 +156,39 @@ def test_ctrl_c_at_the_prompt_exits_at_the_first_press(tmp_path: Path, slow_site
             proc.kill()
         os.close(primary)
     assert created(emulator) == 0
+
+
+def test_sigterm_while_planning_stops_at_once_and_says_nothing_changed(tmp_path: Path) -> None:
+    """SIGTERM before any write (here: while the plan reads values) ends the run at once with exit 143
+    and says so; nothing was written, and no temporary file is left behind."""
+    emulator = Emulator(faults=Faults(latency_ms=500))  # 12 reads one at a time: ~6 s of reading
+    manifest(tmp_path / "m.yaml", 12)
+    with EmulatorServer(emulator) as server:
+        seeded = subprocess.run(
+            [sys.executable, "-c", CODE, "apply", "--auto-approve", "--no-backup", "--rate-limit", "0", "m.yaml"],
+            cwd=tmp_path,
+            env=env(server.url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        emulator.reset()
+        changed = manifest(tmp_path / "changed.yaml", 12)
+        changed.write_text(changed.read_text().replace("value-", "changed-"))
+        argv = [sys.executable, "-c", CODE, "plan", "--rate-limit", "0", "--concurrency", "1", "--out", "plan.json"]
+        argv += ["--json", "changed.yaml"]
+        proc = subprocess.Popen(
+            argv, cwd=tmp_path, env=env(server.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for(lambda: sum(1 for r in list(emulator.requests) if r.route == "get_value") >= 1, "the value reads")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, err
+        assert "SIGTERM: stopped before any write; nothing was changed." in err and "Traceback" not in err
+        document = json.loads(out)  # --json: exactly one document, valid against the published schema
+        jsonschema.validate(document, json.loads((ROOT / "reconciler" / "schemas" / "plan.schema.json").read_text()))
+        assert document["exit_code"] == 143 and document["interrupted"] == "SIGTERM"
+        assert document["error"]["type"] == "Interrupted"
+        assert [r.route for r in emulator.requests if r.route in ("create", "update", "delete")] == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["changed.yaml", "m.yaml"]  # no plan, no temp file
