@@ -8,8 +8,13 @@ discovery (:meth:`reconciler.sops.KeyRing.discover`) reads the same file, so res
 plain ``wix-secrets apply BACKUP``. In CI (no terminal) nothing is created: ``--backup-age``,
 ``WIX_SECRETS_BACKUP_AGE`` or ``--no-backup`` must say what to do.
 
-This module only creates and finds the identity; the CLI decides when (:func:`ensure`), and
-:mod:`reconciler.backup` encrypts to it. The secret key is written once and never printed.
+The same identity is the user's local key: a saved plan of a plaintext manifest for a ``--local``
+site, which no SOPS data key or Wix credential can key, is keyed by a key derived from it
+(:meth:`reconciler.service.session.SiteSession.local_plan_secret`, which creates it on ``plan --out``).
+
+This module only creates and finds the identity; the CLI (backups) and the service (local saved plans)
+decide when (:func:`ensure`), and :mod:`reconciler.backup` encrypts to it. The secret key is written
+once and never printed.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "find",
     "identity_path",
     "recipients_from_env",
+    "secret_of",
     "split_recipients",
 ]
 
@@ -93,6 +99,15 @@ def _read(path: Path) -> BackupIdentity:
             hint="restore it from your own backup, or move it away to have a new one created",
         )
     return BackupIdentity(path, str(identity.to_public()))
+
+
+def secret_of(path: Path) -> bytes:
+    """The identity's secret key, as bytes (to derive other local keys from; never printed)."""
+    lines = path.read_text("utf-8").splitlines()
+    keys = [ln.strip() for ln in lines if ln.strip().startswith("AGE-SECRET-KEY-1")]
+    if len(keys) != 1:
+        raise UsageError(f"the local key {path} holds no single age identity")
+    return keys[0].encode("ascii")
 
 
 def find(environ: Mapping[str, str], home: Path) -> BackupIdentity | None:

@@ -4,7 +4,8 @@ A plan file holds no value and no unkeyed hash of a value. It binds
 
 * to the manifest by a keyed digest (HMAC-SHA256) of the whole desired state — names, values,
   descriptions, renames, tombstones and policy — so ``value_from`` sources count too; the key is derived
-  from the manifest's SOPS data key, or, for a plaintext manifest, from the site's Wix credential;
+  from the manifest's SOPS data key, or, for a plaintext manifest, from the site's Wix credential (for
+  a ``--local`` site without one: from the user's local key, so such a plan applies on this machine only);
 * to the site by the id, name, description and ``updatedDate`` of every secret the plan touches, and
   by the absence of every name it creates.
 
@@ -56,11 +57,18 @@ KIND: Final = "wix-secrets-plan"
 FORMAT_VERSION: Final = "1"
 
 
-def binding_key(desired: DesiredState, environ: Mapping[str, str], *, identity: str | None = None) -> bytes:
+def binding_key(
+    desired: DesiredState,
+    environ: Mapping[str, str],
+    *,
+    identity: str | None = None,
+    local_secret: bytes | None = None,
+) -> bytes:
     """The key for the manifest digest: from the SOPS data key, else from the stable secret of the Wix
     identity (``identity``: the ``--auth`` choice; else ``WIX_AUTH``; else whichever is set): the API
-    key (``api-key``) or the app's client secret (``wix-app``). A token identity (``wix-cli``,
-    ``token-command``, ``access-token``) has no stable secret: refused ("needs a key")."""
+    key (``api-key``) or the app's client secret (``wix-app``), else, for a ``--local`` site only,
+    ``local_secret`` (the user's local key, which never leaves this machine). A token identity
+    (``wix-cli``, ``token-command``, ``access-token``) has no stable secret: refused ("needs a key")."""
     if desired.fingerprint_key is not None:
         return derive_key(desired.fingerprint_key, "plan-digest")
     kind = (identity or environ.get("WIX_AUTH") or "").strip()
@@ -68,6 +76,8 @@ def binding_key(desired: DesiredState, environ: Mapping[str, str], *, identity: 
         secret = environ.get(name, "").strip()
         if secret and kind in ("", owner):
             return derive_key(secret.encode("utf-8"), "plan-digest")
+    if local_secret:
+        return derive_key(local_secret, "plan-digest-local")
     if kind in ("wix-cli", "token-command", "access-token"):
         raise UsageError(
             f"a saved plan of a plaintext manifest needs a key, and the {kind} identity has none: "
@@ -81,9 +91,15 @@ def binding_key(desired: DesiredState, environ: Mapping[str, str], *, identity: 
     )
 
 
-def mac_key(desired: DesiredState, environ: Mapping[str, str], *, identity: str | None = None) -> bytes:
+def mac_key(
+    desired: DesiredState,
+    environ: Mapping[str, str],
+    *,
+    identity: str | None = None,
+    local_secret: bytes | None = None,
+) -> bytes:
     """The key of the plan file's MAC (a sibling of :func:`binding_key`, under another label)."""
-    return derive_key(binding_key(desired, environ, identity=identity), "plan-file-mac")
+    return derive_key(binding_key(desired, environ, identity=identity, local_secret=local_secret), "plan-file-mac")
 
 
 def _mac(doc: Mapping[str, Any], key: bytes) -> str:

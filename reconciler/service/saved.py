@@ -38,10 +38,13 @@ def save_plan(session: SiteSession, path: Path) -> Path:
 
     assert session.planned is not None and session.desired is not None
     c = session.connection
+    local = session.local_plan_secret(create=True)
     text = dumps(
         session.planned.plan,
         manifests=list(session.outcome.info.manifest_paths),
-        digest=desired_digest(session.desired, binding_key(session.desired, session.environ, identity=c.auth)),
+        digest=desired_digest(
+            session.desired, binding_key(session.desired, session.environ, identity=c.auth, local_secret=local)
+        ),
         site={"api_url": None if c.local else c.api_url, "local": c.local, "site_id": c.site_id},
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         limits={
@@ -50,7 +53,7 @@ def save_plan(session: SiteSession, path: Path) -> Path:
             "prune": session.options.prune,
             "targets": list(session.options.targets),  # shown by `show`; the changes are already limited
         },
-        key=mac_key(session.desired, session.environ, identity=c.auth),
+        key=mac_key(session.desired, session.environ, identity=c.auth, local_secret=local),
     )
     target = path if path.is_absolute() else session.cwd / path
     # Not passed through the redactor: the file is built from names, ids, descriptions and keyed
@@ -113,15 +116,17 @@ async def apply_saved(
         session.use(desired, list(saved.manifests))
     else:
         desired = session.load(list(saved.manifests))
+    local = session.local_plan_secret()
     try:
-        key = mac_key(desired, session.environ, identity=session.connection.auth)
+        key = mac_key(desired, session.environ, identity=session.connection.auth, local_secret=local)
     except UsageError as exc:
         raise StalePlanError(
             f"cannot verify the plan file {source}: {exc.summary}", changed=["plan file"], hint=exc.hint
         ) from None
     verify_mac(saved, key, source=source)
     check_target(saved, session.connection, source=source)
-    if desired_digest(desired, binding_key(desired, session.environ, identity=session.connection.auth)) != saved.digest:
+    binding = binding_key(desired, session.environ, identity=session.connection.auth, local_secret=local)
+    if desired_digest(desired, binding) != saved.digest:
         raise StalePlanError(
             f"the saved plan {source} is stale: the manifest changed since it was made",
             changed=["manifest"],

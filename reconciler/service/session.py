@@ -128,6 +128,32 @@ class SiteSession:
             self._client = await self._stack.enter_async_context(client)
         return self._client
 
+    # -- saved plans --------------------------------------------------------------------------------
+
+    def local_plan_secret(self, *, create: bool = False) -> bytes | None:
+        """For a ``--local`` site, the user's local key (the local backup identity, which never leaves
+        this machine) that keys a saved plan when nothing else can (a plaintext manifest, no Wix
+        credential). ``create``: make it if there is none yet (``plan --out``), saying where. None for a
+        remote site, a SOPS manifest, or a credential in the environment (they key the plan instead)."""
+        if not self.connection.local or self.desired is None or self.desired.fingerprint_key is not None:
+            return None
+        if any(self.environ.get(name, "").strip() for name in ("WIX_API_KEY", "WIX_CLIENT_SECRET")):
+            return None
+        from reconciler import backupkey
+        from reconciler.operations import home_of
+
+        home = home_of(self.environ)
+        found = backupkey.ensure(self.environ, home) if create else backupkey.find(self.environ, home)
+        if found is None:
+            return None
+        if found.created:
+            self.events.notice(
+                self.name,
+                f"Created the local key {found.path} (mode 0600): it keys saved plans of local sites and "
+                "decrypts the backups of plaintext manifests; keep it.",
+            )
+        return backupkey.secret_of(found.path)
+
     # -- load --------------------------------------------------------------------------------------
 
     def load(self, manifests: Sequence[str | Path]) -> DesiredState:
@@ -166,7 +192,10 @@ class SiteSession:
         if self.options.command == "plan" and self.options.save_plan is not None:
             from reconciler.planfile import binding_key
 
-            binding_key(self.desired, self.environ, identity=self.connection.auth)  # "needs a key": before any request
+            secret = self.local_plan_secret(create=True)
+            binding_key(
+                self.desired, self.environ, identity=self.connection.auth, local_secret=secret
+            )  # before any request
         code_scan = self._scan_code()  # local files only, before any request: a bad path sends nothing
         started = time.monotonic()
         client = await self.client()

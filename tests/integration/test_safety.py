@@ -117,11 +117,15 @@ def test_stale_plan_when_the_manifest_changed(cli, tmp_path: Path) -> None:  # t
     assert result.code == 4 and "the manifest changed" in result.err
 
 
-def test_saved_plan_of_a_plaintext_manifest_needs_a_key(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "m.yaml").write_text("version: 1\nsecrets:\n  A:\n    value: x\n")
+def test_saved_plan_of_a_plaintext_manifest_for_a_local_site_is_keyed_by_the_local_key(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """No SOPS data key and no Wix credential: the user's local key binds it (more in
+    tests/integration/test_local_saved_plans.py); without any key at all it is refused (a token
+    identity: tests/wix/test_identity_service.py)."""
+    (tmp_path / "m.yaml").write_text(f"version: 1\nsecrets:\n  A:\n    value: {CANARY}\n")
     result = cli("plan", "--local", str(tmp_path / "s.json"), "--out", "p.json", "m.yaml")
-    assert result.code == 1 and "needs a key" in result.err
-    assert not (tmp_path / "p.json").exists()
+    assert result.code == 0 and "Created the local key" in result.err, result.err
+    saved = (tmp_path / "p.json").read_text()
+    assert CANARY not in saved and '"mac": "hmac-sha256:' in saved
 
 
 def test_backup_before_delete_and_overwrite_restores_with_a_plain_apply(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
