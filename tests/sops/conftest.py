@@ -143,3 +143,18 @@ def sops(sops_bin: str, tmp_path: Path, age_key: AgeKey) -> SopsRun:
         return proc
 
     return run
+
+
+def opened_by(data: bytes, keys: dict[str, AgeKey]) -> list[str]:
+    """The names of the ``keys`` that can open the data key of an encrypted file (each one tried)."""
+    from reconciler.errors import SopsError
+    from reconciler.sops import decrypt
+
+    found = []
+    for name, key in keys.items():
+        try:
+            decrypt(data, keys=key.keyring())
+        except SopsError:
+            continue
+        found.append(name)
+    return found

@@ -15,7 +15,7 @@ from reconciler.backup import choose_recipients
 from reconciler.backupkey import split_recipients
 from reconciler.sops import EncryptionRules, KeyRing, decrypt, encrypt
 
-from .conftest import new_ssh_key
+from .conftest import new_ssh_key, opened_by
 from support import new_age_key
 
 CANARY = "CANARY-backup-3f1d-never-print"
@@ -38,14 +38,7 @@ def relabel(data: bytes, old: str, new: str) -> bytes:
 
 def stanza_recipients(data: bytes) -> list[str]:
     """Which of our three keys can open the data key of an encrypted file (by trying each)."""
-    out = []
-    for name, key in (("owner", OWNER), ("colleague", COLLEAGUE), ("outsider", OUTSIDER)):
-        try:
-            decrypt(data, keys=key.keyring())
-            out.append(name)
-        except Exception:
-            pass
-    return out
+    return opened_by(data, {"owner": OWNER, "colleague": COLLEAGUE, "outsider": OUTSIDER})
 
 
 def test_decrypt_reports_only_labels_proven_by_unwrapping() -> None:

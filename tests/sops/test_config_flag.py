@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.cli import run
-from reconciler.sops import decrypt
 
-from .conftest import SopsRun, console
+from .conftest import SopsRun, console, opened_by
 from support import new_age_key
 
 NEAR, CUSTOM = new_age_key(), new_age_key()
@@ -28,14 +27,7 @@ def layout(tmp_path: Path) -> Path:
 
 
 def opens_with(data: bytes) -> list[str]:
-    found = []
-    for name, key in (("near", NEAR), ("custom", CUSTOM)):
-        try:
-            decrypt(data, keys=key.keyring())
-            found.append(name)
-        except Exception:
-            pass
-    return found
+    return opened_by(data, {"near": NEAR, "custom": CUSTOM})
 
 
 def test_encrypt_with_config_uses_that_file_as_sops_does(tmp_path: Path, sops: SopsRun) -> None:
