@@ -38,14 +38,13 @@ import secrets
 import shlex
 import sys
 import tempfile
-import traceback
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
-from reconciler.errors import Diagnostic, ExitCode, ManifestError, WixSecretsError
+from reconciler.errors import Diagnostic, ExitCode, ManifestError, WixSecretsError, withheld_traceback
 from reconciler.redact import MIN_LENGTH, Redactor, forms_of
 from reconciler.render.mdescape import md_code, md_text
 
@@ -381,12 +380,6 @@ def _log_handler(streams: _Streams) -> logging.Handler:
     return handler
 
 
-def _frames_only(exc: BaseException) -> str:
-    """A traceback without the exception's message, which could quote the data being read."""
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    return f"Traceback (most recent call last):\n{frames}{type(exc).__name__} (message withheld)"
-
-
 def _relative_for_annotation(file: str, workdir: Path, environ: Mapping[str, str]) -> str:
     """The path the way GitHub matches it against the pull request: relative to the workspace."""
     path = Path(file)
@@ -695,7 +688,7 @@ def run_action(
                 title="wix-secrets: internal error",
             )
         )
-        streams.log(_frames_only(exc))
+        streams.log(withheld_traceback(exc))
         _finish_outputs(environ, {"exit-code": str(int(ExitCode.ERROR))}, streams)
         return int(ExitCode.ERROR)
 
@@ -730,7 +723,7 @@ def run_action(
             outcome = _run_service(inputs, options, desired, manifests, env, workdir, redactor, streams, plan_file)
         code = outcome.exit_code
     except BaseException as exc:  # the service never raises for user errors; this is a bug
-        streams.log(_frames_only(exc))
+        streams.log(withheld_traceback(exc))
         outcome = SiteOutcome(inputs.command, RunInfo(inputs.command, tuple(manifests)))
         code = int(ExitCode.ERROR)
     finally:

@@ -72,6 +72,7 @@ __all__ = [
     "UsageError",
     "WixSecretsError",
     "exit_code_for",
+    "withheld_traceback",
 ]
 
 
@@ -321,6 +322,15 @@ class CodeGuardError(GuardError):
 
     def __init__(self, summary: str, *, detail: str | None = None, hint: str | None = None) -> None:
         super().__init__(summary, guard="code-references", detail=detail, hint=hint)
+
+
+def withheld_traceback(exc: BaseException) -> str:
+    """The traceback of an unexpected exception (a bug) without its message, which could quote the
+    data being processed (a value, a credential): the frames say where, never what."""
+    import traceback
+
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{type(exc).__name__} (message withheld)"
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

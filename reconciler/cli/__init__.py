@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from reconciler.cli.console import Console
-from reconciler.errors import ExitCode, Terminated, WixSecretsError, exit_code_for
+from reconciler.errors import ExitCode, Terminated, WixSecretsError, exit_code_for, withheld_traceback
 
 __all__ = ["main", "run"]
 
@@ -62,6 +62,14 @@ def run(argv: list[str], console: Console) -> int:
         return 143
     except BrokenPipeError:
         return ExitCode.ERROR
+    except Exception as exc:  # a bug: say so, and show where (with --debug) but never the message
+        console.err(
+            f"Error: internal error ({type(exc).__name__}): this is a bug in wix-secrets. Its message is "
+            "withheld (it could quote a value); run again with --debug to see where it happened, and report it."
+        )
+        log.debug("%s", withheld_traceback(exc))
+        _json_error_document(argv, console, f"internal error ({type(exc).__name__})", int(ExitCode.ERROR))
+        return ExitCode.ERROR
 
 
 def _json_command(argv: list[str]) -> str | None:
@@ -83,6 +91,20 @@ def _usage_error_document(argv: list[str], console: Console) -> None:
     doc = error_document(RunInfo(command), error)
     doc["exit_code"] = int(ExitCode.ERROR)
     console.out(dumps(doc))
+
+
+def _json_error_document(argv: list[str], console: Console, message: str, code: int) -> None:
+    """The one ``--json`` document of a run that ended in an unexpected error (unless one was printed)."""
+    command = _json_command(argv)
+    if command is None or console.printed:  # never a second document after the first
+        return
+    from reconciler.render import RunInfo
+    from reconciler.render.json import dumps, error_document
+
+    doc = error_document(RunInfo(command), WixSecretsError(message))
+    doc["exit_code"] = code
+    with contextlib.suppress(Exception):  # the stream itself may be what failed
+        console.out(dumps(doc))
 
 
 def _interrupted_document(argv: list[str], console: Console, signal_name: str) -> None:

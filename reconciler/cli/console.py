@@ -129,6 +129,7 @@ class Console:
     stdin_tty: bool = False
     color: bool = False
     redactor: Redactor = field(default_factory=Redactor)
+    printed: bool = field(default=False, init=False)  # something was written to stdout through out()
 
     @classmethod
     def from_process(cls) -> Console:
@@ -158,6 +159,7 @@ class Console:
         return self.stdin_tty and self.stderr_tty and not self.in_ci
 
     def out(self, text: str = "", *, end: str = "\n") -> None:
+        self.printed = True
         self.stdout.write(text + end)
         self.stdout.flush()
 
