@@ -120,8 +120,15 @@ async def apply_saved(
     try:
         key = mac_key(desired, session.environ, identity=session.connection.auth, local_secret=local)
     except UsageError as exc:
+        hint = exc.hint
+        if session.connection.local and desired.fingerprint_key is None:
+            hint = (
+                "a plan of a plaintext manifest for a local site is keyed by the local key of the user who "
+                "made it (~/.config/wix-secrets/backup-key.txt, or under $XDG_CONFIG_HOME): apply it as that "
+                "user, on that machine, or make the plan again here"
+            )
         raise StalePlanError(
-            f"cannot verify the plan file {source}: {exc.summary}", changed=["plan file"], hint=exc.hint
+            f"cannot verify the plan file {source}: {exc.summary}", changed=["plan file"], hint=hint
         ) from None
     verify_mac(saved, key, source=source)
     check_target(saved, session.connection, source=source)

@@ -33,7 +33,7 @@ def test_plan_out_of_a_plaintext_manifest_for_a_local_site(cli: Any, tmp_path: P
 
     # another user (another local key) cannot apply it, and an edited file is refused
     stranger = cli("apply", "--local", "site.json", "plan.json", env={"HOME": str(tmp_path / "other")})
-    assert stranger.code == 4, stranger.err
+    assert stranger.code == 4 and "keyed by the local key of the user who made it" in stranger.err, stranger.err
     doc = json.loads((tmp_path / "plan.json").read_text())
     doc["limits"]["max_deletes"] = 99
     (tmp_path / "edited.json").write_text(json.dumps(doc))
