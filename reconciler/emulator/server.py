@@ -60,6 +60,23 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (a cancelled run, a killed process) is normal for a server:
+        logged at debug, with no traceback on stderr (socketserver prints one by default). Anything else
+        is a bug: a warning naming its type, the frames at debug, never the message."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("client %s went away: %s", client_address[0] if client_address else "?", type(exc).__name__)
+            return
+        from reconciler.errors import withheld_traceback
+
+        who = client_address[0] if client_address else "?"
+        log.warning("the request from %s failed: %s (a bug in the emulator)", who, type(exc).__name__)
+        if exc is not None:
+            log.debug("%s", withheld_traceback(exc))  # where, never the message (it could quote a value)
+
     def close_all(self) -> None:
         with self.sockets_lock:
             sockets = list(self.open_sockets)
