@@ -43,6 +43,7 @@ __all__ = [
     "KIND",
     "SavedPlan",
     "binding_key",
+    "credential_secret",
     "desired_digest",
     "dumps",
     "is_plan_file",
@@ -55,6 +56,17 @@ __all__ = [
 
 KIND: Final = "wix-secrets-plan"
 FORMAT_VERSION: Final = "1"
+
+
+def credential_secret(environ: Mapping[str, str], *, identity: str | None = None) -> bytes | None:
+    """The stable secret of the chosen Wix identity that keys a plaintext manifest's plan: the API key
+    (``api-key``) or the app's client secret (``wix-app``); None for a token identity or none set."""
+    kind = (identity or environ.get("WIX_AUTH") or "").strip()
+    for name, owner in (("WIX_API_KEY", "api-key"), ("WIX_CLIENT_SECRET", "wix-app")):
+        secret = environ.get(name, "").strip()
+        if secret and kind in ("", owner):
+            return secret.encode("utf-8")
+    return None
 
 
 def binding_key(
@@ -71,11 +83,10 @@ def binding_key(
     (``wix-cli``, ``token-command``, ``access-token``) has no stable secret: refused ("needs a key")."""
     if desired.fingerprint_key is not None:
         return derive_key(desired.fingerprint_key, "plan-digest")
+    credential = credential_secret(environ, identity=identity)
+    if credential is not None:
+        return derive_key(credential, "plan-digest")
     kind = (identity or environ.get("WIX_AUTH") or "").strip()
-    for name, owner in (("WIX_API_KEY", "api-key"), ("WIX_CLIENT_SECRET", "wix-app")):
-        secret = environ.get(name, "").strip()
-        if secret and kind in ("", owner):
-            return derive_key(secret.encode("utf-8"), "plan-digest")
     if local_secret:
         return derive_key(local_secret, "plan-digest-local")
     if kind in ("wix-cli", "token-command", "access-token"):

@@ -68,7 +68,7 @@ def run(argv: list[str], console: Console) -> int:
             "withheld (it could quote a value); run again with --debug to see where it happened, and report it."
         )
         log.debug("%s", withheld_traceback(exc))
-        _json_error_document(argv, console, f"internal error ({type(exc).__name__})", int(ExitCode.ERROR))
+        _json_document(argv, console, WixSecretsError(f"internal error ({type(exc).__name__})"), int(ExitCode.ERROR))
         return ExitCode.ERROR
 
 
@@ -78,47 +78,44 @@ def _json_command(argv: list[str]) -> str | None:
     return command if "--json" in argv and command in ("plan", "apply", "drift") else None
 
 
-def _usage_error_document(argv: list[str], console: Console) -> None:
-    """``plan``/``apply``/``drift --json`` print one JSON document in every case, a bad command line too."""
-    command = _json_command(argv)
-    if command is None:
-        return
-    from reconciler.errors import UsageError
-    from reconciler.render import RunInfo
-    from reconciler.render.json import dumps, error_document
-
-    error = UsageError(f"invalid command line for `wix-secrets {command}` (see the usage message)")
-    doc = error_document(RunInfo(command), error)
-    doc["exit_code"] = int(ExitCode.ERROR)
-    console.out(dumps(doc))
-
-
-def _json_error_document(argv: list[str], console: Console, message: str, code: int) -> None:
-    """The one ``--json`` document of a run that ended in an unexpected error (unless one was printed)."""
+def _json_document(
+    argv: list[str],
+    console: Console,
+    error: WixSecretsError,
+    code: int,
+    *,
+    error_type: str | None = None,
+    interrupted: str | None = None,
+) -> None:
+    """``plan``/``apply``/``drift --json`` print one JSON document in every case: this one when the run
+    ended before it printed its own (a bad command line, a signal before any write, a bug)."""
     command = _json_command(argv)
     if command is None or console.printed:  # never a second document after the first
         return
     from reconciler.render import RunInfo
     from reconciler.render.json import dumps, error_document
 
-    doc = error_document(RunInfo(command), WixSecretsError(message))
+    doc = error_document(RunInfo(command), error)
+    if error_type is not None:
+        doc["error"].update(type=error_type, exit_code=code)
     doc["exit_code"] = code
+    if interrupted is not None:
+        doc["interrupted"] = interrupted
     with contextlib.suppress(Exception):  # the stream itself may be what failed
         console.out(dumps(doc))
 
 
-def _interrupted_document(argv: list[str], console: Console, signal_name: str) -> None:
-    """The one JSON document of a run a signal ended before any write (Ctrl-C, or SIGTERM, while
-    reading, planning or at the prompt); an apply interrupted later reports through its outcome."""
-    command = _json_command(argv)
-    if command is None:
-        return
-    from reconciler.render import RunInfo
-    from reconciler.render.json import dumps, error_document
+def _usage_error_document(argv: list[str], console: Console) -> None:
+    from reconciler.errors import UsageError
 
+    command = _json_command(argv)
+    error = UsageError(f"invalid command line for `wix-secrets {command}` (see the usage message)")
+    _json_document(argv, console, error, int(ExitCode.ERROR))
+
+
+def _interrupted_document(argv: list[str], console: Console, signal_name: str) -> None:
+    """A signal ended the run before any write (Ctrl-C, or SIGTERM, while reading, planning or at the
+    prompt); an apply interrupted later reports through its outcome."""
     code = 130 if signal_name == "SIGINT" else 143
-    doc = error_document(RunInfo(command), WixSecretsError(f"{signal_name}: stopped before any write"))
-    doc["error"].update(type="Interrupted", exit_code=code)
-    doc["exit_code"] = code
-    doc["interrupted"] = signal_name
-    console.out(dumps(doc))
+    error = WixSecretsError(f"{signal_name}: stopped before any write")
+    _json_document(argv, console, error, code, error_type="Interrupted", interrupted=signal_name)

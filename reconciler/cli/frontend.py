@@ -15,10 +15,10 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from reconciler.cli.console import Console
 from reconciler.cli.progress import ProgressReporter
@@ -27,8 +27,10 @@ from reconciler.render.outcome import site_json, site_markdown
 
 if TYPE_CHECKING:
     from reconciler.plan import Change
+    from reconciler.redact import Redactor
     from reconciler.service import Connection, Options, SiteOutcome, Stop
-    from reconciler.service.events import Phase
+    from reconciler.service.events import Events, Phase
+    from reconciler.sops.keys import Passphrase
 
 __all__ = [
     "CliEvents",
@@ -38,6 +40,7 @@ __all__ = [
     "finish_site",
     "interrupted_line",
     "options_from_args",
+    "service_hooks",
     "signals_stop",
     "site_json",
     "site_markdown",
@@ -167,6 +170,29 @@ def confirm(
     answer = console.ask(question)
     if answer != "yes":
         raise ApprovalError("apply cancelled; nothing was changed")
+
+
+class ServiceHooks(TypedDict):
+    """What the CLI hands every service flow besides its options and site (``**service_hooks(...)``)."""
+
+    environ: Mapping[str, str]
+    cwd: Path
+    events: Events
+    redactor: Redactor
+    stop: Stop
+    passphrase: Passphrase | None
+
+
+def service_hooks(console: Console, events: Events, stop: Stop) -> ServiceHooks:
+    """The console's environment, folder, redactor and passphrase prompt, with the run's events and stop."""
+    return ServiceHooks(
+        environ=console.environ,
+        cwd=console.cwd,
+        events=events,
+        redactor=console.redactor,
+        stop=stop,
+        passphrase=console.passphrase_prompt(),
+    )
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from reconciler.cli.frontend import (
     confirm,
     connection_from_args,
     finish_site,
+    service_hooks,
     signals_stop,
     site_json,
     site_markdown,
@@ -76,13 +77,8 @@ def run_project_command(args: argparse.Namespace, console: Console, options: Opt
             sites,
             options,
             lambda env: connection_from_args(args, console, env, site=False),
-            environ=console.environ,
-            cwd=console.cwd,
-            events=events,
-            redactor=console.redactor,
             before_apply=before_apply,
-            stop=stop,
-            passphrase=console.passphrase_prompt(),
+            **service_hooks(console, events, stop),
         )
     return _emit(outcome, args, console, environments, shown=shown)
 

@@ -149,7 +149,14 @@ def run_site_command(args: argparse.Namespace, console: Console, command: Comman
 
 
 def _single(args: argparse.Namespace, console: Console, options: object) -> int:
-    from reconciler.cli.frontend import CliEvents, confirm, connection_from_args, finish_site, signals_stop
+    from reconciler.cli.frontend import (
+        CliEvents,
+        confirm,
+        connection_from_args,
+        finish_site,
+        service_hooks,
+        signals_stop,
+    )
     from reconciler.render import RunInfo
     from reconciler.render.code import with_code
     from reconciler.render.human import render_plan
@@ -182,12 +189,7 @@ def _single(args: argparse.Namespace, console: Console, options: object) -> int:
             args.manifests,
             options,
             connection,
-            environ=console.environ,
-            cwd=console.cwd,
-            events=events,
-            redactor=console.redactor,
             before_apply=before_apply,
-            stop=stop,
-            passphrase=console.passphrase_prompt(),
+            **service_hooks(console, events, stop),
         )
     return finish_site(outcome, args, console, plan_shown=shown)

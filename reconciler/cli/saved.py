@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.cli.console import Console
-from reconciler.cli.frontend import CliEvents, connection_from_args, finish_site, signals_stop
+from reconciler.cli.frontend import CliEvents, connection_from_args, finish_site, service_hooks, signals_stop
 from reconciler.errors import WixSecretsError
 
 if TYPE_CHECKING:
@@ -52,13 +52,8 @@ def apply_saved_command(
             Path(path),
             options,
             connection,
-            environ=console.environ,
-            cwd=console.cwd,
-            events=events,
-            redactor=console.redactor,
             before_apply=before_apply,
-            stop=stop,
             saved=saved,
-            passphrase=console.passphrase_prompt(),
+            **service_hooks(console, events, stop),
         )
     return finish_site(outcome, args, console, plan_shown=shown)

@@ -106,6 +106,7 @@ class SiteSession:
         self._client: Any = None
         self._stack = contextlib.AsyncExitStack()
         self._value_cache: Any = None
+        self._local_secret: bytes | None = None  # local_plan_secret(), read once
         #: a project site's code: (paths or globs, the project file's folder); see reconciler.codescan.roots
         self.project_code: tuple[tuple[str, ...], str] | None = None
 
@@ -134,12 +135,17 @@ class SiteSession:
         """For a ``--local`` site, the user's local key (the local backup identity, which never leaves
         this machine) that keys a saved plan when nothing else can (a plaintext manifest, no Wix
         credential). ``create``: make it if there is none yet (``plan --out``), saying where. None for a
-        remote site, a SOPS manifest, or a credential in the environment (they key the plan instead)."""
+        remote site, a SOPS manifest, or a Wix credential that keys the plan instead
+        (:func:`reconciler.planfile.credential_secret`). Read once per session."""
         if not self.connection.local or self.desired is None or self.desired.fingerprint_key is not None:
             return None
-        if any(self.environ.get(name, "").strip() for name in ("WIX_API_KEY", "WIX_CLIENT_SECRET")):
-            return None
+        if self._local_secret is not None:
+            return self._local_secret
         from reconciler import backupkey
+        from reconciler.planfile import credential_secret
+
+        if credential_secret(self.environ, identity=self.connection.auth) is not None:
+            return None  # the Wix credential keys the plan: no local key needed (none is created)
         from reconciler.operations import home_of
 
         home = home_of(self.environ)
@@ -152,7 +158,8 @@ class SiteSession:
                 f"Created the local key {found.path} (mode 0600): it keys saved plans of local sites and "
                 "decrypts the backups of plaintext manifests; keep it.",
             )
-        return backupkey.secret_of(found.path)
+        self._local_secret = backupkey.secret_of(found.path)
+        return self._local_secret
 
     # -- load --------------------------------------------------------------------------------------
 

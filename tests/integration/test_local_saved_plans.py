@@ -61,3 +61,13 @@ def test_the_python_api_saves_and_applies_a_local_plaintext_plan(tmp_path: Path)
     assert planned.error is None and planned.saved_plan == tmp_path / "plan.json"
     applied = reconciler.apply_plan_file(tmp_path / "plan.json", site, environ=env, cwd=tmp_path)
     assert applied.error is None and applied.exit_code == 0
+
+
+def test_a_credential_in_the_environment_keys_it_and_no_local_key_is_made(cli: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"HOME": str(home), "WIX_API_KEY": "IST.local-plan-key-9"}
+    m = manifest(tmp_path / "m.yaml")
+    planned = cli("plan", "--local", "site.json", "--out", "plan.json", str(m), env=env)
+    assert planned.code == 0 and "Created the local key" not in planned.err, planned.err
+    assert not (home / ".config" / "wix-secrets").exists()
+    assert cli("apply", "--local", "site.json", "plan.json", env=env).code == 0
