@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -262,41 +262,31 @@ def glob_match(pattern: str, path: str) -> bool:
     """Does the ``/``-separated ``path`` match ``pattern``? ``*``, ``?`` and ``[...]`` within a
     component, ``**`` for any number of components. Dynamic programming: no backtracking blow-up."""
     pats = [p for p in pattern.split("/") if p not in ("", ".")]
-    names = path.split("/")
-    # reach[j]: pattern components pats[:i] match names[:j]
-    reach = [True] + [False] * len(names)
+    return _sequence_match(pats, path.split("/"), "**", _component_match)
+
+
+def _sequence_match(pats: Sequence[str], items: Sequence[str], star: str, one: Callable[[str, str], bool]) -> bool:
+    """Do ``pats`` match all of ``items``? ``star`` matches any run of items, any other pattern exactly
+    one item for which ``one(pattern, item)``. Dynamic programming: no backtracking blow-up."""
+    # reach[j]: the patterns so far match items[:j]
+    reach = [True] + [False] * len(items)
     for pat in pats:
-        nxt = [False] * (len(names) + 1)
-        if pat == "**":
+        nxt = [False] * (len(items) + 1)
+        if pat == star:
             seen = False
-            for j in range(len(names) + 1):
+            for j in range(len(items) + 1):
                 seen = seen or reach[j]
                 nxt[j] = seen
         else:
-            for j in range(len(names)):
-                if reach[j] and _component_match(pat, names[j]):
+            for j in range(len(items)):
+                if reach[j] and one(pat, items[j]):
                     nxt[j + 1] = True
         reach = nxt
-    return reach[len(names)]
+    return reach[len(items)]
 
 
 def _component_match(pat: str, name: str) -> bool:
-    tokens = _component_tokens(pat)
-    # row[j]: tokens[:i] match name[:j]
-    row = [True] + [False] * len(name)
-    for tok in tokens:
-        nxt = [False] * (len(name) + 1)
-        if tok == "*":
-            seen = False
-            for j in range(len(name) + 1):
-                seen = seen or row[j]
-                nxt[j] = seen
-        else:
-            for j in range(len(name)):
-                if row[j] and _char_match(tok, name[j]):
-                    nxt[j + 1] = True
-        row = nxt
-    return row[len(name)]
+    return _sequence_match(_component_tokens(pat), list(name), "*", _char_match)
 
 
 def _component_tokens(pat: str) -> list[str]:
