@@ -160,22 +160,16 @@ def test_ctrl_c_at_the_prompt_exits_at_the_first_press(tmp_path: Path, slow_site
 
 def test_sigterm_while_planning_stops_at_once_and_says_nothing_changed(tmp_path: Path) -> None:
     """SIGTERM before any write (here: while the plan reads values) ends the run at once with exit 143
-    and says so; nothing was written, and no temporary file is left behind."""
-    emulator = Emulator(faults=Faults(latency_ms=500))  # 12 reads one at a time: ~6 s of reading
-    manifest(tmp_path / "m.yaml", 12)
+    and says so; nothing was written, and no temporary file is left behind. The site is seeded in
+    process; the plan reads its 12 values one at a time, each answered 1 s late, so the signal lands
+    with at least 10 reads still to come (a lower bound on the run, not a race with the machine)."""
+    emulator = Emulator(faults=Faults(latency_ms=1000))
+    with emulator.store.transaction(write=True) as store:
+        for i in range(12):
+            store.create(f"S{i:03}", f"value-{i:03}", None)
+    changed = manifest(tmp_path / "changed.yaml", 12)
+    changed.write_text(changed.read_text().replace("value-", "changed-"))
     with EmulatorServer(emulator) as server:
-        seeded = subprocess.run(
-            [sys.executable, "-c", CODE, "apply", "--auto-approve", "--no-backup", "--rate-limit", "0", "m.yaml"],
-            cwd=tmp_path,
-            env=env(server.url),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert seeded.returncode == 0, seeded.stderr
-        emulator.reset()
-        changed = manifest(tmp_path / "changed.yaml", 12)
-        changed.write_text(changed.read_text().replace("value-", "changed-"))
         argv = [sys.executable, "-c", CODE, "plan", "--rate-limit", "0", "--concurrency", "1", "--out", "plan.json"]
         argv += ["--json", "changed.yaml"]
         proc = subprocess.Popen(
@@ -190,5 +184,6 @@ def test_sigterm_while_planning_stops_at_once_and_says_nothing_changed(tmp_path:
         jsonschema.validate(document, json.loads((ROOT / "reconciler" / "schemas" / "plan.schema.json").read_text()))
         assert document["exit_code"] == 143 and document["interrupted"] == "SIGTERM"
         assert document["error"]["type"] == "Interrupted"
+        assert sum(1 for r in emulator.requests if r.route == "get_value") < 12  # stopped half way
         assert [r.route for r in emulator.requests if r.route in ("create", "update", "delete")] == []
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["changed.yaml", "m.yaml"]  # no plan, no temp file
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["changed.yaml"]  # no plan, no temp file
