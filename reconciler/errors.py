@@ -121,10 +121,12 @@ class Diagnostic:
         return text
 
 
-class Terminated(BaseException):
+class Terminated(KeyboardInterrupt):
     """SIGTERM before any write started (reading, planning, at the prompt): the run unwinds at once, as
-    on Ctrl-C, so temporary files are removed; the CLI exits 143. Not a WixSecretsError: no front end
-    may report it as an ordinary failure."""
+    on Ctrl-C, so temporary files are removed; the CLI exits 143. A KeyboardInterrupt, because asyncio
+    lets exactly that (and SystemExit) through its transports and callbacks: any other exception raised
+    by a signal handler inside the event loop can be logged as a "fatal write error" and swallowed
+    (seen in CI: the plan then finished and exited 0). Not a WixSecretsError."""
 
 
 class WixSecretsError(Exception):

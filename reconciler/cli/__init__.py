@@ -52,14 +52,14 @@ def run(argv: list[str], console: Console) -> int:
         console.err(f"Error: {exc.user_message()}")
         log.debug("error details", exc_info=True)
         return exit_code_for(exc)
+    except Terminated:  # before KeyboardInterrupt: it is one
+        console.err("SIGTERM: stopped before any write; nothing was changed.")
+        _interrupted_document(argv, console, "SIGTERM")
+        return 143
     except KeyboardInterrupt:
         console.err("Interrupted.")
         _interrupted_document(argv, console, "SIGINT")
         return 130
-    except Terminated:
-        console.err("SIGTERM: stopped before any write; nothing was changed.")
-        _interrupted_document(argv, console, "SIGTERM")
-        return 143
     except BrokenPipeError:
         return ExitCode.ERROR
     except Exception as exc:  # a bug: say so, and show where (with --debug) but never the message
